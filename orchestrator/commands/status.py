@@ -1,0 +1,29 @@
+"""`orchestrator status`: queue counts (bd stats keys), what is running, what is blocked."""
+from __future__ import annotations
+
+from orchestrator.tasks import graph, shapes
+from orchestrator.tasks.model import Status
+from orchestrator.tasks.store import TaskStore
+from orchestrator.tasks.table import table, task_table
+
+
+def status(store: TaskStore, *, as_json: bool) -> int:
+    tasks = store.all()
+    summary = graph.stats(tasks)
+    if as_json:
+        print(shapes.dumps(shapes.as_object({"summary": summary})))
+        return 0
+    print(table(("TOTAL", "OPEN", "READY", "IN PROGRESS", "BLOCKED", "CLOSED"),
+                [(summary["total_issues"], summary["open_issues"], summary["ready_issues"],
+                  summary["in_progress_issues"], summary["blocked_issues"],
+                  summary["closed_issues"])]))
+    running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
+    if running:
+        print("\nIn progress:")
+        print(task_table(graph.sort_tasks(running)))
+    blocked = graph.blocked_by(tasks)
+    if blocked:
+        print("\nBlocked:")
+        print(table(("ID", "BLOCKED BY", "TITLE"),
+                    [(tid, ", ".join(b), tasks[tid].title) for tid, b in sorted(blocked.items())]))
+    return 0

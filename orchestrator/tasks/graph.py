@@ -1,0 +1,363 @@
+"""Pure queue logic: readiness exactly as `bd ready` computes it, blocking, cycles, stats and
+critical paths. Everything here is linear in tasks + edges (see bench/bench_ready.py).
+
+Rules (beads reference §2, bd 1.0.5 `issueops/blocked_state.go`, `ready_work.go`):
+- a task that is not closed/pinned is blocked when a `blocks`/`conditional-blocks` target is
+  not closed/pinned, when a `waits-for` spawner still has an unfinished child (or, with the
+  `any-children` gate, has children and none closed), or when a parent is blocked (transitive);
+  an open or in-progress parent does not block its children;
+- ready = status `open`, not pinned, not ephemeral, type not excluded, not deferred (itself or
+  its parent), not blocked.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from orchestrator.tasks.model import (
+    BLOCKING_EDGES, BLOCKS, PARENT_CHILD, READY_EXCLUDED_TYPES, WAITS_FOR, Status, Task,
+    parse_time,
+)
+
+SORT_POLICIES = ("priority", "oldest", "hybrid")
+Tasks = Mapping[str, Task]
+
+
+def releases_dependents(task: Task) -> bool:
+    """Only closing (or pinning) a blocker releases what waits on it."""
+    return task.status in (Status.CLOSED, Status.PINNED)
+
+
+def children_of(tasks: Tasks) -> dict[str, list[str]]:
+    kids: dict[str, list[str]] = defaultdict(list)
+    for t in tasks.values():
+        for d in t.dependencies:
+            if d.type == PARENT_CHILD:
+                kids[d.depends_on_id].append(t.id)
+    return kids
+
+
+def _direct_blockers(task: Task, tasks: Tasks, kids: Mapping[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for d in task.dependencies:
+        target = tasks.get(d.depends_on_id)
+        if target is None:  # external:/cross-prefix targets never block (bd's SQL ignores them)
+            continue
+        if d.type in BLOCKING_EDGES:
+            if not releases_dependents(target):
+                out.append(target.id)
+        elif d.type == WAITS_FOR:
+            children = [tasks[c] for c in kids.get(target.id, ()) if c in tasks]
+            done = [c for c in children if releases_dependents(c)]
+            waiting = (bool(children) and not done) if d.gate == "any-children" \
+                else len(done) < len(children)
+            if waiting:
+                out.append(target.id)
+    return out
+
+
+def blocked_by(tasks: Tasks) -> dict[str, list[str]]:
+    """Every blocked task with what blocks it; a task blocked only through its parent lists
+    the parent, as `bd blocked` does."""
+    kids = children_of(tasks)
+    direct = {tid: _direct_blockers(t, tasks, kids) for tid, t in tasks.items()
+              if not releases_dependents(t)}
+    parents = {tid: [d.depends_on_id for d in tasks[tid].dependencies
+                     if d.type == PARENT_CHILD and d.depends_on_id in direct]
+               for tid in direct}
+    # Propagate down parent-child edges to a fixpoint: iterative DFS, memoised, cycle-safe.
+    state: dict[str, bool] = {}
+    for start in direct:
+        if start in state:
+            continue
+        stack = [start]
+        on_path = {start}
+        while stack:
+            tid = stack[-1]
+            pending = [p for p in parents[tid] if p not in state and p not in on_path]
+            if pending:
+                stack.append(pending[0])
+                on_path.add(pending[0])
+                continue
+            stack.pop()
+            on_path.discard(tid)
+            state[tid] = bool(direct[tid]) or any(state.get(p, False) for p in parents[tid])
+    result: dict[str, list[str]] = {}
+    for tid, blockers in direct.items():
+        via_parent = [p for p in parents[tid] if state.get(p)]
+        if blockers or via_parent:
+            result[tid] = blockers + [p for p in via_parent if p not in blockers]
+    return result
+
+
+def is_deferred(task: Task, tasks: Tasks, now: datetime) -> bool:
+    """defer_until in the future, on the task or on its parent."""
+    def future(t: Task) -> bool:
+        when = parse_time(t.defer_until)
+        return when is not None and when > now
+
+    if future(task):
+        return True
+    return any(future(tasks[d.depends_on_id]) for d in task.dependencies
+               if d.type == PARENT_CHILD and d.depends_on_id in tasks)
+
+
+def descendants(tasks: Tasks, root: str) -> set[str]:
+    kids = children_of(tasks)
+    seen: set[str] = set()
+    stack = list(kids.get(root, ()))
+    while stack:
+        tid = stack.pop()
+        if tid not in seen:
+            seen.add(tid)
+            stack.extend(kids.get(tid, ()))
+    return seen
+
+
+@dataclass(frozen=True)
+class ReadyFilter:
+    exclude_types: frozenset[str] = frozenset()
+    only_type: str | None = None          # bd's --type replaces the exclusion list
+    assignee: str | None = None
+    unassigned: bool = False
+    labels: tuple[str, ...] = ()          # all of these (AND)
+    labels_any: tuple[str, ...] = ()      # any of these (OR)
+    priority: int | None = None
+    parent: str | None = None             # transitive descendants of this task
+    include_deferred: bool = False
+    include_ephemeral: bool = False
+
+
+def _epoch(text: str) -> float:
+    when = parse_time(text)
+    return when.timestamp() if when else 0.0
+
+
+def sort_tasks(items: Iterable[Task], policy: str = "priority",
+               now: datetime | None = None) -> list[Task]:
+    if policy == "priority":  # priority ASC, created_at DESC, id ASC
+        return sorted(items, key=lambda t: (t.priority, -_epoch(t.created_at), t.id))
+    if policy == "oldest":
+        return sorted(items, key=lambda t: (_epoch(t.created_at), t.id))
+    if policy == "hybrid":  # the last 48 h by priority first, then the rest oldest first
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(hours=48)).timestamp()
+
+        def key(t: Task) -> tuple[int, int, float, str]:
+            recent = _epoch(t.created_at) >= cutoff
+            return (0 if recent else 1, t.priority if recent else 999, _epoch(t.created_at), t.id)
+        return sorted(items, key=key)
+    raise ValueError(f"unknown sort policy {policy!r} (expected one of {', '.join(SORT_POLICIES)})")
+
+
+def ready(tasks: Tasks, *, now: datetime | None = None, filter: ReadyFilter = ReadyFilter(),
+          sort: str = "priority", limit: int = 0,
+          blocked: Mapping[str, Sequence[str]] | None = None) -> list[Task]:
+    """`bd ready`: open, unblocked, undeferred work in bd's order. limit 0 means all."""
+    now = now or datetime.now(timezone.utc)
+    blocked = blocked_by(tasks) if blocked is None else blocked
+    scope = descendants(tasks, filter.parent) if filter.parent else None
+    excluded = READY_EXCLUDED_TYPES | filter.exclude_types
+    out = []
+    for t in tasks.values():
+        if t.status != Status.OPEN or t.pinned or t.id in blocked:
+            continue
+        if t.ephemeral and not filter.include_ephemeral:
+            continue
+        if filter.only_type is not None:
+            if t.issue_type != filter.only_type:
+                continue
+        elif t.issue_type in excluded:
+            continue
+        if not filter.include_deferred and is_deferred(t, tasks, now):
+            continue
+        if filter.assignee is not None and t.assignee != filter.assignee:
+            continue
+        if filter.unassigned and t.assignee:
+            continue
+        if filter.labels and not set(filter.labels) <= set(t.labels):
+            continue
+        if filter.labels_any and not set(filter.labels_any) & set(t.labels):
+            continue
+        if filter.priority is not None and t.priority != filter.priority:
+            continue
+        if scope is not None and t.id not in scope:
+            continue
+        out.append(t)
+    out = sort_tasks(out, sort, now)
+    return out[:limit] if limit > 0 else out
+
+
+def select(tasks: Tasks, *, statuses: Sequence[str] = (), assignee: str | None = None,
+           labels: Sequence[str] = (), issue_type: str | None = None,
+           parent: str | None = None) -> list[Task]:
+    """`bd list`: with no status, closed and pinned tasks are left out; "all" keeps them."""
+    scope = descendants(tasks, parent) if parent else None
+    wanted = set(statuses)
+    out = []
+    for t in tasks.values():
+        if "all" not in wanted:
+            if wanted and t.status not in wanted:
+                continue
+            if not wanted and t.status in (Status.CLOSED, Status.PINNED):
+                continue
+        if assignee is not None and t.assignee != assignee:
+            continue
+        if labels and not set(labels) <= set(t.labels):
+            continue
+        if issue_type is not None and t.issue_type != issue_type:
+            continue
+        if scope is not None and t.id not in scope:
+            continue
+        out.append(t)
+    return sort_tasks(out)
+
+
+def find_cycles(tasks: Tasks, edge_types: frozenset[str] = BLOCKING_EDGES) -> list[list[str]]:
+    """Strongly connected components with a cycle, over edges of the given types (Tarjan,
+    iterative). bd refuses cycles through blocks/conditional-blocks edges."""
+    graph = {tid: [d.depends_on_id for d in t.dependencies
+                   if d.type in edge_types and d.depends_on_id in tasks]
+             for tid, t in tasks.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            succ = graph[node]
+            if i < len(succ):
+                work.append((node, i + 1))
+                nxt = succ[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1 or node in graph[node]:
+                    cycles.append(sorted(comp))
+    return cycles
+
+
+def would_create_cycle(tasks: Tasks, issue_id: str, depends_on_id: str,
+                       edge_types: frozenset[str] = BLOCKING_EDGES) -> bool:
+    """Would the edge issue_id -> depends_on_id close a cycle through edges of these types?"""
+    if issue_id == depends_on_id:
+        return True
+    seen = {depends_on_id}
+    stack = [depends_on_id]
+    while stack:
+        tid = stack.pop()
+        task = tasks.get(tid)
+        if task is None:
+            continue
+        for d in task.dependencies:
+            if d.type in edge_types:
+                if d.depends_on_id == issue_id:
+                    return True
+                if d.depends_on_id not in seen:
+                    seen.add(d.depends_on_id)
+                    stack.append(d.depends_on_id)
+    return False
+
+
+def critical_path(tasks: Tasks) -> dict[str, int]:
+    """For every unfinished task, the length of the longest chain of unfinished tasks that
+    waits on it (itself included): blocks edges forward, and a parent waits on its children
+    since an epic is done only when they are."""
+    waiters: dict[str, list[str]] = defaultdict(list)
+    for t in tasks.values():
+        if releases_dependents(t):
+            continue
+        for d in t.dependencies:
+            if d.depends_on_id not in tasks:
+                continue
+            if d.type in BLOCKING_EDGES or d.type == WAITS_FOR:
+                waiters[d.depends_on_id].append(t.id)
+            elif d.type == PARENT_CHILD and not releases_dependents(tasks[d.depends_on_id]):
+                waiters[t.id].append(d.depends_on_id)
+    length: dict[str, int] = {}
+    for root in tasks:
+        if root in length or releases_dependents(tasks[root]):
+            continue
+        stack = [root]
+        on_path = {root}
+        while stack:
+            tid = stack[-1]
+            pending = [w for w in waiters.get(tid, ()) if w not in length and w not in on_path]
+            if pending:
+                stack.append(pending[0])
+                on_path.add(pending[0])
+                continue
+            stack.pop()
+            on_path.discard(tid)
+            length[tid] = 1 + max((length.get(w, 0) for w in waiters.get(tid, ())), default=0)
+    return length
+
+
+def dependency_counts(tasks: Tasks) -> dict[str, dict[str, int]]:
+    """bd's export counts: dependency/dependent counts cover only `blocks` edges."""
+    dependents: dict[str, int] = defaultdict(int)
+    for t in tasks.values():
+        for d in t.dependencies:
+            if d.type == BLOCKS:
+                dependents[d.depends_on_id] += 1
+    return {tid: {"dependency_count": sum(1 for d in t.dependencies if d.type == BLOCKS),
+                  "dependent_count": dependents.get(tid, 0),
+                  "comment_count": len(t.comments)}
+            for tid, t in tasks.items()}
+
+
+def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int]:
+    """`bd stats --json` summary keys. ready_issues is bd's approximation
+    (open - blocked); lead time and closable epics are computed, where Dolt-era bd reports 0."""
+    blocked = blocked_by(tasks)
+    by_status: dict[str, int] = defaultdict(int)
+    for t in tasks.values():
+        by_status[t.status] += 1
+    open_blocked = sum(1 for tid in blocked if tasks[tid].status == Status.OPEN)
+    kids = children_of(tasks)
+    closable = sum(
+        1 for t in tasks.values()
+        if t.issue_type == "epic" and t.status != Status.CLOSED and kids.get(t.id)
+        and all(releases_dependents(tasks[c]) for c in kids[t.id] if c in tasks))
+    leads = []
+    for t in tasks.values():
+        start, end = parse_time(t.created_at), parse_time(t.closed_at)
+        if t.status == Status.CLOSED and start and end:
+            leads.append((end - start).total_seconds() / 3600)
+    return {
+        "average_lead_time_hours": round(sum(leads) / len(leads), 2) if leads else 0,
+        "blocked_issues": len(blocked),
+        "closed_issues": by_status[Status.CLOSED],
+        "deferred_issues": by_status[Status.DEFERRED],
+        "epics_eligible_for_closure": closable,
+        "in_progress_issues": by_status[Status.IN_PROGRESS],
+        "open_issues": by_status[Status.OPEN],
+        "pinned_issues": by_status[Status.PINNED],
+        "ready_issues": by_status[Status.OPEN] - open_blocked,
+        "total_issues": len(tasks),
+    }

@@ -1,0 +1,463 @@
+"""The embedded store: `.beads/issues.jsonl` in bd's export format, no bd needed.
+
+Every write takes an exclusive lock on `<file>.lock` (bd's .gitignore already ignores `*.lock`),
+re-reads the file, applies the change and replaces the file atomically, so two processes on one
+machine never lose an update and a claim is a true compare-and-swap. Lines that did not change
+are written back byte for byte; new tasks are appended.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from orchestrator.errors import ClaimRefused, UserError
+from orchestrator.tasks import graph
+from orchestrator.tasks.graph import ReadyFilter
+from orchestrator.tasks.model import (
+    BLOCKING_EDGES, BLOCKS, PARENT_CHILD, Comment, Dependency, RecordError, Status, Task,
+    COUNT_KEYS, dumps, normalize_type, now_rfc3339, task_from_record, to_record,
+)
+from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
+
+DEFAULT_PATH = Path(".beads") / "issues.jsonl"
+MAX_CHILD_DEPTH = 3
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class _Line:
+    text: str | None              # the line as read (without newline); None once changed
+    task_id: str | None = None    # None for non-issue lines (memories), kept verbatim
+
+
+@dataclass
+class _State:
+    lines: list[_Line]
+    tasks: dict[str, Task]
+    line_of: dict[str, int]       # task id -> 1-based line number in the file as read
+    changed: set[str] = field(default_factory=set)
+
+
+def _fail(path: Path, lineno: int | None, message: str) -> UserError:
+    where = f"{path}:{lineno}" if lineno else str(path)
+    return UserError(f"{where}: {message}")
+
+
+def parse(path: Path, data: bytes) -> _State:
+    """Parse and validate a whole file; any defect is a UserError naming file, line and task."""
+    lines: list[_Line] = []
+    tasks: dict[str, Task] = {}
+    line_of: dict[str, int] = {}
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as e:
+            raise _fail(path, lineno, f"not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})") from None
+        try:
+            rec = json.loads(text)
+        except ValueError as e:
+            raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}") from None
+        if isinstance(rec, dict) and rec.get("_type", "issue") != "issue":
+            lines.append(_Line(text))  # memories and other record kinds pass through
+            continue
+        try:
+            task = task_from_record(rec)
+        except RecordError as e:
+            raise _fail(path, lineno, str(e)) from None
+        if task.id in tasks:
+            raise _fail(path, lineno, f"duplicate task ID {task.id} (first on line {line_of[task.id]})")
+        tasks[task.id] = task
+        line_of[task.id] = lineno
+        lines.append(_Line(text, task.id))
+    for tid, task in tasks.items():
+        for dep in task.dependencies:
+            target = dep.depends_on_id
+            if target not in tasks and not target.startswith("external:"):
+                raise _fail(path, line_of[tid], f"task {tid} depends on missing task {target}")
+    for cycle in graph.find_cycles(tasks):
+        first = min(cycle, key=line_of.__getitem__)
+        raise _fail(path, line_of[first], f"dependency cycle through blocking edges: {' -> '.join(cycle)}")
+    for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
+        first = min(cycle, key=line_of.__getitem__)
+        raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
+    return _State(lines, tasks, line_of)
+
+
+def _uuid7() -> str:
+    """bd's comment IDs are UUIDv7: 48-bit milliseconds, version, random."""
+    ms = time.time_ns() // 1_000_000
+    value = (ms << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62) | secrets.randbits(62)
+    return str(uuid.UUID(int=value))
+
+
+def _base36(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(_BASE36[r])
+    return "".join(reversed(out)) or "0"
+
+
+def adaptive_length(count: int, max_prob: float = 0.25) -> int:
+    """bd's ComputeAdaptiveLength: the shortest hash (3-8 chars) whose birthday-collision
+    probability for `count` IDs stays under max_prob."""
+    import math
+    for length in range(3, 9):
+        space = 36.0 ** length
+        if 1 - math.exp(-(count * count) / (2 * space)) <= max_prob:
+            return length
+    return 8
+
+
+class JsonlStore:
+    kind = "jsonl"
+    task_cmd = "orchestrator task"
+
+    def __init__(self, path: str | os.PathLike[str], *, prefix: str | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.path = Path(path)
+        self._prefix = prefix
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    # -- reading -------------------------------------------------------------------------
+    def _read(self) -> _State:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return _State([], {}, {})
+        except IsADirectoryError:
+            raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
+        return parse(self.path, data)
+
+    def all(self) -> dict[str, Task]:
+        return self._read().tasks
+
+    def list(self, *, statuses: Sequence[str] = (), assignee: str | None = None,
+             labels: Sequence[str] = (), issue_type: str | None = None,
+             parent: str | None = None) -> list[Task]:
+        return graph.select(self.all(), statuses=statuses, assignee=assignee, labels=labels,
+                            issue_type=issue_type, parent=parent)
+
+    def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
+              limit: int = 0) -> list[Task]:
+        return graph.ready(self.all(), now=self._clock(), filter=filter, sort=sort, limit=limit)
+
+    def show(self, ids: Sequence[str]) -> list[Task]:
+        tasks = self.all()
+        missing = [i for i in ids if i not in tasks]
+        if missing:
+            raise UserError(f"no task {', '.join(missing)} in {self.path}")
+        return [tasks[i] for i in ids]
+
+    # -- writing -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[_State]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = self._read()
+                yield state
+                if state.changed:
+                    self._write(state)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self, state: _State) -> None:
+        counts = graph.dependency_counts(state.tasks)
+        seen: set[str] = set()
+        out: list[str] = []
+        for line in state.lines:
+            tid = line.task_id
+            if tid is None:
+                out.append(line.text or "")
+                continue
+            seen.add(tid)
+            task = state.tasks[tid]
+            stale = any(task.raw.get(k, counts[tid][k]) != counts[tid][k] for k in COUNT_KEYS)
+            if tid in state.changed or stale or line.text is None:
+                out.append(dumps(to_record(task, counts[tid])))
+            else:
+                out.append(line.text)
+        for tid, task in state.tasks.items():  # new tasks go at the end
+            if tid not in seen:
+                out.append(dumps(to_record(task, counts[tid])))
+        body = "\n".join(out) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".issues.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            if self.path.exists():
+                os.chmod(tmp, self.path.stat().st_mode & 0o777)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _now(self) -> str:
+        return now_rfc3339(self._clock())
+
+    @staticmethod
+    def _get(state: _State, task_id: str) -> Task:
+        try:
+            return state.tasks[task_id]
+        except KeyError:
+            raise UserError(f"no task {task_id}") from None
+
+    def _put(self, state: _State, task: Task) -> None:
+        state.tasks[task.id] = task
+        state.changed.add(task.id)
+
+    def create(self, new: NewTask, *, actor: str) -> Task:
+        if not new.title.strip():
+            raise UserError("a task needs a title")
+        if len(new.title) > 500:
+            raise UserError("title is longer than 500 characters")
+        with self._transaction() as state:
+            now = self._now()
+            labels = list(new.labels)
+            if new.parent:
+                parent = self._get(state, new.parent)
+                tid = new.id or self._child_id(state, parent.id)
+                labels = list(dict.fromkeys([*parent.labels, *labels]))
+            else:
+                tid = new.id or self._hash_id(state, new, actor)
+            if tid in state.tasks:
+                raise UserError(f"task {tid} already exists")
+            task = Task(
+                id=tid, title=new.title, status=Status.OPEN, priority=new.priority,
+                issue_type=normalize_type(new.issue_type), created_at=now, updated_at=now,
+                description=new.description, design=new.design,
+                acceptance_criteria=new.acceptance_criteria, notes=new.notes,
+                assignee=new.assignee, created_by=actor, labels=tuple(labels),
+                raw={"_type": "issue"} if self._uses_type_key(state) else {},
+            )
+            self._put(state, task)
+            if new.parent:
+                self._add_dep(state, tid, new.parent, PARENT_CHILD, actor)
+            for spec in new.deps:
+                dep_type, _, target = spec.rpartition(":")
+                dep_type = dep_type or BLOCKS
+                if dep_type == "blocks":  # the new task blocks target (bd >= 0.51 direction)
+                    self._add_dep(state, target, tid, BLOCKS, actor)
+                else:
+                    if dep_type in ("depends-on", "blocked-by"):
+                        dep_type = BLOCKS
+                    self._add_dep(state, tid, target, dep_type, actor)
+            return state.tasks[tid]
+
+    @staticmethod
+    def _uses_type_key(state: _State) -> bool:
+        return not state.tasks or any("_type" in t.raw for t in state.tasks.values())
+
+    def prefix(self, tasks: dict[str, Task] | None = None) -> str:
+        if self._prefix:
+            return self._prefix
+        tasks = self.all() if tasks is None else tasks
+        counts: dict[str, int] = {}
+        for tid in tasks:
+            head = tid.split(".", 1)[0]
+            if "-" in head:
+                p = head.rsplit("-", 1)[0]
+                counts[p] = counts.get(p, 0) + 1
+        if counts:
+            return max(counts, key=lambda p: (counts[p], p))
+        # bd init's default: the directory name, dots stripped
+        name = self.path.resolve().parent.parent.name.strip(".").rstrip("-").replace(".", "_")
+        return name if re.match(r"[A-Za-z_]", name or "") else f"bd_{name}"
+
+    def _hash_id(self, state: _State, new: NewTask, actor: str) -> str:
+        prefix = self.prefix(state.tasks)
+        top = sum(1 for t in state.tasks if t.startswith(prefix + "-") and "." not in t)
+        length = adaptive_length(top + 1)
+        created_ns = time.time_ns()
+        while length <= 8:
+            for nonce in range(10):
+                seed = f"{new.title}|{new.description}|{actor}|{created_ns}|{nonce}".encode()
+                tid = f"{prefix}-{_base36(hashlib.sha256(seed).digest())[:length]}"
+                if tid not in state.tasks:
+                    return tid
+            length += 1
+        raise UserError(f"could not allocate a unique ID with prefix {prefix}")
+
+    def _child_id(self, state: _State, parent_id: str) -> str:
+        depth = len(re.findall(r"\.\d+", parent_id))
+        if depth >= MAX_CHILD_DEPTH:
+            raise UserError(f"task {parent_id} is already at the maximum hierarchy depth ({MAX_CHILD_DEPTH})")
+        pattern = re.compile(re.escape(parent_id) + r"\.(\d+)$")
+        used = [int(m.group(1)) for t in state.tasks if (m := pattern.match(t))]
+        return f"{parent_id}.{max(used, default=0) + 1}"
+
+    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> list[Task]:
+        out = []
+        with self._transaction() as state:
+            now = self._now()
+            for tid in ids:
+                task = self._get(state, tid)
+                fields: dict[str, object] = {}
+                for name in ("title", "description", "design", "acceptance_criteria",
+                             "notes", "assignee", "priority"):
+                    value = getattr(changes, name)
+                    if value is not None:
+                        fields[name] = value
+                if changes.issue_type is not None:
+                    fields["issue_type"] = normalize_type(changes.issue_type)
+                if changes.append_notes:
+                    fields["notes"] = "\n".join(x for x in (task.notes, changes.append_notes) if x)
+                labels = list(task.labels) if changes.set_labels is None else list(changes.set_labels)
+                labels += [x for x in changes.add_labels if x not in labels]
+                labels = [x for x in labels if x not in changes.remove_labels]
+                if tuple(labels) != task.labels:
+                    fields["labels"] = tuple(labels)
+                if changes.status is not None:
+                    fields.update(self._status_fields(task, changes.status, now))
+                task = replace(task, updated_at=now, **fields)
+                self._put(state, task)
+                out.append(task)
+        return out
+
+    @staticmethod
+    def _status_fields(task: Task, status: str, now: str) -> dict[str, object]:
+        fields: dict[str, object] = {"status": status}
+        if status == Status.IN_PROGRESS and not task.started_at:
+            fields["started_at"] = now
+        if status == Status.CLOSED:
+            fields["closed_at"] = task.closed_at or now
+        elif task.status == Status.CLOSED:
+            fields.update(closed_at="", close_reason="")
+        return fields
+
+    def claim(self, task_id: str, *, actor: str) -> Task:
+        """`bd update --claim`: open and unassigned (or ours) -> in_progress, assigned to actor."""
+        with self._transaction() as state:
+            task = self._get(state, task_id)
+            if task.status == Status.IN_PROGRESS and task.assignee == actor:
+                return task  # idempotent, as in bd
+            if task.assignee and task.assignee != actor:
+                raise ClaimRefused(f"issue already claimed by {task.assignee}")
+            if task.status != Status.OPEN:
+                raise ClaimRefused(f"issue not claimable: status {task.status}")
+            now = self._now()
+            task = replace(task, status=Status.IN_PROGRESS, assignee=actor, updated_at=now,
+                           started_at=task.started_at or now)
+            self._put(state, task)
+            return task
+
+    def close(self, ids: Sequence[str], *, reason: str = "Closed", force: bool = False,
+              actor: str) -> CloseResult:
+        closed: list[Task] = []
+        refused: list[str] = []
+        with self._transaction() as state:
+            now = self._now()
+            kids = graph.children_of(state.tasks)
+            for tid in ids:
+                task = state.tasks.get(tid)
+                if task is None:
+                    refused.append(f"no task {tid}")
+                    continue
+                if task.status == Status.CLOSED:
+                    closed.append(task)  # re-closing is idempotent
+                    continue
+                if not force:
+                    why = self._close_refusal(state, task, kids)
+                    if why:
+                        refused.append(f"cannot close {tid}: {why}")
+                        continue
+                task = replace(task, status=Status.CLOSED, closed_at=now, updated_at=now,
+                               close_reason=reason or "Closed")
+                self._put(state, task)
+                closed.append(task)
+        return CloseResult(tuple(closed), tuple(refused))
+
+    @staticmethod
+    def _close_refusal(state: _State, task: Task, kids: dict[str, list[str]]) -> str | None:
+        if task.status == Status.PINNED or task.pinned:
+            return "task is pinned"
+        open_blockers = [d.depends_on_id for d in task.dependencies
+                         if d.type in BLOCKING_EDGES and d.depends_on_id in state.tasks
+                         and not graph.releases_dependents(state.tasks[d.depends_on_id])]
+        if open_blockers:
+            return f"blocked by open issues [{', '.join(open_blockers)}]"
+        if task.issue_type == "epic":
+            open_kids = [c for c in kids.get(task.id, ()) if state.tasks[c].status != Status.CLOSED]
+            if open_kids:
+                return f"epic has open children [{', '.join(open_kids)}]"
+        return None
+
+    def dep_add(self, issue_id: str, depends_on_id: str, *, dep_type: str = BLOCKS,
+                actor: str) -> None:
+        with self._transaction() as state:
+            self._add_dep(state, issue_id, depends_on_id, dep_type, actor)
+
+    def _add_dep(self, state: _State, issue_id: str, depends_on_id: str, dep_type: str,
+                 actor: str) -> None:
+        task = self._get(state, issue_id)
+        if len(dep_type) > 50 or not dep_type:
+            raise UserError(f"invalid dependency type {dep_type!r}")
+        external = depends_on_id.startswith("external:")
+        target = None if external else self._get(state, depends_on_id)
+        if issue_id == depends_on_id:
+            raise UserError(f"task {issue_id} cannot depend on itself")
+        for d in task.dependencies:
+            if d.depends_on_id == depends_on_id:
+                if d.type == dep_type:
+                    return  # idempotent
+                raise UserError(f"dependency {issue_id} -> {depends_on_id} already exists with "
+                                f"type {d.type}; remove it first")
+        if target is not None and dep_type in BLOCKING_EDGES:
+            if (task.issue_type == "epic") != (target.issue_type == "epic"):
+                raise UserError(f"cannot add {dep_type} {issue_id} -> {depends_on_id}: tasks can "
+                                "only block other tasks, not epics (block a child of the epic instead)")
+            if task.parent == depends_on_id:
+                raise UserError(f"cannot make {issue_id} wait on its own parent {depends_on_id}")
+            if graph.would_create_cycle(state.tasks, issue_id, depends_on_id):
+                raise UserError(f"adding dependency {issue_id} -> {depends_on_id} would create a cycle")
+        if target is not None and dep_type == PARENT_CHILD and \
+                graph.would_create_cycle(state.tasks, issue_id, depends_on_id, frozenset({PARENT_CHILD})):
+            raise UserError(f"making {depends_on_id} the parent of {issue_id} would create a cycle")
+        meta = '{"gate":"all-children"}' if dep_type == "waits-for" else "{}"
+        dep = Dependency(issue_id, depends_on_id, dep_type, self._now(), actor, meta)
+        self._put(state, replace(task, dependencies=(*task.dependencies, dep), updated_at=self._now()))
+
+    def dep_remove(self, issue_id: str, depends_on_id: str, *, actor: str) -> None:
+        with self._transaction() as state:
+            task = self._get(state, issue_id)
+            kept = tuple(d for d in task.dependencies if d.depends_on_id != depends_on_id)
+            if len(kept) == len(task.dependencies):
+                raise UserError(f"task {issue_id} has no dependency on {depends_on_id}")
+            self._put(state, replace(task, dependencies=kept, updated_at=self._now()))
+
+    def comment(self, task_id: str, text: str, *, author: str) -> Comment:
+        if not text.strip():
+            raise UserError("a comment needs text")
+        with self._transaction() as state:
+            task = self._get(state, task_id)
+            comment = Comment(_uuid7(), task_id, author, text, self._now())
+            self._put(state, replace(task, comments=(*task.comments, comment)))
+            return comment
+
+    # The embedded store is the file in git: nothing to pull or push.
+    def sync_pull(self) -> None:
+        return None
+
+    def sync_push(self) -> None:
+        return None

@@ -1,0 +1,320 @@
+"""The beads data model: tasks, dependencies and comments as bd 1.x exports them.
+
+A Task keeps the record it was read from (`raw`), so fields this model does not know
+(messaging, molecules, gates, future bd fields) and custom statuses/types are written back
+unchanged. `to_record` overlays the modelled fields on that record in bd's key order.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    DEFERRED = "deferred"
+    CLOSED = "closed"
+    PINNED = "pinned"
+    HOOKED = "hooked"
+
+
+class IssueType(StrEnum):
+    BUG = "bug"
+    FEATURE = "feature"
+    TASK = "task"
+    EPIC = "epic"
+    CHORE = "chore"
+    DECISION = "decision"
+    MESSAGE = "message"
+    MOLECULE = "molecule"
+    GATE = "gate"
+    SPIKE = "spike"
+    STORY = "story"
+    MILESTONE = "milestone"
+    EVENT = "event"
+
+
+TYPE_ALIASES = {
+    "enhancement": "feature", "feat": "feature", "dec": "decision", "adr": "decision",
+    "investigation": "spike", "timebox": "spike", "user-story": "story", "ms": "milestone",
+    "mr": "merge-request", "mol": "molecule",
+}
+
+# bd ready never returns these types (ready_work.go).
+READY_EXCLUDED_TYPES = frozenset({"merge-request", "gate", "molecule", "message", "agent", "role", "rig"})
+
+# Dependency types that affect readiness (types.AffectsReadyWork).
+BLOCKS = "blocks"
+CONDITIONAL_BLOCKS = "conditional-blocks"
+PARENT_CHILD = "parent-child"
+WAITS_FOR = "waits-for"
+BLOCKING_EDGES = frozenset({BLOCKS, CONDITIONAL_BLOCKS})
+WELL_KNOWN_DEP_TYPES = frozenset({
+    BLOCKS, PARENT_CHILD, CONDITIONAL_BLOCKS, WAITS_FOR, "related", "discovered-from",
+    "replies-to", "relates-to", "duplicates", "supersedes", "authored-by", "assigned-to",
+    "approved-by", "attests", "tracks", "until", "caused-by", "validates", "delegated-from",
+})
+
+PRIORITIES = range(0, 5)
+DEFAULT_PRIORITY = 2
+
+# Key order of bd's exportIssueRecord (types.Issue in Go struct order, then the counts).
+FIELD_ORDER = (
+    "_type", "id", "title", "description", "design", "acceptance_criteria", "notes", "spec_id",
+    "status", "priority", "issue_type", "assignee", "owner", "estimated_minutes", "created_at",
+    "created_by", "updated_at", "started_at", "closed_at", "close_reason", "closed_by_session",
+    "due_at", "defer_until", "external_ref", "source_system", "metadata", "compaction_level",
+    "compacted_at", "compacted_at_commit", "original_size", "labels", "dependencies", "comments",
+    "sender", "ephemeral", "no_history", "wisp_type", "pinned", "is_template", "bonded_from",
+    "await_type", "await_id", "timeout", "waiters", "source_formula", "source_location",
+    "mol_type", "work_type", "event_kind", "actor", "target", "payload",
+    "dependency_count", "dependent_count", "comment_count",
+)
+COUNT_KEYS = ("dependency_count", "dependent_count", "comment_count")
+ALWAYS_PRESENT = frozenset({"id", "title", "priority", "created_at", "updated_at"})
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """`issue_id` depends on `depends_on_id` (so depends_on_id blocks issue_id)."""
+
+    issue_id: str
+    depends_on_id: str
+    type: str = BLOCKS
+    created_at: str = ""
+    created_by: str = ""
+    metadata: str = "{}"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def gate(self) -> str:
+        """The waits-for gate: all-children (default) or any-children."""
+        try:
+            meta = json.loads(self.metadata or "{}")
+        except ValueError:
+            return "all-children"
+        return meta.get("gate", "all-children") if isinstance(meta, dict) else "all-children"
+
+    def to_record(self) -> dict[str, Any]:
+        out = dict(self.raw)
+        out.update(issue_id=self.issue_id, depends_on_id=self.depends_on_id, type=self.type,
+                   created_at=self.created_at)
+        if self.created_by:
+            out["created_by"] = self.created_by
+        out["metadata"] = self.metadata
+        return out
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    issue_id: str
+    author: str
+    text: str
+    created_at: str
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        out = dict(self.raw)
+        out.update(id=self.id, issue_id=self.issue_id, author=self.author, text=self.text,
+                   created_at=self.created_at)
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    status: str = Status.OPEN
+    priority: int = DEFAULT_PRIORITY
+    issue_type: str = IssueType.TASK
+    created_at: str = ""
+    updated_at: str = ""
+    description: str = ""
+    design: str = ""
+    acceptance_criteria: str = ""
+    notes: str = ""
+    assignee: str = ""
+    owner: str = ""
+    created_by: str = ""
+    started_at: str = ""
+    closed_at: str = ""
+    close_reason: str = ""
+    defer_until: str = ""
+    external_ref: str = ""
+    metadata: Mapping[str, Any] | None = None
+    labels: tuple[str, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    pinned: bool = False
+    ephemeral: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def parent(self) -> str | None:
+        """Target of the first parent-child edge, as bd reports `parent`."""
+        for dep in self.dependencies:
+            if dep.type == PARENT_CHILD:
+                return dep.depends_on_id
+        return None
+
+    def deps_of_type(self, *types: str) -> list[Dependency]:
+        return [d for d in self.dependencies if d.type in types]
+
+    def evolve(self, **changes: Any) -> Task:
+        return replace(self, **changes)
+
+
+_STR_FIELDS = (
+    "title", "description", "design", "acceptance_criteria", "notes", "assignee", "owner",
+    "created_at", "updated_at", "created_by", "started_at", "closed_at", "close_reason",
+    "defer_until", "external_ref",
+)
+
+
+class RecordError(ValueError):
+    """A record that is not a valid bd issue; the store adds file and line."""
+
+
+def task_from_record(rec: Mapping[str, Any]) -> Task:
+    if not isinstance(rec, Mapping):
+        raise RecordError("expected a JSON object")
+    tid = rec.get("id")
+    if not isinstance(tid, str) or not tid:
+        raise RecordError("missing or empty \"id\"")
+    priority = rec.get("priority", DEFAULT_PRIORITY)
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority not in PRIORITIES:
+        raise RecordError(f"task {tid}: unknown priority {priority!r} (expected 0-4)")
+    kwargs: dict[str, Any] = {}
+    for name in _STR_FIELDS:
+        value = rec.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise RecordError(f"task {tid}: field {name!r} must be a string, got {value!r}")
+        kwargs[name] = value
+    status = rec.get("status", Status.OPEN) or Status.OPEN
+    itype = rec.get("issue_type", IssueType.TASK) or IssueType.TASK
+    if not isinstance(status, str) or not isinstance(itype, str):
+        raise RecordError(f"task {tid}: status and issue_type must be strings")
+    labels = rec.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise RecordError(f"task {tid}: labels must be a list of strings")
+    deps = []
+    for d in rec.get("dependencies") or []:
+        if not isinstance(d, Mapping) or not isinstance(d.get("depends_on_id"), str):
+            raise RecordError(f"task {tid}: malformed dependency {d!r}")
+        meta = d.get("metadata", "{}")
+        if not isinstance(meta, str):  # tolerate an object where bd writes a JSON string
+            meta = json.dumps(meta, separators=(",", ":"))
+        deps.append(Dependency(
+            issue_id=d.get("issue_id") or tid, depends_on_id=d["depends_on_id"],
+            type=d.get("type") or BLOCKS, created_at=d.get("created_at") or "",
+            created_by=d.get("created_by") or "", metadata=meta, raw=dict(d),
+        ))
+    comments = []
+    for c in rec.get("comments") or []:
+        if not isinstance(c, Mapping):
+            raise RecordError(f"task {tid}: malformed comment {c!r}")
+        comments.append(Comment(
+            id=str(c.get("id", "")), issue_id=c.get("issue_id") or tid,
+            author=c.get("author") or "", text=c.get("text") or "",
+            created_at=c.get("created_at") or "", raw=dict(c),
+        ))
+    metadata = rec.get("metadata")
+    return Task(
+        id=tid, status=status, priority=priority, issue_type=itype,
+        metadata=metadata if isinstance(metadata, Mapping) and metadata else None,
+        labels=tuple(labels), dependencies=tuple(deps), comments=tuple(comments),
+        pinned=bool(rec.get("pinned")), ephemeral=bool(rec.get("ephemeral")),
+        raw=dict(rec), **kwargs,
+    )
+
+
+def _modelled(task: Task) -> dict[str, Any]:
+    """The modelled fields as bd would emit them (omitempty applied)."""
+    out: dict[str, Any] = {name: getattr(task, name) for name in _STR_FIELDS}
+    out.update(
+        id=task.id, status=task.status, priority=task.priority, issue_type=task.issue_type,
+        metadata=dict(task.metadata) if task.metadata else None,
+        labels=list(task.labels),
+        dependencies=[d.to_record() for d in task.dependencies],
+        comments=[c.to_record() for c in task.comments],
+        pinned=task.pinned, ephemeral=task.ephemeral,
+    )
+    return {k: v for k, v in out.items() if k in ALWAYS_PRESENT or v not in ("", None, [], False)}
+
+
+def to_record(task: Task, counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The export record: the raw record with modelled fields overlaid, in bd key order.
+
+    Unknown keys keep their place; modelled keys that became empty are dropped."""
+    new = _modelled(task)
+    if counts is not None:
+        new.update(counts)
+    modelled_names = set(_STR_FIELDS) | {
+        "id", "status", "priority", "issue_type", "metadata", "labels", "dependencies",
+        "comments", "pinned", "ephemeral",
+    } | (set(counts) if counts else set())
+    rank = {k: i for i, k in enumerate(FIELD_ORDER)}
+    keys = [k for k in task.raw if k not in modelled_names or k in new]
+    for k in new:
+        if k in keys:
+            continue
+        # insert after the last present key that bd emits before it
+        pos = len(keys)
+        if k in rank:
+            pos = 0
+            for i, existing in enumerate(keys):
+                if rank.get(existing, -1) < rank[k]:
+                    pos = i + 1
+        keys.insert(pos, k)
+    return {k: (new[k] if k in new else task.raw[k]) for k in keys}
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """One JSONL line as Go's encoding/json writes it (compact, HTML-safe escapes)."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def now_rfc3339(now: datetime | None = None) -> str:
+    """UTC with seconds, as bd stores timestamps."""
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime | None:
+    """RFC 3339 (with optional nanoseconds) to an aware datetime; '' gives None."""
+    if not text:
+        return None
+    t = text.strip().replace("Z", "+00:00")
+    if "." in t:  # Python parses at most microseconds
+        head, _, rest = t.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tz = rest[len(digits):]
+        t = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def normalize_type(name: str) -> str:
+    return TYPE_ALIASES.get(name, name)
+
+
+def parse_priority(value: str | int) -> int:
+    """0-4 or P0-P4, as the bd CLI accepts."""
+    text = str(value).strip().upper().removeprefix("P")
+    if not text.isdigit() or int(text) not in PRIORITIES:
+        raise ValueError(f"invalid priority {value!r} (expected 0-4 or P0-P4)")
+    return int(text)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def tmp_git_repo(tmp_path: Path) -> Path:
+    """A real git repository with one commit on `main`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "test@example.invalid")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "commit.gpgsign", "false")
+    (repo / "README.md").write_text("test repo\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def task_record(tid: str, *, title: str | None = None, status: str = "open", priority: int = 2,
+                issue_type: str = "task", created_at: str = "2026-05-29T08:00:00Z",
+                blocks_on: Iterable[str] = (), parent: str | None = None,
+                **extra: Any) -> dict[str, Any]:
+    """A bd export record; `blocks_on` are the IDs this task depends on."""
+    deps = [{"issue_id": tid, "depends_on_id": p, "type": "parent-child", "created_at": created_at,
+             "metadata": "{}"}] if parent else []
+    deps += [{"issue_id": tid, "depends_on_id": b, "type": "blocks", "created_at": created_at,
+              "metadata": "{}"} for b in blocks_on]
+    rec: dict[str, Any] = {"_type": "issue", "id": tid, "title": title or f"Task {tid}",
+                           "status": status, "priority": priority, "issue_type": issue_type,
+                           "created_at": created_at, "updated_at": created_at}
+    if status == "closed":
+        rec["closed_at"] = created_at
+    if deps:
+        rec["dependencies"] = deps
+    rec.update(extra)
+    return rec
+
+
+def write_queue(repo: Path, records: Iterable[Mapping[str, Any]]) -> Path:
+    path = repo / ".beads" / "issues.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture
+def make_queue(tmp_path: Path) -> Callable[..., Path]:
+    """make_queue([task_record(...), ...], repo=None) -> path of .beads/issues.jsonl"""
+    def make(records: Iterable[Mapping[str, Any]], repo: Path | None = None) -> Path:
+        return write_queue(repo or tmp_path, records)
+    return make
