@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -64,3 +65,43 @@ def make_queue(tmp_path: Path) -> Callable[..., Path]:
     def make(records: Iterable[Mapping[str, Any]], repo: Path | None = None) -> Path:
         return write_queue(repo or tmp_path, records)
     return make
+
+
+class BdStub:
+    """A `bd` on PATH that answers from tests/fixtures/bd (see tests/bd_stub/bd)."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin = root / "bin"
+        self.answers = root / "answers"
+        self.log = root / "argv.log"
+
+    def calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def answer(self, key: str, *, stdout: str | None = None, stderr: str | None = None,
+               rc: int | None = None) -> None:
+        """Override the recorded answer for one command key (e.g. "update", "dep_add")."""
+        for ext, value in (("stdout", stdout), ("stderr", stderr), ("rc", rc)):
+            if value is not None:
+                (self.answers / f"{key}.{ext}").write_text(str(value))
+
+
+@pytest.fixture
+def bd_stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BdStub:
+    import shutil
+    import sys
+
+    stub = BdStub(tmp_path / "bd-stub")
+    stub.bin.mkdir(parents=True)
+    shutil.copytree(FIXTURES / "bd", stub.answers)
+    source = (Path(__file__).parent / "bd_stub" / "bd").read_text()
+    exe = stub.bin / "bd"
+    exe.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stub.bin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("BD_STUB_LOG", str(stub.log))
+    monkeypatch.setenv("BD_STUB_DIR", str(stub.answers))
+    monkeypatch.delenv("BD_JSON_ENVELOPE", raising=False)
+    return stub
