@@ -37,7 +37,7 @@ def task_record(tid: str, *, title: str | None = None, status: str = "open", pri
                 blocks_on: Iterable[str] = (), parent: str | None = None,
                 **extra: Any) -> dict[str, Any]:
     """A bd export record; `blocks_on` are the IDs this task depends on."""
-    deps = [{"issue_id": tid, "depends_on_id": p, "type": "parent-child", "created_at": created_at,
+    deps = [{"issue_id": tid, "depends_on_id": parent, "type": "parent-child", "created_at": created_at,
              "metadata": "{}"}] if parent else []
     deps += [{"issue_id": tid, "depends_on_id": b, "type": "blocks", "created_at": created_at,
               "metadata": "{}"} for b in blocks_on]

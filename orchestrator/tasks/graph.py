@@ -60,35 +60,26 @@ def _direct_blockers(task: Task, tasks: Tasks, kids: Mapping[str, list[str]]) ->
 
 def blocked_by(tasks: Tasks) -> dict[str, list[str]]:
     """Every blocked task with what blocks it; a task blocked only through its parent lists
-    the parent, as `bd blocked` does."""
+    the parent, as `bd blocked` does. Keys follow the order of `tasks`."""
     kids = children_of(tasks)
     direct = {tid: _direct_blockers(t, tasks, kids) for tid, t in tasks.items()
               if not releases_dependents(t)}
-    parents = {tid: [d.depends_on_id for d in tasks[tid].dependencies
-                     if d.type == PARENT_CHILD and d.depends_on_id in direct]
-               for tid in direct}
-    # Propagate down parent-child edges to a fixpoint: iterative DFS, memoised, cycle-safe.
-    state: dict[str, bool] = {}
-    for start in direct:
-        if start in state:
-            continue
-        stack = [start]
-        on_path = {start}
-        while stack:
-            tid = stack[-1]
-            pending = [p for p in parents[tid] if p not in state and p not in on_path]
-            if pending:
-                stack.append(pending[0])
-                on_path.add(pending[0])
-                continue
-            stack.pop()
-            on_path.discard(tid)
-            state[tid] = bool(direct[tid]) or any(state.get(p, False) for p in parents[tid])
+    # bd's is_blocked fixpoint: blocked state flows down parent-child edges to every
+    # descendant that is not closed/pinned (a closed/pinned task stops the flow).
+    blocked = {tid for tid, blockers in direct.items() if blockers}
+    queue = list(blocked)
+    while queue:
+        for child in kids.get(queue.pop(), ()):
+            if child in direct and child not in blocked:
+                blocked.add(child)
+                queue.append(child)
     result: dict[str, list[str]] = {}
     for tid, blockers in direct.items():
-        via_parent = [p for p in parents[tid] if state.get(p)]
-        if blockers or via_parent:
-            result[tid] = blockers + [p for p in via_parent if p not in blockers]
+        if tid not in blocked:
+            continue
+        via_parent = [d.depends_on_id for d in tasks[tid].dependencies
+                      if d.type == PARENT_CHILD and d.depends_on_id in blocked]
+        result[tid] = blockers + [p for p in dict.fromkeys(via_parent) if p not in blockers]
     return result
 
 
@@ -338,7 +329,6 @@ def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int
     by_status: dict[str, int] = defaultdict(int)
     for t in tasks.values():
         by_status[t.status] += 1
-    open_blocked = sum(1 for tid in blocked if tasks[tid].status == Status.OPEN)
     kids = children_of(tasks)
     closable = sum(
         1 for t in tasks.values()
@@ -358,6 +348,7 @@ def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int
         "in_progress_issues": by_status[Status.IN_PROGRESS],
         "open_issues": by_status[Status.OPEN],
         "pinned_issues": by_status[Status.PINNED],
-        "ready_issues": by_status[Status.OPEN] - open_blocked,
+        # bd's own arithmetic (stats.go): open minus every blocked task, whatever its status
+        "ready_issues": by_status[Status.OPEN] - len(blocked),
         "total_issues": len(tasks),
     }
