@@ -26,8 +26,8 @@ from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
-    BLOCKING_EDGES, BLOCKS, PARENT_CHILD, Comment, Dependency, RecordError, Status, Task,
-    COUNT_KEYS, dumps, normalize_type, now_rfc3339, task_from_record, to_record,
+    BLOCKING_EDGES, BLOCKS, COUNT_KEYS, PARENT_CHILD, WELL_KNOWN_DEP_TYPES, Comment, Dependency,
+    RecordError, Status, Task, dumps, normalize_type, now_rfc3339, task_from_record, to_record,
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
 
@@ -66,11 +66,13 @@ def parse(path: Path, data: bytes) -> _State:
         try:
             text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as e:
-            raise _fail(path, lineno, f"not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})") from None
+            raise _fail(path, lineno, f"not UTF-8 (byte {raw[e.start]:#04x} at column "
+                              f"{e.start + 1}){_id_hint(raw)}") from None
         try:
             rec = json.loads(text)
         except ValueError as e:
-            raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}") from None
+            raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}"
+                              f"{_id_hint(raw)}") from None
         if isinstance(rec, dict) and rec.get("_type", "issue") != "issue":
             lines.append(_Line(text))  # memories and other record kinds pass through
             continue
@@ -95,6 +97,30 @@ def parse(path: Path, data: bytes) -> _State:
         first = min(cycle, key=line_of.__getitem__)
         raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
     return _State(lines, tasks, line_of)
+
+
+def parse_dep_spec(spec: str) -> tuple[bool, str, str]:
+    """bd create --deps item -> (new task is the dependent, edge type, other task).
+
+    'id', 'depends-on:id', 'blocked-by:id': the new task depends on id (blocks edge);
+    'blocks:id': the new task blocks id (direction swapped in bd 0.51, #1742);
+    'type:id': the new task depends on id with that edge type. Unknown types are rejected."""
+    head, sep, rest = spec.partition(":")
+    if not sep or head == "external":
+        return True, BLOCKS, spec
+    if head in ("depends-on", "blocked-by"):
+        return True, BLOCKS, rest
+    if head == BLOCKS:
+        return False, BLOCKS, rest
+    if head in WELL_KNOWN_DEP_TYPES:
+        return True, head, rest
+    raise UserError(f"--deps {spec}: unknown dependency type {head!r}")
+
+
+def _id_hint(raw: bytes) -> str:
+    """The task ID on a line that does not parse, when it can still be seen."""
+    m = re.search(rb'"id"\s*:\s*"([^"\\]{1,200})"', raw)
+    return f" (task {m.group(1).decode('utf-8', 'replace')})" if m else ""
 
 
 def _uuid7() -> str:
@@ -238,7 +264,8 @@ class JsonlStore:
             if new.parent:
                 parent = self._get(state, new.parent)
                 tid = new.id or self._child_id(state, parent.id)
-                labels = list(dict.fromkeys([*parent.labels, *labels]))
+                # own labels first, then the inherited ones (recorded create.json)
+                labels = list(dict.fromkeys([*labels, *parent.labels]))
             else:
                 tid = new.id or self._hash_id(state, new, actor)
             if tid in state.tasks:
@@ -255,14 +282,11 @@ class JsonlStore:
             if new.parent:
                 self._add_dep(state, tid, new.parent, PARENT_CHILD, actor)
             for spec in new.deps:
-                dep_type, _, target = spec.rpartition(":")
-                dep_type = dep_type or BLOCKS
-                if dep_type == "blocks":  # the new task blocks target (bd >= 0.51 direction)
-                    self._add_dep(state, target, tid, BLOCKS, actor)
+                new_depends, dep_type, other = parse_dep_spec(spec)
+                if new_depends:
+                    self._add_dep(state, tid, other, dep_type, actor)
                 else:
-                    if dep_type in ("depends-on", "blocked-by"):
-                        dep_type = BLOCKS
-                    self._add_dep(state, tid, target, dep_type, actor)
+                    self._add_dep(state, other, tid, dep_type, actor)
             return state.tasks[tid]
 
     @staticmethod
@@ -417,6 +441,9 @@ class JsonlStore:
         target = None if external else self._get(state, depends_on_id)
         if issue_id == depends_on_id:
             raise UserError(f"task {issue_id} cannot depend on itself")
+        if dep_type in BLOCKING_EDGES and task.parent == depends_on_id:
+            raise UserError(f"cannot make {issue_id} wait on its own parent {depends_on_id} "
+                            "(it would never become ready)")
         for d in task.dependencies:
             if d.depends_on_id == depends_on_id:
                 if d.type == dep_type:
@@ -427,8 +454,6 @@ class JsonlStore:
             if (task.issue_type == "epic") != (target.issue_type == "epic"):
                 raise UserError(f"cannot add {dep_type} {issue_id} -> {depends_on_id}: tasks can "
                                 "only block other tasks, not epics (block a child of the epic instead)")
-            if task.parent == depends_on_id:
-                raise UserError(f"cannot make {issue_id} wait on its own parent {depends_on_id}")
             if graph.would_create_cycle(state.tasks, issue_id, depends_on_id):
                 raise UserError(f"adding dependency {issue_id} -> {depends_on_id} would create a cycle")
         if target is not None and dep_type == PARENT_CHILD and \

@@ -76,6 +76,7 @@ FIELD_ORDER = (
     "mol_type", "work_type", "event_kind", "actor", "target", "payload",
     "dependency_count", "dependent_count", "comment_count",
 )
+_RANK = {k: i for i, k in enumerate(FIELD_ORDER)}
 COUNT_KEYS = ("dependency_count", "dependent_count", "comment_count")
 ALWAYS_PRESENT = frozenset({"id", "title", "priority", "created_at", "updated_at"})
 
@@ -262,17 +263,17 @@ def to_record(task: Task, counts: Mapping[str, int] | None = None) -> dict[str, 
         "id", "status", "priority", "issue_type", "metadata", "labels", "dependencies",
         "comments", "pinned", "ephemeral",
     } | (set(counts) if counts else set())
-    rank = {k: i for i, k in enumerate(FIELD_ORDER)}
     keys = [k for k in task.raw if k not in modelled_names or k in new]
     for k in new:
         if k in keys:
             continue
-        # insert after the last present key that bd emits before it
+        # insert after the last present key that bd emits before it (unknown keys keep
+        # their place and do not count)
         pos = len(keys)
-        if k in rank:
+        if k in _RANK:
             pos = 0
             for i, existing in enumerate(keys):
-                if rank.get(existing, -1) < rank[k]:
+                if _RANK.get(existing, len(_RANK)) < _RANK[k]:
                     pos = i + 1
         keys.insert(pos, k)
     return {k: (new[k] if k in new else task.raw[k]) for k in keys}
