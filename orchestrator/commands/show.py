@@ -39,7 +39,8 @@ def render(task: Task, tasks: Mapping[str, Task]) -> str:
 
 def show(store: TaskStore, ids: Sequence[str], *, as_json: bool) -> int:
     found = store.show(ids)
-    tasks = store.all() if store.kind == "jsonl" else {t.id: t for t in found}
+    # the neighbours (dependencies and dependents) come from one listing of every task
+    tasks = {**{t.id: t for t in store.list(statuses=("all",))}, **{t.id: t for t in found}}
     if as_json:
         print(shapes.dumps([shapes.details(t, tasks) for t in found]))
     else:

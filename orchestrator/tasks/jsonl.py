@@ -159,6 +159,8 @@ class JsonlStore:
         self.path = Path(path)
         self._prefix = prefix
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._cache: dict[str, Task] = {}
+        self._cache_key: tuple[int, ...] | None = None
 
     # -- reading -------------------------------------------------------------------------
     def _read(self) -> _State:
@@ -170,8 +172,21 @@ class JsonlStore:
             raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
         return parse(self.path, data)
 
+    def _snapshot(self) -> dict[str, Task]:
+        """The parsed tasks, re-read only when the file changed (every write replaces the file,
+        so a new inode or mtime means new content): `ready --json` reads it once, not twice."""
+        try:
+            st = os.stat(self.path)
+            key: tuple[int, ...] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        if key is None or key != self._cache_key:
+            self._cache = self._read().tasks
+            self._cache_key = key
+        return self._cache
+
     def all(self) -> dict[str, Task]:
-        return self._read().tasks
+        return dict(self._snapshot())
 
     def list(self, *, statuses: Sequence[str] = (), assignee: str | None = None,
              labels: Sequence[str] = (), issue_type: str | None = None,
@@ -181,7 +196,7 @@ class JsonlStore:
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
               limit: int = 0) -> list[Task]:
-        return graph.ready(self.all(), now=self._clock(), filter=filter, sort=sort, limit=limit)
+        return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort, limit=limit)
 
     def show(self, ids: Sequence[str]) -> list[Task]:
         tasks = self.all()

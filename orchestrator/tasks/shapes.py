@@ -42,8 +42,9 @@ def details(task: Task, tasks: Mapping[str, Task]) -> dict[str, Any]:
     deps = []
     for d in task.dependencies:
         target = tasks.get(d.depends_on_id)
-        if target is not None:
-            deps.append({**issue(target), "dependency_type": d.type})
+        # a target we cannot see (external:, another prefix) still shows up, by ID
+        head = issue(target) if target is not None else {"id": d.depends_on_id}
+        deps.append({**head, "dependency_type": d.type})
     dependents = []
     for other in tasks.values():
         for d in other.dependencies:
