@@ -108,7 +108,9 @@ def _describe(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(h) for h in typing.get_args(hint))
     if origin is list:
-        return f"a list of {_describe(typing.get_args(hint)[0])}s"
+        item = typing.get_args(hint)[0]
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}
+        return f"a list of {plural.get(item, _describe(item))}"
     return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
             type(None): "null"}.get(hint, getattr(hint, "__name__", str(hint)))
 
@@ -136,6 +138,8 @@ def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
             raise UserError(f"{at}: unknown key {name!r} (known: {', '.join(fields)})")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
+            if value is not None and not isinstance(value, dict):
+                raise UserError(f"{at}: {name} must be a mapping of keys, got {value!r}")
             kwargs[key] = _build(hint, value, where, f"{name}.")
             continue
         if not _type_ok(value, hint):
