@@ -1,0 +1,609 @@
+"""The coordinator over its ports: reconcile -> plan -> claim -> launch -> collect -> apply ->
+land -> report. The decisions are the pure `plan.make_plan` and `policy.decide`; this module
+carries them out against the task store, the agent launcher (`run_task_agent`), git worktrees
+(`orchestrator.gitops`) and a forge (local files and lines, or GitHub).
+
+Claims are guarded twice: the store's atomic claim, and a lease file per task (pid, host,
+expiry) taken before the claim, so two coordinators never run the same task at once and a
+claim whose run is gone is found and reclaimed as an interrupted attempt.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import Config
+from orchestrator.dispatch import policy
+from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.dispatch.plan import Launch, Plan, attempt_history, make_plan, render_plan
+from orchestrator.errors import ClaimRefused, UserError
+from orchestrator.forge.local import Forge
+from orchestrator.forge.status import render_status
+from orchestrator.tasks import graph
+from orchestrator.tasks.model import Status, Task, now_rfc3339
+from orchestrator.tasks.store import TaskChanges, TaskStore
+
+Launcher = Callable[..., Any]   # orchestrator.agents.session.run_task_agent
+
+
+# -- leases ------------------------------------------------------------------------------------
+
+def _git_common_dir(repo: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--path-format=absolute",
+                              "--git-common-dir"], capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def is_git_repo(repo: Path) -> bool:
+    return _git_common_dir(repo) is not None
+
+
+def lease_dir(repo: Path) -> Path:
+    """Inside the git directory when there is one (invisible to `git status`), else .beads/."""
+    common = _git_common_dir(repo)
+    return (common / "orchestrator" / "leases") if common else (repo / ".beads" / "leases")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Lease:
+    task_id: str
+    pid: int
+    host: str
+    started: str
+    expires: str
+
+    def alive(self, now: datetime) -> bool:
+        expires = datetime.fromisoformat(self.expires.replace("Z", "+00:00"))
+        if expires <= now:
+            return False
+        return self.host != socket.gethostname() or _pid_alive(self.pid)
+
+
+class Leases:
+    """One JSON file per running task, created exclusively under a directory lock."""
+
+    def __init__(self, root: Path, ttl: timedelta) -> None:
+        self.root = root
+        self.ttl = ttl
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _path(self, task_id: str) -> Path:
+        return self.root / f"{task_id}.json"
+
+    def read(self, task_id: str) -> Lease | None:
+        try:
+            data = json.loads(self._path(task_id).read_text())
+            return Lease(**data)
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def live(self, now: datetime | None = None) -> set[str]:
+        now = now or datetime.now(timezone.utc)
+        if not self.root.is_dir():
+            return set()
+        out = set()
+        for p in self.root.glob("*.json"):
+            lease = self.read(p.stem)
+            if lease is not None and lease.alive(now):
+                out.add(lease.task_id)
+        return out
+
+    def acquire(self, task_id: str) -> bool:
+        """Take the lease unless a live one exists (a stale one is replaced)."""
+        now = datetime.now(timezone.utc)
+        with self._locked():
+            old = self.read(task_id)
+            if old is not None and old.alive(now):
+                return False
+            lease = Lease(task_id, os.getpid(), socket.gethostname(), now_rfc3339(now),
+                          now_rfc3339(now + self.ttl))
+            tmp = self._path(task_id).with_suffix(".tmp")
+            tmp.write_text(json.dumps(lease.__dict__))
+            os.replace(tmp, self._path(task_id))
+            return True
+
+    def release(self, task_id: str) -> None:
+        with self._locked():
+            lease = self.read(task_id)
+            if lease is None or lease.pid == os.getpid():
+                self._path(task_id).unlink(missing_ok=True)
+
+    def drop_stale(self, task_id: str) -> None:
+        with self._locked():
+            lease = self.read(task_id)
+            if lease is not None and not lease.alive(datetime.now(timezone.utc)):
+                self._path(task_id).unlink(missing_ok=True)
+
+
+# -- results -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Applied:
+    """What happened to one finished run."""
+
+    task_id: str
+    decision: policy.Decision
+    record: AttemptRecord
+    landed: tuple[str, ...] = ()      # commits that landed on the working branch
+    note: str = ""                    # landing conflict, tamper, ...
+
+
+@dataclass
+class _Running:
+    launch: Launch
+    future: Future[Any]
+    stop: threading.Event
+    worktree: Any = None              # gitops.TaskWorktree
+    started: float = field(default_factory=time.monotonic)
+
+
+def _load_launcher() -> Launcher:
+    try:
+        from orchestrator.agents.session import run_task_agent
+    except ImportError as e:  # the agents package is another area; say what is missing
+        raise UserError(f"agent launcher unavailable: {e}") from None
+    return run_task_agent
+
+
+def agent_argv0(config: Config) -> str:
+    if config.agent.profile == "command":
+        if not config.agent.command:
+            raise UserError("agent.profile is command but agent.command is not set")
+        return config.agent.command[0]
+    return config.agent.profile  # claude, codex
+
+
+class Coordinator:
+    """Runs cycles against one repository. Thread-safe only in the sense that agents run in
+    worker threads; every store write and every decision happens on the calling thread."""
+
+    def __init__(self, *, repo: Path, store: TaskStore, config: Config, forge: Forge,
+                 actor: str, launcher: Launcher | None = None, task_cmd: str | None = None,
+                 config_path: str | None = None, store_kind: str | None = None) -> None:
+        self.repo = repo.resolve()
+        self.store = store
+        self.config = config
+        self.forge = forge
+        self.actor = actor
+        self._launcher = launcher
+        self.git = is_git_repo(self.repo)
+        self.use_worktrees = self.git
+        ttl = timedelta(minutes=config.agent.timeout_minutes + 10)
+        self.leases = Leases(lease_dir(self.repo), ttl)
+        self.running: dict[str, _Running] = {}
+        self.pool = ThreadPoolExecutor(max_workers=config.dispatch.max_parallel,
+                                       thread_name_prefix="agent")
+        self.task_cmd = task_cmd or self._task_cmd(config_path, store_kind)
+        self.events: list[str] = []
+        self.cost_usd = 0.0
+
+    # -- setup -----------------------------------------------------------------------------
+    def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str:
+        """How an agent in a worktree updates the coordinator's store (not the stale copy of
+        .beads/issues.jsonl in its worktree)."""
+        if self.store.kind == "bd":
+            return "bd"
+        argv = ["orchestrator", "--repo", str(self.repo)]
+        if config_path:
+            argv += ["--config", str(Path(config_path).resolve())]
+        argv += ["--store", store_kind or self.store.kind, "task"]
+        return shlex.join(argv)
+
+    def agent_env(self) -> dict[str, str]:
+        env = {"ORCHESTRATOR_TASK_CMD": self.task_cmd, "ORCHESTRATOR_REPO": str(self.repo)}
+        if self.store.kind == "bd":
+            env["BEADS_DIR"] = str(self.repo / ".beads")
+        return env
+
+    def preflight(self, tasks: Mapping[str, Task]) -> None:
+        """Bad input is refused before anything is claimed."""
+        cycles = graph.find_cycles(tasks)
+        if cycles:
+            raise UserError(f"dependency cycle in the queue: {' -> '.join(cycles[0])} "
+                            "(remove one edge with `orchestrator task dep remove`)")
+        argv0 = agent_argv0(self.config)
+        if shutil.which(argv0) is None and not Path(argv0).is_file():
+            raise UserError(f"agent command not found: {argv0} (agent.profile "
+                            f"{self.config.agent.profile}); install it or set agent.command")
+        if not self.git and self.config.dispatch.max_parallel > 1:
+            raise UserError(f"{self.repo}: dispatch.max_parallel > 1 needs a git repository "
+                            "(each agent works in its own worktree)")
+        if self.use_worktrees:
+            dirty = self.dirty_paths()
+            if dirty:
+                raise UserError(f"{self.repo}: uncommitted changes ({', '.join(dirty[:5])}); "
+                                "commit or stash them, agents work from the last commit")
+            out = subprocess.run(["git", "-C", str(self.repo), "rev-parse", "--verify", "-q",
+                                  "HEAD"], capture_output=True, text=True)
+            if out.returncode != 0:
+                raise UserError(f"{self.repo}: the git repository has no commit yet")
+        if self._launcher is None:
+            self._launcher = _load_launcher()
+
+    def dirty_paths(self) -> list[str]:
+        """Tracked files changed in the main tree, except the task store and logs."""
+        out = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain",
+                              "--untracked-files=no"], capture_output=True, text=True)
+        paths = [line[3:] for line in out.stdout.splitlines() if line.strip()]
+        return [p for p in paths if not p.startswith((".beads/", "logs/"))]
+
+    # -- one step ---------------------------------------------------------------------------
+    def plan(self, state: policy.LoopState) -> Plan:
+        tasks = self.store.all()
+        live = set(self.running) | self.leases.live()
+        stop_file = (self.repo / ".beads" / "STOP").exists()
+        state = policy.LoopState(state.cycles, state.idle_cycles, state.cost_usd + self.cost_usd,
+                                 stop_file, state.escalated)
+        return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state)
+
+    def reconcile(self, plan: Plan) -> None:
+        """Release stale claims (recorded as interrupted attempts) and close finished containers."""
+        for r in plan.reclaim:
+            rec = AttemptRecord(attempt=r.attempt, kind="interrupted", decision=policy.RELEASE,
+                                digest=f"Reclaimed: {r.reason}.", at=now_rfc3339())
+            self.store.comment(r.task_id, render(rec), author=self.actor)
+            self.store.update([r.task_id], TaskChanges(status=Status.OPEN, assignee=""),
+                              actor=self.actor)
+            self.leases.drop_stale(r.task_id)
+            self._event(f"reclaim {r.task_id}: {r.reason}; attempt {r.attempt} recorded as "
+                        "interrupted")
+        for tid in plan.close:
+            result = self.store.close([tid], reason="all children closed", actor=self.actor)
+            if result.closed:
+                self._event(f"close {tid}: all its children are closed")
+
+    def launch(self, launches: Sequence[Launch]) -> list[str]:
+        started = []
+        for ln in launches:
+            if not self.leases.acquire(ln.task_id):
+                self._event(f"skip {ln.task_id}: another coordinator holds its lease")
+                continue
+            try:
+                self.store.claim(ln.task_id, actor=self.actor)
+            except ClaimRefused as e:
+                self.leases.release(ln.task_id)
+                self._event(f"skip {ln.task_id}: claim refused ({e})")
+                continue
+            wt = None
+            try:
+                if self.use_worktrees:
+                    from orchestrator import gitops
+                    wt = gitops.create_task_worktree(self.repo, ln.task_id)
+            except BaseException:
+                self._unclaim(ln.task_id)
+                raise
+            task = self.store.show([ln.task_id])[0]
+            history = attempt_history(task)
+            stop = threading.Event()
+            where = f" in worktree {wt.branch}" if wt is not None else ""
+            budget = f" with budget {ln.budget}" if ln.budget else ""
+            self._event(f"claim {ln.task_id}; launch agent ({ln.kind}, attempt {ln.attempt}"
+                        f"{budget}){where}: {ln.title}")
+            future = self.pool.submit(
+                self._launcher,  # type: ignore[arg-type]
+                repo=self.repo, store=self.store, config=self.config, task_id=ln.task_id,
+                attempt=ln.attempt, budget=ln.budget, workdir=wt.path if wt else None,
+                history=tuple(history), stop=stop, extra_env=self.agent_env())
+            self.running[ln.task_id] = _Running(ln, future, stop, wt)
+            started.append(ln.task_id)
+        return started
+
+    def _unclaim(self, task_id: str) -> None:
+        self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=self.actor)
+        self.leases.release(task_id)
+
+    def wait(self, *, all_: bool, timeout: float | None = None) -> list[str]:
+        """Task IDs whose runs finished (at least one unless timeout, or all with all_)."""
+        if not self.running:
+            return []
+        futures = {r.future: tid for tid, r in self.running.items()}
+        done, _ = wait(futures, timeout=timeout,
+                       return_when="ALL_COMPLETED" if all_ else FIRST_COMPLETED)
+        # completion order: the order the runs finished in, as far as we can see it
+        return [futures[f] for f in done]
+
+    def collect(self, task_id: str) -> Applied:
+        """Judge one finished run, record it on the task, land its commits."""
+        r = self.running.pop(task_id)
+        try:
+            run = r.future.result()
+        except BaseException:
+            self._cleanup_worktree(r, keep_branch=True, message="leftovers of a failed launch")
+            self._unclaim(task_id)
+            raise
+        outcome = run.outcome
+        if outcome.cost_usd:
+            self.cost_usd += outcome.cost_usd
+        task = self.store.show([task_id])[0]
+        history = attempt_history(task)
+        note = ""
+        tampered: list[str] = []
+        if r.worktree is not None:
+            from orchestrator import gitops
+            with contextlib.suppress(UserError):  # a refusing hook: leave the files, say so
+                gitops.commit_all(r.worktree.path, f"{task_id}: work left uncommitted by "
+                                  f"attempt {r.launch.attempt}")
+            tampered = gitops.tampered_paths(r.worktree.path, r.worktree.base)
+        if tampered:
+            outcome = _replace_outcome(outcome, kind="error", subclass="tamper", retryable=False,
+                                       digest="The agent changed protected paths: "
+                                       + ", ".join(tampered))
+        decision = policy.decide(task, history, outcome, self.config)
+        landed: tuple[str, ...] = ()
+        action = decision.action
+        if r.worktree is not None:
+            if action == policy.DONE:
+                from orchestrator import gitops
+                result = gitops.land_task_branch(self.repo, r.worktree)
+                if result.ok:
+                    landed = result.commits
+                    gitops.remove_task_worktree(self.repo, r.worktree)
+                else:
+                    kept = self._keep_conflicting_branch(r)
+                    note = (f"Its commits did not land ({result.conflict}); they are kept on "
+                            f"branch {kept}. The task is reopened to redo them on the current "
+                            "tip.")
+                    action = "requeue"
+            else:
+                self._cleanup_worktree(r, keep_branch=True, message="")
+        digest = outcome.digest or ""
+        if note:
+            digest = (digest + " " + note).strip()
+        if action in (policy.ESCALATE,) or decision.releases:
+            if r.worktree is not None:
+                digest = (digest + f" Work so far is on branch {r.worktree.branch}.").strip()
+        record = AttemptRecord(
+            attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
+            budget=run.budget, digest=digest, log_dir=_rel(run.log_dir, self.repo),
+            at=run.started_at or now_rfc3339(), decision=action, cost_usd=outcome.cost_usd)
+        self.store.comment(task_id, render(record), author=self.actor)
+        if action == "requeue":
+            self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
+                              actor=self.actor)
+        elif decision.releases:
+            self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
+                              actor=self.actor)
+        elif action == policy.ESCALATE:
+            self.store.update([task_id], TaskChanges(
+                status=Status.BLOCKED, assignee="",
+                add_labels=(self.config.github.escalation_label,)), actor=self.actor)
+        self.leases.release(task_id)
+        applied = Applied(task_id, decision, record, landed, note)
+        self._report_applied(applied, r, outcome)
+        return applied
+
+    def _report_applied(self, a: Applied, r: _Running, outcome: Any) -> None:
+        d = a.decision
+        what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
+        self._event(f"{a.task_id} attempt {d.attempt} ended: {what}; next: {a.record.decision} "
+                    f"({d.reason})")
+        if a.landed:
+            self._event(f"land {a.task_id}: {len(a.landed)} commit(s) on the working branch "
+                        f"({', '.join(c[:8] for c in a.landed)})")
+        if a.note:
+            self._event(f"requeue {a.task_id}: {a.note}")
+        if a.record.decision == policy.ESCALATE:
+            msg = [f"{a.task_id} needs a human: {d.reason}."]
+            if a.record.digest:
+                msg.append(a.record.digest)
+            if a.record.log_dir:
+                msg.append(f"Logs: {a.record.log_dir}")
+            msg.append(f"Resume with: orchestrator task update {a.task_id} --status open")
+            self.forge.alert(a.task_id, "\n".join(msg))
+
+    def _cleanup_worktree(self, r: _Running, *, keep_branch: bool, message: str) -> None:
+        if r.worktree is None:
+            return
+        from orchestrator import gitops
+        if message:
+            with contextlib.suppress(UserError):
+                gitops.commit_all(r.worktree.path, f"{r.launch.task_id}: {message}")
+        gitops.remove_task_worktree(self.repo, r.worktree, keep_branch=keep_branch)
+
+    def _keep_conflicting_branch(self, r: _Running) -> str:
+        """Move the task branch aside so the next try starts from the current tip."""
+        from orchestrator import gitops
+        wt = r.worktree
+        kept = f"{wt.branch}-conflict-{r.launch.attempt}"
+        gitops.remove_task_worktree(self.repo, wt, keep_branch=True)
+        subprocess.run(["git", "-C", str(self.repo), "branch", "-M", wt.branch, kept],
+                       capture_output=True, text=True, check=True)
+        return kept
+
+    def interrupt(self) -> list[Applied]:
+        """Ctrl-C: stop every running agent, record the interrupted attempts, release claims."""
+        for r in self.running.values():
+            r.stop.set()
+        out = []
+        for tid in list(self.running):
+            wait([self.running[tid].future])
+            out.append(self.collect(tid))
+        return out
+
+    def report(self) -> None:
+        self.forge.report_status(render_status(
+            self.store.all(), escalation_label=self.config.github.escalation_label,
+            events=self.events[-30:]))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _event(self, line: str) -> None:
+        self.events.append(line)
+        self.forge.event(line)
+
+
+def _rel(path: Any, repo: Path) -> str:
+    if not path:
+        return ""
+    p = Path(path)
+    with contextlib.suppress(ValueError):
+        return str(p.resolve().relative_to(repo))
+    return str(p)
+
+
+def _replace_outcome(outcome: Any, **changes: Any) -> Any:
+    import dataclasses
+    return dataclasses.replace(outcome, **changes)
+
+
+# -- loops -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSummary:
+    exit_code: int            # 0 drained, 3 stopped for a human, 1 error, 130 interrupted
+    reason: str
+    cycles: int
+    attempts: int
+    closed: tuple[str, ...]
+    escalated: tuple[str, ...]
+    remaining: int
+    cost_usd: float
+    elapsed_s: float
+
+
+def run_loop(coord: Coordinator, *, once: bool = False,
+             tick: Callable[[], None] | None = None) -> RunSummary:
+    """The seed's loop: until nothing is ready and nothing runs, or a guard stops it. With once,
+    one cycle: launch what the plan says, wait for all of it, apply, stop."""
+    started = time.monotonic()
+    coord.preflight(coord.store.all())
+    state = policy.LoopState()
+    attempts = 0
+    closed: list[str] = []
+    escalated: list[str] = []
+    reason = ""
+    known = set(coord.store.all())
+    try:
+        while True:
+            plan = coord.plan(state)
+            coord.reconcile(plan)
+            if plan.stop:
+                reason = plan.stop
+            if plan.launches:
+                coord._event("ready queue: " + ", ".join(plan.ready))
+                coord.launch(plan.launches)
+            if not coord.running:
+                if (plan.reclaim or plan.close) and not plan.stop and not once:
+                    continue
+                if not reason:
+                    reason = "nothing is ready" if not plan.escalated else \
+                        "nothing is ready; waiting for a human"
+                break
+            finished: list[str] = []
+            while not finished:
+                finished = coord.wait(all_=once, timeout=1.0)
+                if tick is not None:
+                    tick()
+            progressed = False
+            new_escalations = []
+            for tid in finished:
+                a = coord.collect(tid)
+                attempts += 1
+                if a.record.decision == policy.DONE:
+                    closed.append(tid)
+                    progressed = True
+                if a.record.decision == policy.ESCALATE:
+                    new_escalations.append(tid)
+                    escalated.append(tid)
+            now_ids = set(coord.store.all())
+            if now_ids - known:
+                progressed = True
+                known = now_ids
+            state = policy.after_cycle(state, progressed=progressed, escalated=new_escalations)
+            coord.report()
+            if once:
+                # a last reconcile so a finished feature's epic closes in the same cycle
+                coord.reconcile(coord.plan(state))
+                reason = reason or "one cycle done"
+                break
+    except KeyboardInterrupt:
+        coord._event("interrupted: stopping running agents and releasing their claims")
+        coord.interrupt()
+        coord.report()
+        return _summary(coord, 130, "interrupted", state, attempts, closed, escalated, started)
+    except BaseException:
+        for r in coord.running.values():
+            r.stop.set()
+        for tid in list(coord.running):
+            with contextlib.suppress(BaseException):
+                wait([coord.running[tid].future])
+                coord.collect(tid)
+        raise
+    finally:
+        coord.close()
+    coord.report()
+    tasks = coord.store.all()
+    waiting = [t.id for t in tasks.values() if coord.config.github.escalation_label in t.labels
+               and t.status != Status.CLOSED]
+    if once:
+        code = 3 if (escalated and coord.config.dispatch.on_escalation == "stop") or plan.stop else 0
+    else:
+        code = 3 if (waiting or plan.stop) else 0
+    return _summary(coord, code, reason, state, attempts, closed, escalated, started)
+
+
+def _summary(coord: Coordinator, code: int, reason: str, state: policy.LoopState, attempts: int,
+             closed: list[str], escalated: list[str], started: float) -> RunSummary:
+    tasks = coord.store.all()
+    remaining = sum(1 for t in tasks.values() if t.status != Status.CLOSED)
+    return RunSummary(code, reason, state.cycles, attempts, tuple(closed), tuple(escalated),
+                      remaining, coord.cost_usd, time.monotonic() - started)
+
+
+def summary_lines(s: RunSummary) -> list[str]:
+    status = {0: "drained", 3: "stopped for a human", 1: "error", 130: "interrupted"}.get(
+        s.exit_code, str(s.exit_code))
+    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.attempts} attempt(s), "
+             f"{len(s.closed)} task(s) done, {s.remaining} not closed, "
+             f"{s.elapsed_s:.1f}s"]
+    if s.cost_usd:
+        lines.append(f"agent cost: ${s.cost_usd:.2f}")
+    if s.escalated:
+        lines.append(f"escalated: {', '.join(s.escalated)}")
+    return lines
+
+
+def plan_lines(plan: Plan, *, dry_run: bool) -> list[str]:
+    return render_plan(plan, dry_run=dry_run)
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2)
+

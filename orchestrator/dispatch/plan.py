@@ -1,0 +1,141 @@
+"""One cycle's decisions as data (pure): what to reclaim, what to launch with which attempt
+number and budget, which containers to close, and whether a loop guard stops the launches.
+`orchestrator plan` prints this; `orchestrator cycle` carries it out."""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator.config import Config
+from orchestrator.dispatch import policy, scheduler
+from orchestrator.dispatch.history import AttemptRecord, read_history, since_last_reset
+from orchestrator.tasks import graph
+from orchestrator.tasks.graph import ReadyFilter
+from orchestrator.tasks.model import Status, Task
+
+
+@dataclass(frozen=True)
+class Launch:
+    task_id: str
+    title: str
+    kind: str          # which prompt: plan_features, plan_tasks, implementation, verification, ...
+    attempt: int       # 1-based, handoffs and interruptions included
+    budget: str        # thinking budget for this try
+    why: str           # first try, retry after ..., handoff, ...
+    priority: int
+    critical_path: int
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    task_id: str
+    attempt: int       # the interrupted try
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    ready: tuple[str, ...]                 # dispatchable ready tasks, in launch order
+    running: tuple[str, ...]               # tasks whose runs are alive
+    reclaim: tuple[Reclaim, ...]           # stale claims to release (interrupted attempts)
+    launches: tuple[Launch, ...]           # what to claim and launch now
+    close: tuple[str, ...]                 # containers whose children are all closed
+    blocked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # why not dispatched
+    escalated: tuple[str, ...] = ()        # tasks waiting for a human
+    stop: str = ""                         # a loop guard's reason: launch nothing
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["blocked"] = {k: list(v) for k, v in self.blocked.items()}
+        return out
+
+
+def attempt_history(task: Task) -> list[AttemptRecord]:
+    return since_last_reset(read_history(task))
+
+
+def _why(history: list[AttemptRecord]) -> str:
+    if not history:
+        return "first try"
+    last = history[-1]
+    return {
+        "retry": f"retry after {last.kind}",
+        "handoff": "handoff: continues from the notes of a run that ran out of context",
+        "wait": "its discovered blocker is closed",
+        "release": "after an interrupted run",
+    }.get(last.decision, f"after {last.kind}")
+
+
+def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, config: Config,
+              state: policy.LoopState = policy.LoopState(), now: datetime | None = None,
+              escalation_label: str | None = None) -> Plan:
+    """The next cycle's decisions. `live` are tasks whose agent runs are still going (their
+    lease is held); an `in_progress` task claimed by `actor` that is not live is a stale claim."""
+    label = escalation_label or config.github.escalation_label
+    stale = [t for t in tasks.values() if t.status == Status.IN_PROGRESS and t.assignee == actor
+             and t.id not in live]
+    reclaims = []
+    view = dict(tasks)
+    for t in stale:
+        hist = attempt_history(t)
+        reclaims.append(Reclaim(t.id, len(hist) + 1,
+                                "claimed by this coordinator but its run is gone"))
+        rec = AttemptRecord(attempt=len(hist) + 1, kind="interrupted", decision=policy.RELEASE)
+        view[t.id] = t.evolve(status=Status.OPEN, assignee="", comments=t.comments)
+        view[t.id] = _with_record(view[t.id], rec)
+    close = tuple(scheduler.closable_containers(view))
+    info = scheduler.GraphInfo.of(view)
+    ready = graph.ready(view, now=now, filter=ReadyFilter())
+    ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
+    running = tuple(sorted(tid for tid in live if tid in tasks))
+    chosen = scheduler.schedule(ready, running, info, config)
+    order = scheduler.schedule(ready, running, info, config, slots=len(ready))
+    stop = policy.guard(state, config)
+    launches = []
+    if not stop:
+        for t in chosen:
+            hist = attempt_history(view[t.id])
+            attempt, failures = policy.next_attempt(hist)
+            launches.append(Launch(t.id, t.title, scheduler.task_kind(t), attempt,
+                                   policy.budget_for(config, failures), _why(hist), t.priority,
+                                   info.critical.get(t.id, 1)))
+    blocked = {tid: tuple(b) for tid, b in graph.blocked_by(view).items()
+               if view[tid].status == Status.OPEN}
+    escalated = tuple(t.id for t in view.values() if label in t.labels
+                      and t.status not in (Status.CLOSED, Status.OPEN))
+    return Plan(ready=tuple(t.id for t in order), running=running, reclaim=tuple(reclaims),
+                launches=tuple(launches), close=close, blocked=blocked, escalated=escalated,
+                stop=stop)
+
+
+def _with_record(task: Task, rec: AttemptRecord) -> Task:
+    from orchestrator.dispatch.history import render
+    from orchestrator.tasks.model import Comment
+    return task.evolve(comments=(*task.comments, Comment("", task.id, "", render(rec), "")))
+
+
+def render_plan(plan: Plan, *, dry_run: bool = False) -> list[str]:
+    """Plain lines for humans: what the cycle will (or would) do."""
+    verb = "would " if dry_run else ""
+    lines = [f"ready: {', '.join(plan.ready) or '(none)'}"]
+    if plan.running:
+        lines.append(f"running: {', '.join(plan.running)}")
+    for r in plan.reclaim:
+        lines.append(f"{verb}reclaim {r.task_id}: {r.reason}; attempt {r.attempt} recorded as "
+                     "interrupted, task reopened")
+    for tid in plan.close:
+        lines.append(f"{verb}close {tid}: all its children are closed")
+    if plan.stop:
+        lines.append(f"stop: {plan.stop}")
+    for ln in plan.launches:
+        budget = f", budget {ln.budget}" if ln.budget else ""
+        lines.append(f"{verb}claim and launch {ln.task_id} ({ln.kind}, attempt {ln.attempt}"
+                     f"{budget}; {ln.why}): {ln.title}")
+    if not plan.launches and not plan.stop:
+        lines.append("nothing to launch" + (" (all slots busy)" if plan.running and plan.ready
+                                            else ""))
+    for tid in plan.escalated:
+        lines.append(f"waiting for a human: {tid}")
+    return lines

@@ -1,0 +1,94 @@
+"""Which ready tasks to launch now (pure).
+
+Up to `dispatch.max_parallel` tasks run at once. Among the ready tasks not already running, the
+order is: priority (P0 first), then critical-path length (a task that unblocks the longest chain
+of unfinished work goes first, so parallel runs finish sooner), then bd's own ready order.
+Containers are never handed to an agent: an epic (or any type in `dispatch.exclude_types`), and
+any task with children (a feature whose work is its child tasks); the cycle closes a container
+when all its children are closed.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestrator.config import Config
+from orchestrator.tasks import graph
+from orchestrator.tasks.model import Status, Task
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """What the scheduler needs from the whole queue, computed once per cycle."""
+
+    critical: Mapping[str, int]        # task -> length of the longest unfinished chain it starts
+    containers: frozenset[str]         # tasks with children
+
+    @classmethod
+    def of(cls, tasks: Mapping[str, Task]) -> GraphInfo:
+        kids = graph.children_of(tasks)
+        return cls(critical=graph.critical_path(tasks),
+                   containers=frozenset(k for k, v in kids.items() if v))
+
+
+def dispatchable(task: Task, info: GraphInfo, config: Config) -> bool:
+    """May this task be handed to an agent at all?"""
+    return (task.issue_type != "epic" and task.issue_type not in config.dispatch.exclude_types
+            and task.id not in info.containers)
+
+
+def schedule(ready: Sequence[Task], running: Collection[str], info: GraphInfo,
+             config: Config, *, slots: int | None = None) -> list[Task]:
+    """The tasks to launch now, in launch order. `ready` is in bd's ready order; `running`
+    are the tasks whose agents are still running (they hold slots). `slots` overrides the
+    free slots (max_parallel - running), e.g. when a guard allows fewer."""
+    free = config.dispatch.max_parallel - len(running) if slots is None else slots
+    if free <= 0:
+        return []
+    order = {t.id: i for i, t in enumerate(ready)}
+    candidates = [t for t in ready if t.id not in running and t.status == Status.OPEN
+                  and dispatchable(t, info, config)]
+    candidates.sort(key=lambda t: (t.priority, -info.critical.get(t.id, 1), order[t.id]))
+    return candidates[:free]
+
+
+def closable_containers(tasks: Mapping[str, Task]) -> list[str]:
+    """Open containers (epics, features with child tasks) whose children are all closed: the
+    cycle closes them, as an epic is done when its work is."""
+    kids = graph.children_of(tasks)
+    out = []
+    for tid, children in kids.items():
+        t = tasks.get(tid)
+        if t is None or t.status in (Status.CLOSED, Status.PINNED) or not children:
+            continue
+        if all(tasks[c].status == Status.CLOSED for c in children if c in tasks):
+            out.append(tid)
+    return out
+
+
+def task_kind(task: Task) -> str:
+    """The agent kind for a task (which prompt it gets): the agents' own routing when it is
+    available, so the plan shows what the run will do."""
+    try:
+        from orchestrator.agents.prompts import task_kind as agents_kind  # type: ignore
+    except ImportError:
+        return _fallback_kind(task)
+    return str(agents_kind(task))
+
+
+def _fallback_kind(task: Task) -> str:
+    title = task.title.lower()
+    labels = set(task.labels)
+    if title.startswith("plan features") or "plan-features" in labels:
+        return "plan_features"
+    if title.startswith("plan tasks") or "plan-tasks" in labels:
+        return "plan_tasks"
+    if "regression" in labels or "regression" in title:
+        return "regression"
+    if "e2e" in labels or "verification" in labels or "e2e" in title or "end-to-end" in title:
+        return "verification"
+    return "implementation"
+
+
+def kinds(tasks: Iterable[Task]) -> dict[str, str]:
+    return {t.id: task_kind(t) for t in tasks}

@@ -1,0 +1,165 @@
+"""The status report as Markdown (pure): counts, per-phase and per-feature progress, what is
+running, blocked and escalated, recent attempts, and a Mermaid graph of the open work.
+
+It is a view of the store (the store is the truth), rendered the same for a local file and
+for a GitHub comment or job summary."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks import graph
+from orchestrator.tasks.model import Status, Task
+
+PHASE_PREFIX = "phase:"
+MAX_DAG_NODES = 40
+
+
+@dataclass(frozen=True)
+class Progress:
+    name: str
+    closed: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.closed / self.total) if self.total else 100
+
+
+def phase_of(task: Task, tasks: Mapping[str, Task]) -> str:
+    """A task's phase: its own `phase:NAME` label, else its nearest ancestor's."""
+    seen: set[str] = set()
+    cur: Task | None = task
+    while cur is not None and cur.id not in seen:
+        seen.add(cur.id)
+        for label in cur.labels:
+            if label.startswith(PHASE_PREFIX):
+                return label[len(PHASE_PREFIX):]
+        cur = tasks.get(cur.parent) if cur.parent else None
+    return ""
+
+
+def phase_progress(tasks: Mapping[str, Task]) -> list[Progress]:
+    counts: dict[str, list[int]] = {}
+    for t in tasks.values():
+        name = phase_of(t, tasks)
+        if not name:
+            continue
+        c = counts.setdefault(name, [0, 0])
+        c[0] += t.status == Status.CLOSED
+        c[1] += 1
+    return [Progress(n, c[0], c[1]) for n, c in counts.items()]
+
+
+def feature_progress(tasks: Mapping[str, Task]) -> list[Progress]:
+    """Every container (a task with children) with its closed/total descendants."""
+    kids = graph.children_of(tasks)
+    out = []
+    for tid in kids:
+        if tid not in tasks:
+            continue
+        below = [tasks[d] for d in graph.descendants(tasks, tid) if d in tasks]
+        done = sum(1 for d in below if d.status == Status.CLOSED)
+        out.append(Progress(f"{tid} {tasks[tid].title}", done, len(below)))
+    return out
+
+
+def recent_attempts(tasks: Mapping[str, Task], limit: int = 10) -> list[tuple[str, AttemptRecord]]:
+    out = [(t.id, r) for t in tasks.values() for r in read_history(t)]
+    out.sort(key=lambda x: x[1].at)
+    return out[-limit:]
+
+
+def _esc(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _bar(p: Progress) -> str:
+    filled = p.percent // 10
+    return "█" * filled + "░" * (10 - filled)
+
+
+def mermaid(tasks: Mapping[str, Task], *, limit: int = MAX_DAG_NODES) -> str:
+    """A Mermaid flowchart of unfinished work (blocks edges), capped at `limit` nodes (the
+    ones on the longest chains first) so the status stays readable and within GitHub's limits."""
+    crit = graph.critical_path(tasks)
+    blocked = graph.blocked_by(tasks)
+    open_ids = sorted(crit, key=lambda t: (-crit[t], t))[:limit]
+    keep = set(open_ids)
+    lines = ["```mermaid", "flowchart LR"]
+    for tid in open_ids:
+        t = tasks[tid]
+        state = ("running" if t.status == Status.IN_PROGRESS else
+                 "blocked" if tid in blocked or t.status == Status.BLOCKED else "ready")
+        title = t.title.replace('"', "'")[:40]
+        lines.append(f'  {_node(tid)}["{tid}: {title}"]:::{state}')
+    for tid in open_ids:
+        for d in tasks[tid].dependencies:
+            if d.depends_on_id in keep and d.type in ("blocks", "conditional-blocks"):
+                lines.append(f"  {_node(d.depends_on_id)} --> {_node(tid)}")
+    lines += ["  classDef running fill:#ffd966", "  classDef blocked fill:#f4cccc",
+              "  classDef ready fill:#d9ead3", "```"]
+    if len(crit) > limit:
+        lines.append(f"_{len(crit) - limit} more open tasks not shown._")
+    return "\n".join(lines)
+
+
+def _node(tid: str) -> str:
+    return "n_" + "".join(ch if ch.isalnum() else "_" for ch in tid)
+
+
+def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator status",
+                  escalation_label: str = "needs-human", events: Sequence[str] = (),
+                  dag_limit: int = MAX_DAG_NODES) -> str:
+    s = graph.stats(tasks)
+    blocked = graph.blocked_by(tasks)
+    out = [f"## {title}", "",
+           "| Total | Open | Ready | In progress | Blocked | Closed |",
+           "|---|---|---|---|---|---|",
+           f"| {s['total_issues']} | {s['open_issues']} | {s['ready_issues']} | "
+           f"{s['in_progress_issues']} | {s['blocked_issues']} | {s['closed_issues']} |", ""]
+    phases = phase_progress(tasks)
+    features = feature_progress(tasks)
+    if phases or features:
+        out += ["### Progress", "", "| | Done | |", "|---|---|---|"]
+        for p in phases:
+            out.append(f"| phase {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |")
+        for p in features:
+            out.append(f"| {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |")
+        out.append("")
+    escalated = [t for t in tasks.values() if escalation_label in t.labels
+                 and t.status != Status.CLOSED]
+    if escalated:
+        out += ["### ⚠ Waiting for a human", ""]
+        for t in escalated:
+            hist = read_history(t)
+            last = hist[-1] if hist else None
+            why = f": {_esc(last.digest)}" if last and last.digest else ""
+            logs = f" (logs: `{last.log_dir}`)" if last and last.log_dir else ""
+            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. Resume with "
+                       f"`orchestrator task update {t.id} --status open`.")
+        out.append("")
+    running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
+    if running:
+        out += ["### Running", "", "| Task | Title | Assignee |", "|---|---|---|"]
+        out += [f"| {t.id} | {_esc(t.title)} | {t.assignee} |" for t in running]
+        out.append("")
+    waiting = {k: v for k, v in blocked.items() if tasks[k].status != Status.CLOSED}
+    if waiting:
+        out += ["### Blocked", "", "| Task | Waiting on | Title |", "|---|---|---|"]
+        out += [f"| {k} | {', '.join(v)} | {_esc(tasks[k].title)} |" for k, v in waiting.items()]
+        out.append("")
+    attempts = recent_attempts(tasks)
+    if attempts:
+        out += ["### Recent attempts", "", "| Task | Try | Outcome | Budget | Next |",
+                "|---|---|---|---|---|"]
+        for tid, r in attempts:
+            what = r.kind + (f" ({r.subclass})" if r.subclass else "")
+            out.append(f"| {tid} | {r.attempt} | {what} | {r.budget} | {r.decision} |")
+        out.append("")
+    if any(t.status != Status.CLOSED for t in tasks.values()):
+        out += ["### Open work", "", mermaid(tasks, limit=dag_limit), ""]
+    if events:
+        out += ["### This run", ""] + [f"- {_esc(e)}" for e in events] + [""]
+    return "\n".join(out)
