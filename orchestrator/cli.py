@@ -180,6 +180,68 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.store, a.task_id, " ".join(a.text), author=a.author or c.actor, as_json=a.as_json))
 
 
+def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """plan, cycle, run, phase, demo: the coordinator (orchestrator/dispatch/)."""
+
+    def _coordinator(a: argparse.Namespace, c: Context, *, echo: Callable[[str], None] | None = None):  # noqa: ANN202
+        import dataclasses
+
+        from orchestrator.dispatch.cycle import Coordinator
+        from orchestrator.forge.local import LocalForge
+
+        config = c.config
+        override = getattr(a, "max_parallel", None)
+        if override is not None:
+            if override < 1:
+                raise UserError(f"--max-parallel must be at least 1, got {override}")
+            config = dataclasses.replace(
+                config, dispatch=dataclasses.replace(config.dispatch, max_parallel=override))
+        out = sys.stderr if getattr(a, "as_json", False) else sys.stdout
+        forge = LocalForge(c.repo / "logs" / "status.md", out=out, echo=echo)
+        return Coordinator(repo=c.repo, store=c.store, config=config, forge=forge,
+                           actor=c.actor_flag or config.bd.actor, config_path=c.config_path,
+                           store_kind=c.store_kind)
+
+    def _run(a: argparse.Namespace, c: Context) -> int:
+        run = _cmd("run")
+        progress = run.Progress(sys.stdout, live=run.is_tty(sys.stdout))
+        return run.run(_coordinator(a, c, echo=progress.echo), progress)
+
+    p = sub.add_parser("plan", parents=[common], help="the next cycle's decisions (no side effects)")
+    _json(p)
+    p.set_defaults(func=lambda a, c: _cmd("plan").plan(_coordinator(a, c), as_json=a.as_json))
+
+    p = sub.add_parser("cycle", parents=[common], help="one dispatch cycle: claim, launch, apply")
+    _json(p)
+    p.add_argument("--dry-run", action="store_true", help="print what it would do, change nothing")
+    p.add_argument("--max-parallel", type=int, help="override dispatch.max_parallel")
+    p.set_defaults(func=lambda a, c: _cmd("cycle").cycle(
+        _coordinator(a, c), dry_run=a.dry_run, as_json=a.as_json))
+
+    p = sub.add_parser("run", parents=[common], help="the coordinator loop until nothing is ready")
+    p.add_argument("--max-parallel", type=int, help="override dispatch.max_parallel")
+    p.set_defaults(func=_run)
+
+    phase = sub.add_parser("phase", parents=[common], help="phases of work")
+    psub = phase.add_subparsers(dest="phase_command", required=True, metavar="ACTION",
+                                parser_class=_Parser)
+    p = psub.add_parser("start", parents=[common], help="create the bootstrap task of a new phase")
+    _json(p)
+    p.add_argument("--phase", required=True, help="phase name, e.g. phase2")
+    p.add_argument("--plan", required=True, dest="plan_file", help="implementation plan file")
+    p.add_argument("--tests", dest="tests_file", help="test specification file")
+    p.add_argument("--regression-cmd", help="must pass before a new phase starts (run, no shell)")
+    p.add_argument("--prompt", default="prompt/plan_features.txt",
+                   help="instructions file named in the task (default: %(default)s)")
+    p.set_defaults(func=lambda a, c: _cmd("phase").phase_start(
+        c.store, repo=c.repo, phase=a.phase, plan=a.plan_file, tests=a.tests_file,
+        regression_cmd=a.regression_cmd, prompt=a.prompt, actor=c.actor, as_json=a.as_json))
+
+    p = sub.add_parser("demo", help="drain a small phase in a throwaway repo with a scripted agent")
+    p.add_argument("dir", nargs="?", help="where to create the demo repository (default: a temp dir)")
+    p.set_defaults(func=lambda a, c: _cmd("demo").demo(a.dir))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -237,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     _add_queue_commands(sub, common)
+    _add_dispatch_commands(sub, common)
     return parser
 
 
