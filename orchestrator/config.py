@@ -76,6 +76,14 @@ class GithubConfig:
 
 
 @dataclass(frozen=True)
+class GitConfig:
+    worktree_root: str | None = _opt(None)     # task worktrees; default: inside the git directory
+    protected_branches: list[str] = _opt(["main", "master"])  # agents may not push to these
+    push_retries: int = _opt(3, minimum=0)     # fetch-rebase-push retries on a rejected push
+    tamper_paths: list[str] = _opt([])         # extra paths an agent must not change
+
+
+@dataclass(frozen=True)
 class Config:
     store: str = _opt("auto", choices=("auto", "bd", "jsonl"))
     bd: BdConfig = field(default_factory=BdConfig)
@@ -83,6 +91,7 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     github: GithubConfig = field(default_factory=GithubConfig)
+    git: GitConfig = field(default_factory=GitConfig)
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

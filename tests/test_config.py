@@ -58,7 +58,7 @@ dispatch:
 @pytest.mark.parametrize(("text", "message"), [
     ("store: jsonl\nagent:\n  modle: x\n",
      ":3: unknown key 'agent.modle' (known: profile, command, model, "),
-    ("storage: bd\n", ":1: unknown key 'storage' (known: store, bd, jsonl, agent, dispatch, github)"),
+    ("storage: bd\n", ":1: unknown key 'storage' (known: store, bd, jsonl, agent, dispatch, github"),
     ("dispatch:\n  max_parallel: two\n", ":2: dispatch.max_parallel must be an integer, got 'two'"),
     ("dispatch:\n  max_parallel: true\n", ":2: dispatch.max_parallel must be an integer, got True"),
     ("bd:\n  push: 1\n", ":2: bd.push must be true/false, got 1"),

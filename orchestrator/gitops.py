@@ -1,0 +1,464 @@
+"""Task branches and worktrees on GitPython: isolate each agent, land its work, clean up.
+
+Every task runs in its own worktree on branch `orchestrator/<task-id>`, started from a recorded
+base commit. Landing rebases the task's commits onto the current tip of the working branch and
+fast-forwards it (optionally pushing, with bounded fetch-rebase-push retries). Nothing here
+half-applies: a rebase conflict is aborted and reported, the working branch only ever moves by
+fast-forward, and crash cleanup commits leftovers to the task branch before removing a worktree.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from orchestrator.errors import UserError
+
+BRANCH_PREFIX = "orchestrator/"
+# Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
+TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
+_FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
+
+
+@dataclass(frozen=True)
+class TaskWorktree:
+    task_id: str
+    path: Path
+    branch: str            # orchestrator/<task-id>
+    base: str              # commit SHA it started from
+
+
+@dataclass(frozen=True)
+class LandResult:
+    ok: bool
+    commits: tuple[str, ...]   # SHAs that landed on the working branch
+    conflict: str = ""         # one line: files in conflict (or why it could not land)
+
+
+# -- running git ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Out:
+    status: int
+    stdout: str
+    stderr: str
+
+
+def _git(path: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> _Out:
+    """Run one git command through GitPython in `path`; with check, failure is a UserError."""
+    try:
+        status, out, err = git.Git(str(path)).execute(
+            ["git", *args], with_extended_output=True, with_exceptions=False,
+            strip_newline_in_stdout=False, env=env)
+    except git.GitCommandNotFound:
+        raise UserError("git: command not found (is it installed and on PATH?)") from None
+    except git.GitCommandError as e:  # e.g. the working directory does not exist
+        raise UserError(f"git {' '.join(args[:2])} in {path}: {e.stderr.strip() or e}") from None
+    result = _Out(int(status or 0), out, err)
+    if check and result.status != 0:
+        tail = " | ".join((err or out).strip().splitlines()[-3:]) or "no output"
+        raise UserError(f"git {' '.join(args[:2])} in {path} exited {result.status}: {tail}")
+    return result
+
+
+def _open(repo: Path) -> git.Repo:
+    try:
+        return git.Repo(str(repo), search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UserError(f"{repo}: not a git repository") from None
+
+
+def _common_dir(repo: Path) -> Path:
+    out = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
+    return Path(out)
+
+
+def _head_sha(repo: Path) -> str:
+    out = _git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    if out.status != 0:
+        raise UserError(f"{repo}: the repository has no commits yet; commit something first")
+    return out.stdout.strip()
+
+
+def _rev(repo: Path, rev: str) -> str:
+    out = _git(repo, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+    if out.status != 0:
+        raise UserError(f"{repo}: no commit {rev!r}")
+    return out.stdout.strip()
+
+
+def _identity(repo: Path) -> list[str]:
+    """`-c user.*` fallbacks when no identity is configured (fresh CI runners)."""
+    has_email = _git(repo, "config", "user.email", check=False).stdout.strip()
+    has_name = _git(repo, "config", "user.name", check=False).stdout.strip()
+    if has_email and has_name:
+        return []
+    name, email = _FALLBACK_IDENTITY
+    return ["-c", f"user.name={has_name or name}", "-c", f"user.email={has_email or email}"]
+
+
+def current_branch(repo: Path) -> str:
+    """The branch checked out in `repo`; a detached HEAD or an empty repository is a UserError."""
+    _head_sha(repo)
+    out = _git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+    if out.status != 0:
+        raise UserError(f"{repo}: HEAD is detached; check out the working branch (or name it)")
+    return out.stdout.strip()
+
+
+def task_branch(task_id: str) -> str:
+    return BRANCH_PREFIX + task_id
+
+
+@contextlib.contextmanager
+def _repo_lock(repo: Path) -> Iterator[None]:
+    """One lander at a time per repository (threads and processes alike: flock is per open file)."""
+    lock_path = _common_dir(repo) / "orchestrator-land.lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# -- worktrees -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _WorktreeEntry:
+    path: Path
+    head: str
+    branch: str      # short name, "" when detached
+    prunable: bool
+
+
+def _worktrees(repo: Path) -> list[_WorktreeEntry]:
+    out = _git(repo, "worktree", "list", "--porcelain").stdout
+    entries: list[_WorktreeEntry] = []
+    for block in out.strip().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        if "worktree" not in fields:
+            continue
+        branch = fields.get("branch", "").removeprefix("refs/heads/")
+        entries.append(_WorktreeEntry(Path(fields["worktree"]), fields.get("HEAD", ""), branch,
+                                      "prunable" in fields))
+    return entries
+
+
+def _default_root(repo: Path) -> Path:
+    # inside the git directory: invisible to `git status` of the main tree, removed with the clone
+    return _common_dir(repo) / "orchestrator" / "worktrees"
+
+
+def _base_key(branch: str) -> str:
+    return f"branch.{branch}.orchestratorbase"
+
+
+def _hooks_manifest_path(worktree: Path) -> Path:
+    # in the worktree's private git directory: found from the path whatever the agent checks out
+    gitdir = _git(worktree, "rev-parse", "--absolute-git-dir").stdout.strip()
+    return Path(gitdir) / "orchestrator-hooks.json"
+
+
+def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
+                         root: Path | None = None) -> TaskWorktree:
+    """A worktree on `orchestrator/<task-id>` started at `base` (default: HEAD).
+
+    An existing task branch is reused (a retry or handoff continues the earlier work; its
+    recorded base is kept); an existing worktree of the branch is returned as it is."""
+    repo = Path(repo).resolve()
+    _open(repo)
+    branch = task_branch(task_id)
+    if _git(repo, "check-ref-format", f"refs/heads/{branch}", check=False).status != 0:
+        raise UserError(f"task {task_id}: not usable in a branch name ({branch})")
+    head = _head_sha(repo)
+    for entry in _worktrees(repo):
+        if entry.branch == branch and not entry.prunable and entry.path.is_dir():
+            recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+            return TaskWorktree(task_id, entry.path, branch, recorded or entry.head)
+    _git(repo, "worktree", "prune")
+    path = (Path(root) if root else _default_root(repo)) / task_id
+    if path.exists():
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        else:
+            raise UserError(f"{path}: exists and is not a worktree of {branch}; remove it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exists = _git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}", check=False).status == 0
+    if exists:
+        recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+        base_sha = recorded or _git(repo, "merge-base", head, branch).stdout.strip()
+        _git(repo, "worktree", "add", "-q", str(path), branch)
+    else:
+        base_sha = _rev(repo, base) if base else head
+        _git(repo, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
+    _git(repo, "config", _base_key(branch), base_sha)
+    _record_hooks(path)
+    return TaskWorktree(task_id, path, branch, base_sha)
+
+
+def commit_all(path: Path, message: str, *, verify: bool = True) -> str | None:
+    """Stage everything in the worktree and commit; None when there is nothing to commit.
+
+    Hooks run (so the commit-msg trailer and pre-commit checks apply) unless verify is False;
+    a refusing hook is a UserError and the changes stay staged."""
+    path = Path(path)
+    _git(path, "add", "-A")
+    if _git(path, "diff", "--cached", "--quiet", check=False).status == 0:
+        return None
+    args = [*_identity(path), "commit", "-q", "-m", message]
+    if not verify:
+        args.append("--no-verify")
+    _git(path, *args)
+    return _head_sha(path)
+
+
+def remove_task_worktree(repo: Path, wt: TaskWorktree, *, keep_branch: bool = False) -> None:
+    """Remove the worktree (uncommitted changes in it are discarded) and, unless keep_branch,
+    the task branch and its recorded base."""
+    repo = Path(repo)
+    registered = {e.path.resolve() for e in _worktrees(repo)}
+    if Path(wt.path).resolve() in registered:
+        _git(repo, "worktree", "remove", "--force", "--force", str(wt.path))
+    elif Path(wt.path).is_dir():
+        shutil.rmtree(wt.path)
+    _git(repo, "worktree", "prune")
+    if not keep_branch:
+        _git(repo, "branch", "-q", "-D", wt.branch, check=False)
+        _git(repo, "config", "--unset", _base_key(wt.branch), check=False)
+
+
+def prune_task_worktrees(repo: Path) -> list[str]:
+    """Clean up after a crash: every `orchestrator/*` worktree is removed, after its uncommitted
+    changes are committed to its branch (so a retry can continue and nothing is lost).
+    Returns the removed worktree paths."""
+    repo = Path(repo)
+    _git(repo, "worktree", "prune")
+    removed: list[str] = []
+    for entry in _worktrees(repo):
+        if not entry.branch.startswith(BRANCH_PREFIX) or not entry.path.is_dir():
+            continue
+        if _git(entry.path, "status", "--porcelain", check=False).stdout.strip():
+            commit_all(entry.path, "WIP: leftovers of an interrupted orchestrator run",
+                       verify=False)
+        task_id = entry.branch.removeprefix(BRANCH_PREFIX)
+        remove_task_worktree(repo, TaskWorktree(task_id, entry.path, entry.branch, ""),
+                             keep_branch=True)
+        removed.append(str(entry.path))
+    return removed
+
+
+# -- landing -------------------------------------------------------------------------------------
+
+def _checked_out_at(repo: Path, branch: str) -> Path | None:
+    for entry in _worktrees(repo):
+        if entry.branch == branch and not entry.prunable:
+            return entry.path
+    return None
+
+
+def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]:
+    """Rebase the task branch onto target; (new tip, "") or (None, reason) with the branch as it was."""
+    where = _checked_out_at(repo, wt.branch)
+    temp: Path | None = None
+    if where is None:  # the worktree is gone (report job, crash): rebase in a temporary one
+        temp = Path(tempfile.mkdtemp(prefix="orchestrator-land-"))
+        temp.rmdir()
+        _git(repo, "worktree", "add", "-q", str(temp), wt.branch)
+        where = temp
+    try:
+        if _git(where, "status", "--porcelain", "--untracked-files=no").stdout.strip():
+            return None, f"uncommitted changes in {where}; commit them first"
+        before = _rev(where, "HEAD")
+        # no hooks while rewriting (post-checkout noise); the merge driver still applies
+        args = [*_identity(repo), "-c", "core.hooksPath=/dev/null", "rebase", "-q",
+                "--no-autostash", target, wt.branch]
+        done = _git(where, *args, check=False)
+        if done.status != 0:
+            files = _git(where, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+            _git(where, "rebase", "--abort", check=False)
+            after = _rev(where, wt.branch)
+            if after != before:  # abort must restore the branch; say so loudly if it did not
+                raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
+            what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
+            return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}"
+        return _rev(where, "HEAD"), ""
+    finally:
+        if temp is not None:
+            _git(repo, "worktree", "remove", "--force", "--force", str(temp), check=False)
+            _git(repo, "worktree", "prune", check=False)
+
+
+def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
+    """Move `branch` from old to new (a descendant); updates a checked-out tree. '' or why not."""
+    where = _checked_out_at(repo, branch)
+    if where is None:
+        done = _git(repo, "update-ref", "-m", "orchestrator: land", f"refs/heads/{branch}", new, old,
+                    check=False)
+        return "" if done.status == 0 else f"{branch} moved while landing: {done.stderr.strip()}"
+    if _rev(where, "HEAD") != old:
+        return f"{branch} moved while landing"
+    done = _git(where, "-c", "core.hooksPath=/dev/null", "merge", "-q", "--ff-only", new, check=False)
+    if done.status != 0:
+        tail = (done.stderr.strip().splitlines() or ["merge --ff-only failed"])
+        return f"cannot fast-forward {branch} in {where}: {tail[0]}"
+    return ""
+
+
+def _commits(repo: Path, old: str, new: str) -> tuple[str, ...]:
+    out = _git(repo, "rev-list", "--reverse", f"{old}..{new}").stdout.split()
+    return tuple(out)
+
+
+def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
+                     push: bool = False, retries: int = 3) -> LandResult:
+    """Rebase the task's commits onto the tip of the working branch `onto` (default: the branch
+    checked out in repo) and fast-forward it. With push, fetch the remote first and push the
+    result; a rejected push is retried (fetch, rebase, push) up to `retries` more times. A
+    conflict is aborted and returned as LandResult(ok=False): the working branch, the task
+    branch's commits and the working tree are as they were."""
+    repo = Path(repo).resolve()
+    _open(repo)
+    onto = onto or current_branch(repo)
+    if _git(repo, "show-ref", "--verify", "-q", f"refs/heads/{onto}", check=False).status != 0:
+        raise UserError(f"{repo}: no branch {onto!r} to land on")
+    _rev(repo, wt.branch)
+    with _repo_lock(repo):
+        if not push:
+            old = _rev(repo, onto)
+            new, why = _rebase(repo, wt, old)
+            if new is None:
+                return LandResult(False, (), why)
+            if new == old:
+                return LandResult(True, ())
+            why = _fast_forward(repo, onto, old, new)
+            return LandResult(not why, () if why else _commits(repo, old, new), why)
+        return _land_and_push(repo, wt, onto, retries)
+
+
+def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> LandResult:
+    remote = _git(repo, "config", "--get", f"branch.{onto}.remote", check=False).stdout.strip() or "origin"
+    if remote not in _git(repo, "remote").stdout.split():
+        raise UserError(f"{repo}: no git remote {remote!r} to push {onto} to")
+    why = ""
+    for _attempt in range(max(retries, 0) + 1):
+        fetched = _git(repo, "fetch", "-q", remote, f"refs/heads/{onto}", check=False)
+        local = _rev(repo, onto)
+        if fetched.status == 0:
+            upstream = _rev(repo, "FETCH_HEAD")
+        elif "couldn't find remote ref" in fetched.stderr:
+            upstream = local  # the remote does not have the branch yet
+        else:
+            raise UserError(f"git fetch {remote} {onto}: {fetched.stderr.strip()}")
+        if _is_ancestor(repo, local, upstream):
+            target = upstream
+        elif _is_ancestor(repo, upstream, local):
+            target = local
+        else:
+            return LandResult(False, (), f"{onto} has diverged from {remote}/{onto}; reconcile them first")
+        new, why = _rebase(repo, wt, target)
+        if new is None:
+            return LandResult(False, (), why)
+        pushed = _git(repo, "push", "-q", remote, f"{new}:refs/heads/{onto}", check=False)
+        if pushed.status != 0:
+            why = f"push to {remote}/{onto} rejected: " + \
+                (pushed.stderr.strip().splitlines() or ["no output"])[-1]
+            continue  # someone pushed in between: fetch, rebase, push again
+        why = _fast_forward(repo, onto, local, new)
+        return LandResult(not why, _commits(repo, local, new) if not why else (), why)
+    return LandResult(False, (), f"gave up after {retries + 1} attempts: {why}")
+
+
+def _is_ancestor(repo: Path, a: str, b: str) -> bool:
+    return _git(repo, "merge-base", "--is-ancestor", a, b, check=False).status == 0
+
+
+# -- handing work between jobs -----------------------------------------------------------------
+
+def write_task_bundle(repo: Path, wt: TaskWorktree, out: Path) -> Path | None:
+    """A git bundle of the task's commits since its base (None when there are none), for the
+    single-writer report job: `fetch_task_bundle` there recreates the task branch."""
+    repo = Path(repo)
+    if not _commits(repo, wt.base, wt.branch):
+        return None
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _git(repo, "bundle", "create", "-q", str(out), f"refs/heads/{wt.branch}", f"^{wt.base}")
+    return out
+
+
+def fetch_task_bundle(repo: Path, bundle: Path, task_id: str) -> TaskWorktree:
+    """Recreate `orchestrator/<task-id>` from a bundle (no worktree); land it with land_task_branch."""
+    repo = Path(repo).resolve()
+    branch = task_branch(task_id)
+    verified = _git(repo, "bundle", "verify", "-q", str(bundle), check=False)
+    if verified.status != 0:
+        raise UserError(f"{bundle}: not a usable bundle for {repo}: "
+                        f"{(verified.stderr.strip().splitlines() or ['verify failed'])[-1]}")
+    _git(repo, "fetch", "-q", str(bundle), f"+refs/heads/{branch}:refs/heads/{branch}")
+    tip = _rev(repo, branch)
+    base = _git(repo, "merge-base", tip, "HEAD").stdout.strip()
+    return TaskWorktree(task_id, _default_root(repo) / task_id, branch, base)
+
+
+def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path]:
+    """The task's commits since its base as a `git format-patch` series (for `git am`)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = _git(Path(repo), "format-patch", "-o", str(out_dir), f"{wt.base}..{wt.branch}").stdout
+    return [Path(line) for line in out.split()]
+
+
+# -- tamper check -------------------------------------------------------------------------------
+
+def _hooks_state(path: Path) -> dict[str, object]:
+    hooks_dir = Path(_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
+                     .stdout.strip())
+    files: dict[str, str] = {}
+    if hooks_dir.is_dir():
+        for f in sorted(hooks_dir.iterdir()):
+            if f.is_file():
+                files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest() + \
+                    ("+x" if os.access(f, os.X_OK) else "")
+    hooks_path = _git(path, "config", "--get", "core.hooksPath", check=False).stdout.strip()
+    return {"hooks_dir": str(hooks_dir), "hooks_path": hooks_path, "files": files}
+
+
+def _record_hooks(path: Path) -> None:
+    manifest = _hooks_manifest_path(path)
+    manifest.write_text(json.dumps(_hooks_state(path), sort_keys=True))
+
+
+def tampered_paths(path: Path, base: str, *, extra: Sequence[str] = ()) -> list[str]:
+    """What a run in the worktree `path` changed that an agent must not: `.github/workflows/`,
+    the orchestrator config (plus `extra` prefixes) since `base`, committed or not, and the git
+    hooks (files or core.hooksPath) since the worktree was created."""
+    path = Path(path)
+    changed = set(_git(path, "diff", "--name-only", "--no-renames", base).stdout.split("\n"))
+    changed |= set(_git(path, "ls-files", "--others", "--exclude-standard").stdout.split("\n"))
+    prefixes = (*TAMPER_PATHS, *extra)
+    found = sorted(p for p in changed if p and any(
+        p == x.rstrip("/") or (x.endswith("/") and p.startswith(x)) for x in prefixes))
+    manifest = _hooks_manifest_path(path)
+    if manifest.is_file():
+        before = json.loads(manifest.read_text())
+        now = _hooks_state(path)
+        if before["hooks_path"] != now["hooks_path"] or before["hooks_dir"] != now["hooks_dir"]:
+            found.append("core.hooksPath")
+        old_files, new_files = before["files"], now["files"]
+        for name in sorted(set(old_files) | set(new_files)):
+            if old_files.get(name) != new_files.get(name):
+                found.append(f".git/hooks/{name}")
+    return found
