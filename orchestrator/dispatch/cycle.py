@@ -304,7 +304,9 @@ class Coordinator:
             try:
                 if self.use_worktrees:
                     from orchestrator import gitops
-                    wt = gitops.create_task_worktree(self.repo, ln.task_id)
+                    root = self.config.git.worktree_root
+                    wt = gitops.create_task_worktree(
+                        self.repo, ln.task_id, root=(self.repo / root) if root else None)
             except BaseException:
                 self._unclaim(ln.task_id)
                 raise
@@ -359,7 +361,8 @@ class Coordinator:
             with contextlib.suppress(UserError):  # a refusing hook: leave the files, say so
                 gitops.commit_all(r.worktree.path, f"{task_id}: work left uncommitted by "
                                   f"attempt {r.launch.attempt}")
-            tampered = gitops.tampered_paths(r.worktree.path, r.worktree.base)
+            tampered = gitops.tampered_paths(r.worktree.path, r.worktree.base,
+                                             extra=self.config.git.tamper_paths)
         if tampered:
             outcome = _replace_outcome(outcome, kind="error", subclass="tamper", retryable=False,
                                        digest="The agent changed protected paths: "
@@ -463,6 +466,29 @@ class Coordinator:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+
+    def commit_store(self) -> str:
+        """Commit the embedded store file when it is tracked in git and changed, so the queue
+        state travels with the branch (bd keeps its own database)."""
+        if not self.git or self.store.kind != "jsonl":
+            return ""
+        path = getattr(self.store, "path", None)
+        if path is None:
+            return ""
+        rel = str(Path(path).resolve().relative_to(self.repo))
+        changed = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain", "--", rel],
+                                 capture_output=True, text=True).stdout.strip()
+        if not changed:
+            return ""
+        done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify", "-m",
+                               "orchestrator: queue state", "--", rel],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            subprocess.run(["git", "-C", str(self.repo), "add", "--", rel], capture_output=True)
+            done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify",
+                                   "-m", "orchestrator: queue state", "--", rel],
+                                  capture_output=True, text=True)
+        return rel if done.returncode == 0 else ""
 
     def _event(self, line: str) -> None:
         self.events.append(line)
@@ -568,6 +594,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
         raise
     finally:
         coord.close()
+        coord.commit_store()
     coord.report()
     tasks = coord.store.all()
     waiting = [t.id for t in tasks.values() if coord.config.github.escalation_label in t.labels

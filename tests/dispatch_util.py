@@ -1,0 +1,162 @@
+"""Helpers for the coordinator tests: repositories with a queue and a config, small agent
+scripts, and reading back what happened."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from conftest import git, write_queue
+
+from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.jsonl import JsonlStore
+from orchestrator.tasks.model import Task
+
+# An agent script gets: task id, attempt, budget; ORCHESTRATOR_TASK_CMD in its environment.
+# It appends one JSON line per start/end to $AGENT_TRACE so tests can check no task ran twice
+# at once, and the budget each attempt got.
+AGENT_PRELUDE = '''
+import json, os, shlex, subprocess, sys, time
+task_id, attempt, budget = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+TRACE = os.environ.get("AGENT_TRACE")
+def trace(event):
+    if TRACE:
+        with open(TRACE, "a") as f:
+            f.write(json.dumps({"task": task_id, "attempt": attempt, "budget": budget,
+                                "event": event, "t": time.time(), "cwd": os.getcwd()}) + "\\n")
+def task(*args):
+    cmd = shlex.split(os.environ["ORCHESTRATOR_TASK_CMD"])
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, check=True).stdout
+def commit(name, text):
+    with open(name, "w") as f:
+        f.write(text)
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: {name}"], check=True)
+import atexit, signal
+atexit.register(lambda: trace("end"))
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+trace("start")
+'''
+
+
+def make_agent(path: Path, body: str) -> list[str]:
+    """Write an agent script; return the agent.command argv template for it."""
+    path.write_text(AGENT_PRELUDE + textwrap.dedent(body))
+    return [sys.executable, str(path), "{task_id}", "{attempt}", "{budget}"]
+
+
+def write_config(repo: Path, command: list[str], **dispatch: Any) -> None:
+    lines = ["store: jsonl", "agent:", "  profile: command",
+             f"  command: {json.dumps(command)}", "  timeout_minutes: 1",
+             "  idle_timeout_minutes: 1", "  budgets: [low, medium, high]", "dispatch:"]
+    lines += [f"  {k}: {json.dumps(v)}" for k, v in dispatch.items()] or ["  max_parallel: 1"]
+    (repo / ".orchestrator.yml").write_text("\n".join(lines) + "\n")
+
+
+def setup_repo(repo: Path, records: Iterable[Mapping[str, Any]], command: list[str],
+               **dispatch: Any) -> None:
+    write_queue(repo, records)
+    write_config(repo, command, **dispatch)
+    (repo / ".gitignore").write_text("logs/\n.beads/*.lock\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "queue")
+
+
+def run_cli(repo: Path, *args: str, env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    import os
+    exe = Path(sys.executable).parent / "orchestrator"
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([str(exe), "--repo", str(repo), *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def tasks_of(repo: Path) -> dict[str, Task]:
+    return JsonlStore(repo / ".beads" / "issues.jsonl").all()
+
+
+def history_of(repo: Path, task_id: str) -> list[AttemptRecord]:
+    return read_history(tasks_of(repo)[task_id])
+
+
+def trace_of(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_never_twice_at_once(trace: list[dict[str, Any]]) -> None:
+    """Each task's runs do not overlap: starts and ends alternate per task."""
+    open_runs: dict[str, int] = {}
+    for ev in sorted(trace, key=lambda e: e["t"]):
+        if ev["event"] == "start":
+            assert ev["task"] not in open_runs, f"{ev['task']} started while running"
+            open_runs[ev["task"]] = ev["attempt"]
+        elif ev["event"] == "end":
+            open_runs.pop(ev["task"], None)
+
+
+# -- a stand-in for orchestrator.agents.session.run_task_agent while that branch is not merged:
+# the contract's signature, the `command` profile only, text-stream classification.
+def standin_run_task_agent(*, repo: Path, store: Any, config: Any, task_id: str, attempt: int = 1,
+                           budget: str | None = None, profile: str | None = None,
+                           workdir: Path | None = None, history: Any = (),
+                           logs_root: Path | None = None, stop: Any = None,
+                           extra_env: Mapping[str, str] | None = None) -> Any:
+    import os
+    import signal
+    import time
+    from dataclasses import dataclass
+    from datetime import datetime, timezone
+
+    from orchestrator.agents.outcome import classify, read_stream
+
+    @dataclass(frozen=True)
+    class Run:
+        task_id: str
+        attempt: int
+        profile: str
+        budget: str
+        log_dir: Path
+        started_at: str
+        duration_s: float
+        outcome: Any
+
+    budget = budget if budget is not None else config.agent.budgets[min(attempt - 1, len(config.agent.budgets) - 1)]
+    started = datetime.now(timezone.utc)
+    log_dir = (logs_root or repo / "logs" / "run") / f"{started.strftime('%Y%m%dT%H%M%S%fZ')}_{task_id}"
+    log_dir.mkdir(parents=True)
+    argv = [a.format(task_id=task_id, attempt=attempt, budget=budget, log_dir=log_dir,
+                     prompt_file=log_dir / "prompt.md") for a in config.agent.command]
+    env = dict(os.environ, ORCHESTRATOR_TASK_ID=task_id, ORCHESTRATOR_ATTEMPT=str(attempt),
+               ORCHESTRATOR_LOG_DIR=str(log_dir), ORCHESTRATOR_TASK_CMD=store.task_cmd)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(extra_env or {})
+    before = store.all()
+    t0 = time.monotonic()
+    with open(log_dir / "output.log", "w") as out:
+        proc = subprocess.Popen(argv, cwd=workdir or repo, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        killed = ""
+        limit = config.agent.timeout_minutes * 60
+        while proc.poll() is None:
+            if stop is not None and stop.is_set():
+                killed = "interrupted"
+            elif time.monotonic() - t0 > limit:
+                killed = "timeout"
+            if killed:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+                break
+            time.sleep(0.05)
+    text = (log_dir / "output.log").read_text()
+    facts = read_stream("text", text, "", proc.returncode)
+    outcome = classify(facts, task_id=task_id, exit_code=proc.returncode, killed=killed,
+                       before=before, after=store.all())
+    return Run(task_id, attempt, "command", budget, log_dir, started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               time.monotonic() - t0, outcome)
