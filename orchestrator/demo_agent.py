@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
                   f"{HANDOFF} first half of {out} is committed on the task branch; "
                   "next: write the second half, then close the task.")
         print("wrote handoff notes on the task", flush=True)
-        print("API Error: 400 Prompt is too long", flush=True)
+        print("Prompt is too long", flush=True)
         return 1
 
     if HANDOFF in notes:

@@ -12,7 +12,7 @@ from orchestrator.dispatch.policy import RELEASE, LoopState
 
 def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool) -> int:
     if dry_run:
-        coord.preflight(coord.store.all())
+        coord.preflight(coord.store.all(), launching=False)
         p = coord.plan(LoopState())
         if as_json:
             print(plan_json(p))

@@ -6,7 +6,7 @@ from orchestrator.dispatch.policy import LoopState
 
 
 def plan(coord: Coordinator, *, as_json: bool) -> int:
-    coord.preflight(coord.store.all())
+    coord.preflight(coord.store.all(), launching=False)
     p = coord.plan(LoopState())
     if as_json:
         print(plan_json(p))

@@ -231,7 +231,7 @@ class Coordinator:
             env["BEADS_DIR"] = str(self.repo / ".beads")
         return env
 
-    def preflight(self, tasks: Mapping[str, Task]) -> None:
+    def preflight(self, tasks: Mapping[str, Task], *, launching: bool = True) -> None:
         """Bad input is refused before anything is claimed."""
         cycles = graph.find_cycles(tasks)
         if cycles:
@@ -253,7 +253,7 @@ class Coordinator:
                                   "HEAD"], capture_output=True, text=True)
             if out.returncode != 0:
                 raise UserError(f"{self.repo}: the git repository has no commit yet")
-        if self._launcher is None:
+        if launching and self._launcher is None:
             self._launcher = _load_launcher()
 
     def dirty_paths(self) -> list[str]:

@@ -1,0 +1,339 @@
+"""The coordinator end to end on a real git repository with the JSONL store and real
+subprocess agents (small scripts that succeed, crash, hang, leave handoff notes, create a
+blocker, or leave the task open): the task's final state, its recorded attempt history, the
+budget each attempt got, and that no task ever ran twice at once."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import git, task_record
+from dispatch_util import (
+    assert_never_twice_at_once, history_of, make_agent, run_cli, setup_repo,
+    standin_run_task_agent, tasks_of, trace_of,
+)
+from orchestrator.config import config_for_repo
+from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
+from orchestrator.forge.local import LocalForge
+from orchestrator.tasks.store import open_store
+
+
+def _launcher() -> Any:
+    try:
+        from orchestrator.agents.session import run_task_agent
+        return run_task_agent
+    except ImportError:
+        return standin_run_task_agent
+
+
+SUCCEED = '''
+commit(f"{task_id}.txt", f"{task_id} attempt {attempt}\\n")
+task("close", task_id, "--reason", "done")
+trace("end")
+'''
+
+FAIL_UNTIL = '''
+if attempt < int(os.environ.get("FAIL_UNTIL", "99")):
+    print("Traceback (most recent call last):\\nRuntimeError: boom", flush=True)
+    sys.exit(1)
+''' + SUCCEED
+
+HANDOFF_ONCE = '''
+notes = json.loads(task("show", task_id, "--json"))[0].get("notes", "")
+if "HANDOFF" not in notes or (os.environ.get("ALWAYS_EXHAUST") == "1"):
+    commit(f"{task_id}.part", f"first half, attempt {attempt}\\n")
+    task("update", task_id, "--append-notes", f"HANDOFF attempt {attempt}: first half done")
+    print("Prompt is too long", flush=True)
+    sys.exit(1)
+assert os.path.exists(f"{task_id}.part"), "the fresh agent must see the earlier work"
+''' + SUCCEED
+
+CREATE_BLOCKER = '''
+if task_id == "t-1" and attempt == 1:
+    new = task("create", "Fix the auth module first", "-p", "1", "--silent").strip()
+    task("dep", "add", task_id, new)
+    sys.exit(0)
+''' + SUCCEED
+
+LEAVE_OPEN = '''
+print("I looked around and decided to stop.")
+sys.exit(0)
+'''
+
+HANG = '''
+print("working...", flush=True)
+time.sleep(300)
+'''
+
+
+@pytest.fixture
+def env(tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("AGENT_TRACE", str(trace))
+    return {"repo": tmp_git_repo, "trace": trace, "dir": tmp_path}
+
+
+def drain(env: dict[str, Any], records: list[dict], body: str, *, once: bool = False,
+          **dispatch: Any) -> tuple[RunSummary, LocalForge]:
+    repo = env["repo"]
+    command = make_agent(env["dir"] / "agent.py", body)
+    setup_repo(repo, records, command, **dispatch)
+    config = config_for_repo(repo, None)
+    forge = LocalForge(repo / "logs" / "status.md")
+    coord = Coordinator(repo=repo, store=open_store(repo, config), config=config, forge=forge,
+                        actor="orchestrator", launcher=_launcher())
+    summary = run_loop(coord, once=once)
+    assert_never_twice_at_once(trace_of(env["trace"]))
+    return summary, forge
+
+
+def budgets(env: dict[str, Any], task_id: str) -> list[str]:
+    return [e["budget"] for e in trace_of(env["trace"]) if e["task"] == task_id and e["event"] == "start"]
+
+
+def test_success_lands_commits_and_closes_epics(env: dict[str, Any]) -> None:
+    records = [task_record("e", issue_type="epic"), task_record("t-1", parent="e"),
+               task_record("t-2", parent="e", blocks_on=["t-1"]), task_record("t-3")]
+    summary, _ = drain(env, records, SUCCEED, max_parallel=2)
+    assert summary.exit_code == 0 and summary.remaining == 0
+    tasks = tasks_of(env["repo"])
+    assert all(t.status == "closed" for t in tasks.values())
+    assert tasks["e"].close_reason == "all children closed"
+    for tid in ("t-1", "t-2", "t-3"):
+        assert [(r.attempt, r.kind, r.decision, r.budget) for r in history_of(env["repo"], tid)] == \
+            [(1, "success", "done", "low")]
+        assert (env["repo"] / f"{tid}.txt").exists()  # landed on the working branch
+    log = git(env["repo"], "log", "--format=%s")
+    assert "t-1: t-1.txt" in log and "orchestrator: queue state" in log
+    assert git(env["repo"], "status", "--porcelain", "--untracked-files=no") == ""
+    assert "orchestrator/" not in git(env["repo"], "branch")  # task branches removed
+    assert "| 4 | 0 | 0 | 0 | 0 | 4 |" in (env["repo"] / "logs" / "status.md").read_text()
+
+
+def test_crash_is_retried_with_larger_budgets_then_succeeds(env: dict[str, Any],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", "3")
+    summary, _ = drain(env, [task_record("t-1")], FAIL_UNTIL)
+    assert summary.exit_code == 0
+    hist = history_of(env["repo"], "t-1")
+    assert [(r.kind, r.decision, r.budget) for r in hist] == [
+        ("error", "retry", "low"), ("error", "retry", "medium"), ("success", "done", "high")]
+    assert budgets(env, "t-1") == ["low", "medium", "high"]
+    assert all(r.log_dir.startswith("logs/run/") for r in hist)
+
+
+def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
+    records = [task_record("t-1"), task_record("t-2", blocks_on=["t-1"])]
+    summary, forge = drain(env, records, FAIL_UNTIL)
+    assert summary.exit_code == 3 and summary.escalated == ("t-1",)
+    t = tasks_of(env["repo"])["t-1"]
+    assert t.status == "blocked" and "needs-human" in t.labels
+    hist = history_of(env["repo"], "t-1")
+    assert [(r.attempt, r.decision, r.budget) for r in hist] == [
+        (1, "retry", "low"), (2, "retry", "medium"), (3, "escalate", "high")]
+    assert "Logs: logs/run/" in t.comments[-1].text
+    assert forge.alerts == ["t-1"]
+    assert tasks_of(env["repo"])["t-2"].status == "open"  # never dispatched
+    # a human resumes it: a fresh count, the first budget again
+    os.environ["FAIL_UNTIL"] = "0"
+    run_cli(env["repo"], "task", "update", "t-1", "--status", "open")
+    coord = _coordinator(env["repo"])
+    assert run_loop(coord).exit_code == 0
+    hist = history_of(env["repo"], "t-1")
+    assert [(r.attempt, r.decision, r.budget) for r in hist][3:] == [(1, "done", "low")]
+    del os.environ["FAIL_UNTIL"]
+
+
+def _coordinator(repo: Path) -> Coordinator:
+    config = config_for_repo(repo, None)
+    return Coordinator(repo=repo, store=open_store(repo, config), config=config,
+                       forge=LocalForge(None), actor="orchestrator", launcher=_launcher())
+
+
+def test_on_escalation_continue_drains_independent_work(env: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", "99")
+    body = 'os.environ["FAIL_UNTIL"] = "99" if task_id == "t-1" else "0"\n' + FAIL_UNTIL
+    summary, _ = drain(env, [task_record("t-1"), task_record("t-2")], body,
+                       on_escalation="continue", max_attempts=2)
+    assert summary.exit_code == 3  # drained what it could, a human is still needed
+    tasks = tasks_of(env["repo"])
+    assert tasks["t-2"].status == "closed" and tasks["t-1"].status == "blocked"
+
+
+def test_context_exhaustion_hands_off_with_the_notes_and_the_work(env: dict[str, Any]) -> None:
+    summary, _ = drain(env, [task_record("t-1")], HANDOFF_ONCE)
+    assert summary.exit_code == 0
+    hist = history_of(env["repo"], "t-1")
+    assert [(r.kind, r.decision, r.budget) for r in hist] == [
+        ("context_exhausted", "handoff", "low"), ("success", "done", "low")]
+    assert "HANDOFF attempt 1" in tasks_of(env["repo"])["t-1"].notes
+    assert (env["repo"] / "t-1.part").exists()  # the first agent's work landed with the second's
+
+
+def test_handoffs_are_capped(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALWAYS_EXHAUST", "1")
+    summary, _ = drain(env, [task_record("t-1")], HANDOFF_ONCE, max_handoffs=2)
+    assert summary.exit_code == 3
+    hist = history_of(env["repo"], "t-1")
+    assert [r.decision for r in hist] == ["handoff", "handoff", "escalate"]
+    assert budgets(env, "t-1") == ["low", "low", "low"]  # handoffs are not failures
+
+
+def test_discovered_blocker_goes_first_then_the_task_resumes(env: dict[str, Any]) -> None:
+    summary, _ = drain(env, [task_record("t-1")], CREATE_BLOCKER)
+    assert summary.exit_code == 0
+    tasks = tasks_of(env["repo"])
+    assert all(t.status == "closed" for t in tasks.values()) and len(tasks) == 2
+    new = next(tid for tid in tasks if tid != "t-1")
+    order = [e["task"] for e in trace_of(env["trace"]) if e["event"] == "start"]
+    assert order == ["t-1", new, "t-1"]
+    assert [(r.kind, r.decision) for r in history_of(env["repo"], "t-1")] == [
+        ("blocked_by_new_task", "wait"), ("success", "done")]
+
+
+def test_leaving_the_task_open_is_no_progress_and_retried(env: dict[str, Any]) -> None:
+    summary, _ = drain(env, [task_record("t-1")], LEAVE_OPEN, max_attempts=2)
+    assert summary.exit_code == 3
+    assert [(r.kind, r.decision, r.budget) for r in history_of(env["repo"], "t-1")] == [
+        ("no_progress", "retry", "low"), ("no_progress", "escalate", "medium")]
+
+
+def test_stale_claim_is_reclaimed_as_an_interrupted_attempt(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    records = [task_record("t-1", status="in_progress", assignee="orchestrator")]
+    # a lease left by a coordinator that died (its pid is gone)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    setup_repo(repo, records, make_agent(env["dir"] / "agent.py", SUCCEED))
+    leases = lease_dir(repo)
+    leases.mkdir(parents=True)
+    (leases / "t-1.json").write_text(json.dumps({
+        "task_id": "t-1", "pid": dead.pid, "host": socket.gethostname(),
+        "started": "2026-01-01T00:00:00Z", "expires": "2999-01-01T00:00:00Z"}))
+    coord = _coordinator(repo)
+    assert run_loop(coord).exit_code == 0
+    assert [(r.attempt, r.kind, r.decision) for r in history_of(repo, "t-1")] == [
+        (1, "interrupted", "release"), (2, "success", "done")]
+
+
+def test_a_live_lease_is_never_run_twice(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1", status="in_progress", assignee="orchestrator")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    leases = lease_dir(repo)
+    leases.mkdir(parents=True)
+    (leases / "t-1.json").write_text(json.dumps({
+        "task_id": "t-1", "pid": os.getppid(), "host": socket.gethostname(),
+        "started": "2026-01-01T00:00:00Z", "expires": "2999-01-01T00:00:00Z"}))
+    summary = run_loop(_coordinator(repo))
+    assert summary.attempts == 0 and trace_of(env["trace"]) == []
+    assert tasks_of(repo)["t-1"].status == "in_progress"
+
+
+def test_landing_conflict_requeues_the_task_and_keeps_its_work(env: dict[str, Any]) -> None:
+    # both tasks write the same file from the same base: the second to land conflicts
+    body = '''
+if task_id == "t-2" and attempt == 1:
+    time.sleep(0.5)
+commit("shared.txt", f"{task_id} attempt {attempt}\\n")
+task("close", task_id, "--reason", "done")
+trace("end")
+'''
+    summary, _ = drain(env, [task_record("t-1"), task_record("t-2")], body, max_parallel=2)
+    assert summary.exit_code == 0
+    hist = history_of(env["repo"], "t-2")
+    assert [(r.kind, r.decision) for r in hist] == [("success", "requeue"), ("success", "done")]
+    assert "orchestrator/t-2-conflict-1" in hist[0].digest
+    assert "orchestrator/t-2-conflict-1" in git(env["repo"], "branch")
+    assert (env["repo"] / "shared.txt").read_text() == "t-2 attempt 2\n"
+
+
+def test_interrupt_stops_agents_and_releases_claims(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", HANG))
+    coord = _coordinator(repo)
+    result: dict[str, Any] = {}
+
+    def interrupt_when_started() -> None:
+        while not trace_of(env["trace"]):
+            time.sleep(0.05)
+        import _thread
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    result["summary"] = run_loop(coord)
+    assert result["summary"].exit_code == 130
+    t = tasks_of(repo)["t-1"]
+    assert t.status == "open"
+    assert [(r.kind, r.decision) for r in history_of(repo, "t-1")] == [("interrupted", "release")]
+    assert not list(lease_dir(repo).glob("*.json"))
+
+
+def test_kill_switch_stops_before_launching(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", SUCCEED))
+    (repo / ".beads" / "STOP").write_text("")
+    summary = run_loop(_coordinator(repo))
+    assert summary.exit_code == 3 and "kill switch" in summary.reason
+    assert trace_of(env["trace"]) == []
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("cycle", "dependency cycle"),
+    ("no-agent", "agent command not found"),
+    ("dirty", "uncommitted changes"),
+    ("max-parallel", "--max-parallel must be at least 1"),
+    ("bad-config", "dispatch.max_parallel must be at least 1"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_claimed(env: dict[str, Any], case: str,
+                                                      expect: str) -> None:
+    repo = env["repo"]
+    records = [task_record("t-1"), task_record("t-2")]
+    command = make_agent(env["dir"] / "agent.py", SUCCEED)
+    if case == "cycle":
+        records = [task_record("t-1", blocks_on=["t-2"]), task_record("t-2", blocks_on=["t-1"])]
+    if case == "no-agent":
+        command = ["/nonexistent/agent", "{task_id}"]
+    setup_repo(repo, records, command)
+    args = ["run"]
+    if case == "dirty":
+        (repo / "README.md").write_text("changed\n")
+    if case == "max-parallel":
+        args = ["run", "--max-parallel", "0"]
+    if case == "bad-config":
+        (repo / ".orchestrator.yml").write_text("dispatch:\n  max_parallel: 0\n")
+    before = (repo / ".beads" / "issues.jsonl").read_text()
+    done = run_cli(repo, *args)
+    assert done.returncode == 2, done.stderr
+    assert expect in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (repo / ".beads" / "issues.jsonl").read_text() == before  # nothing claimed
+    assert trace_of(env["trace"]) == []
+
+
+def test_plan_and_dry_run_change_nothing(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2", blocks_on=["t-1"]),
+                      task_record("s", status="in_progress", assignee="orchestrator")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    before = (repo / ".beads" / "issues.jsonl").read_text()
+    done = run_cli(repo, "plan", "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert [ln["task_id"] for ln in plan["launches"]] == ["s"] or \
+        {ln["task_id"] for ln in plan["launches"]} <= {"t-1", "s"}
+    assert plan["reclaim"][0]["task_id"] == "s" and plan["blocked"] == {"t-2": ["t-1"]}
+    done = run_cli(repo, "cycle", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would reclaim s" in done.stdout and "would claim and launch" in done.stdout
+    assert "would comment on s" in done.stdout
+    assert (repo / ".beads" / "issues.jsonl").read_text() == before
+    assert trace_of(env["trace"]) == []
