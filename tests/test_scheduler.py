@@ -78,13 +78,11 @@ def test_closable_containers() -> None:
 
 
 def test_task_kinds() -> None:
-    kinds = scheduler.kinds([
-        Task("a", "Plan features for phase2"), Task("b", "Plan tasks for Feature A"),
-        Task("c", "Run full regression pack"), Task("d", "A.E2E End-to-end verification"),
-        Task("e", "Write the upload endpoint"),
-    ])
-    assert list(kinds.values()) == ["plan_features", "plan_tasks", "regression", "verification",
-                                    "implementation"]
+    tasks = [Task("a", "Plan features for phase2"), Task("b", "Plan tasks for Feature A"),
+             Task("c", "Run full regression pack"), Task("d", "A.E2E End-to-end verification"),
+             Task("e", "Write the upload endpoint"), Task("f", "x", labels=("kind:verify",))]
+    assert [scheduler.task_kind(t, Config()) for t in tasks] == [
+        "plan_features", "plan_tasks", "regression", "verify", "implement", "verify"]
 
 
 @st.composite

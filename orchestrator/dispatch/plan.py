@@ -98,7 +98,7 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         for t in chosen:
             hist = attempt_history(view[t.id])
             attempt, failures = policy.next_attempt(hist)
-            launches.append(Launch(t.id, t.title, scheduler.task_kind(t), attempt,
+            launches.append(Launch(t.id, t.title, scheduler.task_kind(t, config), attempt,
                                    policy.budget_for(config, failures), _why(hist), t.priority,
                                    info.critical.get(t.id, 1)))
     blocked = {tid: tuple(b) for tid, b in graph.blocked_by(view).items()

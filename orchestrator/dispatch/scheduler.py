@@ -9,7 +9,7 @@ when all its children are closed.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.config import Config
@@ -66,29 +66,9 @@ def closable_containers(tasks: Mapping[str, Task]) -> list[str]:
     return out
 
 
-def task_kind(task: Task) -> str:
-    """The agent kind for a task (which prompt it gets): the agents' own routing when it is
-    available, so the plan shows what the run will do."""
-    try:
-        from orchestrator.agents.prompts import task_kind as agents_kind  # type: ignore
-    except ImportError:
-        return _fallback_kind(task)
-    return str(agents_kind(task))
-
-
-def _fallback_kind(task: Task) -> str:
-    title = task.title.lower()
-    labels = set(task.labels)
-    if title.startswith("plan features") or "plan-features" in labels:
-        return "plan_features"
-    if title.startswith("plan tasks") or "plan-tasks" in labels:
-        return "plan_tasks"
-    if "regression" in labels or "regression" in title:
-        return "regression"
-    if "e2e" in labels or "verification" in labels or "e2e" in title or "end-to-end" in title:
-        return "verification"
-    return "implementation"
-
-
-def kinds(tasks: Iterable[Task]) -> dict[str, str]:
-    return {t.id: task_kind(t) for t in tasks}
+def task_kind(task: Task, config: Config) -> str:
+    """The agent kind for a task (which prompt it gets), decided where the prompt is chosen
+    (`orchestrator.agents.prompts.task_kind`: a `kind:` label, then `agent.kind_*` rules), so
+    the plan shows what the run will do."""
+    from orchestrator.agents.prompts import task_kind as agents_kind
+    return agents_kind(task, config)
