@@ -17,6 +17,12 @@ def status(store: TaskStore, *, as_json: bool) -> int:
                 [(summary["total_issues"], summary["open_issues"], summary["ready_issues"],
                   summary["in_progress_issues"], summary["blocked_issues"],
                   summary["closed_issues"])]))
+    from orchestrator.forge.status import phase_progress
+    phases = phase_progress(tasks)
+    if phases:
+        print("\nPhases:")
+        print(table(("PHASE", "DONE", "PROGRESS"),
+                    [(p.name, f"{p.closed}/{p.total}", f"{p.percent}%") for p in phases]))
     running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
     if running:
         print("\nIn progress:")
