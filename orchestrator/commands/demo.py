@@ -101,6 +101,17 @@ def demo(directory: str | None) -> int:
                    capture_output=True, text=True)
     print("final queue:", flush=True)
     main(["--repo", str(repo), "status"])
+    from orchestrator.config import config_for_repo as _cfg
+    from orchestrator.dispatch.history import read_history
+    tasks = open_store(repo, _cfg(repo, None)).all()
+    print("\nattempt history recorded on the tasks (comments; `orchestrator show ID`):")
+    for tid in ("demo-2.2", "demo-3.2"):
+        for r in read_history(tasks[tid]):
+            print(f"  {tid} attempt {r.attempt}: {r.kind}, budget {r.budget} -> {r.decision}"
+                  f" (logs: {r.log_dir})")
+    notes = tasks["demo-3.2"].notes
+    if notes:
+        print(f"  demo-3.2 handoff notes: {notes.splitlines()[0]}")
     log = subprocess.run(["git", "-C", str(repo), "log", "--oneline", "--reverse"],
                          capture_output=True, text=True).stdout
     print("\nworking branch (main), oldest first:\n" + log.rstrip())

@@ -416,6 +416,9 @@ class Coordinator:
         what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
         self._event(f"{a.task_id} attempt {d.attempt} ended: {what}; next: {a.record.decision} "
                     f"({d.reason})")
+        if outcome.kind != "success" and outcome.digest:
+            digest = outcome.digest if len(outcome.digest) <= 200 else outcome.digest[:199] + "…"
+            self._event(f"  {digest} Logs: {a.record.log_dir}")
         if a.landed:
             self._event(f"land {a.task_id}: {len(a.landed)} commit(s) on the working branch "
                         f"({', '.join(c[:8] for c in a.landed)})")
