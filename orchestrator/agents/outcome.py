@@ -344,8 +344,10 @@ def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
     base: dict[str, Any] = dict(format="text", context_marker=marker,
                                 critical_errors=_critical(blob))
     last = next((ln for ln in reversed(blob.strip().splitlines()) if ln.strip()), "")
-    if _ctx(blob, extra):
+    if _ctx(blob):
         return StreamFacts(verdict="context_exhausted", detail=_one_line(last), **base)
+    if any(re.search(p, blob, re.MULTILINE | re.IGNORECASE) for p in extra):
+        return StreamFacts(verdict="context_exhausted", subclass="marker", detail=_one_line(last), **base)
     if exit_code == 0:
         return StreamFacts(verdict="success", detail=_one_line(last), **base)
     if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
