@@ -18,7 +18,7 @@ import pytest
 from conftest import git, task_record
 from dispatch_util import (
     assert_never_twice_at_once, history_of, make_agent, run_cli, setup_repo,
-    standin_run_task_agent, tasks_of, trace_of,
+    tasks_of, trace_of,
 )
 from orchestrator.config import config_for_repo
 from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
@@ -27,11 +27,8 @@ from orchestrator.tasks.store import open_store
 
 
 def _launcher() -> Any:
-    try:
-        from orchestrator.agents.session import run_task_agent
-        return run_task_agent
-    except ImportError:
-        return standin_run_task_agent
+    from orchestrator.agents.session import run_task_agent
+    return run_task_agent
 
 
 SUCCEED = '''

@@ -5,13 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from dispatch_util import history_of, tasks_of
 
 
 def test_demo_drains_the_phase(tmp_path: Path) -> None:
-    pytest.importorskip("orchestrator.agents.session")
     exe = Path(sys.executable).parent / "orchestrator"
     repo = tmp_path / "demo"
     done = subprocess.run([str(exe), "demo", str(repo)], capture_output=True, text=True, timeout=120)

@@ -214,19 +214,24 @@ class Coordinator:
         self.cost_usd = 0.0
 
     # -- setup -----------------------------------------------------------------------------
-    def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str:
+    def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str | None:
         """How an agent in a worktree updates the coordinator's store (not the stale copy of
-        .beads/issues.jsonl in its worktree)."""
-        if self.store.kind == "bd":
-            return "bd"
-        argv = ["orchestrator", "--repo", str(self.repo)]
+        .beads/issues.jsonl in its worktree). run_task_agent already points `orchestrator task`
+        at the main repository; the store and config chosen on the command line are added here
+        (the prompt shows run_task_agent's form)."""
+        if self.store.kind == "bd" or not (config_path or store_kind):
+            return None
+        argv = ["orchestrator", "task", "--repo", str(self.repo)]
         if config_path:
             argv += ["--config", str(Path(config_path).resolve())]
-        argv += ["--store", store_kind or self.store.kind, "task"]
+        if store_kind:
+            argv += ["--store", store_kind]
         return shlex.join(argv)
 
     def agent_env(self) -> dict[str, str]:
-        env = {"ORCHESTRATOR_TASK_CMD": self.task_cmd, "ORCHESTRATOR_REPO": str(self.repo)}
+        env = {"ORCHESTRATOR_REPO": str(self.repo)}
+        if self.task_cmd:
+            env["ORCHESTRATOR_TASK_CMD"] = self.task_cmd
         if self.store.kind == "bd":
             env["BEADS_DIR"] = str(self.repo / ".beads")
         return env
