@@ -38,6 +38,7 @@ from orchestrator.tasks.model import Status, Task, now_rfc3339
 from orchestrator.tasks.store import TaskChanges, TaskStore
 
 Launcher = Callable[..., Any]   # orchestrator.agents.session.run_task_agent
+REPORT_EVERY_S = 2.0
 
 
 # -- leases ------------------------------------------------------------------------------------
@@ -212,6 +213,7 @@ class Coordinator:
         self.task_cmd = task_cmd or self._task_cmd(config_path, store_kind)
         self.events: list[str] = []
         self.cost_usd = 0.0
+        self._reported = 0.0
 
     # -- setup -----------------------------------------------------------------------------
     def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str | None:
@@ -300,7 +302,7 @@ class Coordinator:
                 self._event(f"skip {ln.task_id}: another coordinator holds its lease")
                 continue
             try:
-                self.store.claim(ln.task_id, actor=self.actor)
+                task = self.store.claim(ln.task_id, actor=self.actor)
             except ClaimRefused as e:
                 self.leases.release(ln.task_id)
                 self._event(f"skip {ln.task_id}: claim refused ({e})")
@@ -315,7 +317,6 @@ class Coordinator:
             except BaseException:
                 self._unclaim(ln.task_id)
                 raise
-            task = self.store.show([ln.task_id])[0]
             history = attempt_history(task)
             stop = threading.Event()
             where = f" in worktree {wt.branch}" if wt is not None else ""
@@ -467,7 +468,13 @@ class Coordinator:
             out.append(self.collect(tid))
         return out
 
-    def report(self) -> None:
+    def report(self, *, force: bool = True) -> None:
+        """Write the status view; without force at most every `REPORT_EVERY_S` seconds (it
+        re-reads and renders the whole queue)."""
+        now = time.monotonic()
+        if not force and now - self._reported < REPORT_EVERY_S:
+            return
+        self._reported = now
         self.forge.report_status(render_status(
             self.store.all(), escalation_label=self.config.github.escalation_label,
             events=self.events[-30:]))
@@ -581,7 +588,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 progressed = True
                 known = now_ids
             state = policy.after_cycle(state, progressed=progressed, escalated=new_escalations)
-            coord.report()
+            coord.report(force=False)
             if once:
                 # a last reconcile so a finished feature's epic closes in the same cycle
                 coord.reconcile(coord.plan(state))
