@@ -48,8 +48,9 @@ class Outcome:
     retryable: bool = True
 
 
-def make_dag(n: int, rng: random.Random) -> dict[str, Task]:
-    """About n dispatchable tasks in phases of features (see the module docstring)."""
+def make_dag(n: int, rng: random.Random, *, priorities: bool = True) -> dict[str, Task]:
+    """About n dispatchable tasks in phases of features (see the module docstring). With
+    priorities, implementation tasks get a random P1-P3 (mostly P2); without, all are P2."""
     tasks: dict[str, Task] = {}
     created = 0
 
@@ -85,7 +86,8 @@ def make_dag(n: int, rng: random.Random) -> dict[str, Task]:
                 if e2es and rng.random() < 0.1:                # a cross-feature edge
                     blockers.append(rng.choice(e2es))
                 chain.append(add(f"p{phase}-f{f}-t{i}", f"Task {i}", parent=epic,
-                                 blocks_on=blockers, priority=rng.choice((1, 2, 2, 2, 3))))
+                                 blocks_on=blockers,
+                                 priority=rng.choice((1, 2, 2, 2, 3)) if priorities else 2))
             leaves = chain[-3:]
             e2es.append(add(f"p{phase}-f{f}-e2e", "E2E verification", parent=epic,
                             blocks_on=leaves))
@@ -260,16 +262,18 @@ def main() -> int:
     args = ap.parse_args()
     sizes = (200,) if args.quick else (200, 2000)
     seeds = 2 if args.quick else args.seeds
-    print("| tasks | max_parallel | makespan / lower bound (mean, worst) | first-ready "
-          "/ lower bound (mean) | speed-up over the seed's sequential loop (mean) | sim s |")
-    print("|---|---|---|---|---|---|")
-    for n in sizes:
-        for parallel in (1, 4, 16):
+    print("| tasks | priorities | max_parallel | makespan / lower bound (mean, worst) | "
+          "first-ready / lower bound (mean) | speed-up over the seed's sequential loop (mean) "
+          "| sim s |")
+    print("|---|---|---|---|---|---|---|")
+    for n, parallel, prio in [(n, p, pr) for n in sizes for pr in (False, True)
+                              for p in (1, 4, 16)]:
+        if True:
             ratios, firsts, speedups = [], [], []
             t0 = time.perf_counter()
             for seed in range(seeds):
                 rng = random.Random(seed)
-                tasks = make_dag(n, rng)
+                tasks = make_dag(n, rng, priorities=prio)
                 runs = draw_runs(tasks, rng)
                 lb = lower_bound(tasks, runs, parallel)
                 ours, _ = simulate(tasks, runs, parallel, strategy="scheduler")
@@ -280,7 +284,7 @@ def main() -> int:
                 speedups.append(seq / ours)
             sim = (time.perf_counter() - t0) / seeds
             real_n = len(runs)
-            print(f"| {real_n} | {parallel} | {statistics.mean(ratios):.3f}, {max(ratios):.3f} | "
+            print(f"| {real_n} | {'random P1-P3' if prio else 'all P2'} | {parallel} | {statistics.mean(ratios):.3f}, {max(ratios):.3f} | "
                   f"{statistics.mean(firsts):.3f} | {statistics.mean(speedups):.2f}x | {sim:.1f} |",
                   flush=True)
     for n in ((200,) if args.quick else (200, 1000)):

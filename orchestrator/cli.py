@@ -215,8 +215,9 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     _json(p)
     p.add_argument("--dry-run", action="store_true", help="print what it would do, change nothing")
     p.add_argument("--max-parallel", type=int, help="override dispatch.max_parallel")
+    p.add_argument("--task", metavar="ID", help="launch only this task (it must be ready)")
     p.set_defaults(func=lambda a, c: _cmd("cycle").cycle(
-        _coordinator(a, c), dry_run=a.dry_run, as_json=a.as_json))
+        _coordinator(a, c), dry_run=a.dry_run, as_json=a.as_json, task=a.task))
 
     p = sub.add_parser("run", parents=[common], help="the coordinator loop until nothing is ready")
     p.add_argument("--max-parallel", type=int, help="override dispatch.max_parallel")

@@ -334,3 +334,52 @@ def test_plan_and_dry_run_change_nothing(env: dict[str, Any]) -> None:
     assert "would comment on s" in done.stdout
     assert (repo / ".beads" / "issues.jsonl").read_text() == before
     assert trace_of(env["trace"]) == []
+
+
+def test_cycle_task_runs_only_that_task(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2"), task_record("t-3", blocks_on=["t-1"])],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    for args, expect in ((["--task", "nope"], "no task nope in the queue"),
+                         (["--task", "t-3"], "task t-3 is blocked by t-1")):
+        done = run_cli(repo, "cycle", *args)
+        assert done.returncode == 2 and expect in done.stderr
+    done = run_cli(repo, "cycle", "--task", "t-2", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["closed"] == ["t-2"] and summary["attempts"] == 1
+    assert "claim t-2; launch agent" in done.stderr  # events go to stderr with --json
+    tasks = tasks_of(repo)
+    assert (tasks["t-1"].status, tasks["t-2"].status) == ("open", "closed")
+
+
+def test_run_command_prints_plain_lines_and_a_summary(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2", blocks_on=["t-1"])],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    done = run_cli(repo, "run")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ready queue: t-1"
+    assert "\r" not in done.stdout and "\033" not in done.stdout  # not a terminal: no live line
+    assert lines[-1].startswith("summary: drained (nothing is ready); 2 cycle(s), 2 attempt(s), "
+                                "2 task(s) done, 0 not closed")
+    assert "## Orchestrator status" in (repo / "logs" / "status.md").read_text()
+
+
+def test_run_without_git_works_in_place_with_one_agent(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_TRACE", str(tmp_path / "trace.jsonl"))
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    from conftest import write_queue
+    from dispatch_util import write_config
+    write_queue(repo, [task_record("t-1")])
+    body = 'open(f"{task_id}.txt", "w").write("x")\ntask("close", task_id)\n'
+    write_config(repo, make_agent(tmp_path / "agent.py", body))
+    done = run_cli(repo, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (repo / "t-1.txt").exists() and tasks_of(repo)["t-1"].status == "closed"
+    write_config(repo, make_agent(tmp_path / "agent.py", body), max_parallel=2)
+    done = run_cli(repo, "run")
+    assert done.returncode == 2 and "needs a git repository" in done.stderr

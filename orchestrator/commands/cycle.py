@@ -10,7 +10,8 @@ from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
 
-def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool) -> int:
+def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None = None) -> int:
+    coord.only = task
     if dry_run:
         coord.preflight(coord.store.all(), launching=False)
         p = coord.plan(LoopState())

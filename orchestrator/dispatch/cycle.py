@@ -214,6 +214,7 @@ class Coordinator:
         self.events: list[str] = []
         self.cost_usd = 0.0
         self._reported = 0.0
+        self.only: str | None = None      # `cycle --task ID`
 
     # -- setup -----------------------------------------------------------------------------
     def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str | None:
@@ -240,6 +241,15 @@ class Coordinator:
 
     def preflight(self, tasks: Mapping[str, Task], *, launching: bool = True) -> None:
         """Bad input is refused before anything is claimed."""
+        if self.only is not None:
+            task = tasks.get(self.only)
+            if task is None:
+                raise UserError(f"no task {self.only} in the queue")
+            blockers = graph.blocked_by(tasks).get(self.only)
+            if blockers:
+                raise UserError(f"task {self.only} is blocked by {', '.join(blockers)}")
+            if task.status != Status.OPEN:
+                raise UserError(f"task {self.only} is {task.status}, not open")
         cycles = graph.find_cycles(tasks)
         if cycles:
             raise UserError(f"dependency cycle in the queue: {' -> '.join(cycles[0])} "
@@ -277,7 +287,8 @@ class Coordinator:
         stop_file = (self.repo / ".beads" / "STOP").exists()
         state = policy.LoopState(state.cycles, state.idle_cycles, state.cost_usd + self.cost_usd,
                                  stop_file, state.escalated)
-        return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state)
+        return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,
+                         only=self.only)
 
     def reconcile(self, plan: Plan) -> None:
         """Release stale claims (recorded as interrupted attempts) and close finished containers."""

@@ -70,9 +70,10 @@ def _why(history: list[AttemptRecord]) -> str:
 
 def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, config: Config,
               state: policy.LoopState = policy.LoopState(), now: datetime | None = None,
-              escalation_label: str | None = None) -> Plan:
+              escalation_label: str | None = None, only: str | None = None) -> Plan:
     """The next cycle's decisions. `live` are tasks whose agent runs are still going (their
-    lease is held); an `in_progress` task claimed by `actor` that is not live is a stale claim."""
+    lease is held); an `in_progress` task claimed by `actor` that is not live is a stale claim.
+    `only` limits the launches to one task."""
     label = escalation_label or config.github.escalation_label
     stale = [t for t in tasks.values() if t.status == Status.IN_PROGRESS and t.assignee == actor
              and t.id not in live]
@@ -90,6 +91,8 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
     ready = graph.ready(view, now=now, filter=ReadyFilter())
     ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
     running = tuple(sorted(tid for tid in live if tid in tasks))
+    if only is not None:  # `cycle --task ID`: this task or nothing
+        ready = [t for t in ready if t.id == only]
     chosen = scheduler.schedule(ready, running, info, config)
     order = scheduler.schedule(ready, running, info, config, slots=len(ready))
     stop = policy.guard(state, config)
