@@ -330,10 +330,6 @@ class Coordinator:
                 raise
             history = attempt_history(task)
             stop = threading.Event()
-            where = f" in worktree {wt.branch}" if wt is not None else ""
-            budget = f" with budget {ln.budget}" if ln.budget else ""
-            self._event(f"claim {ln.task_id}; launch agent ({ln.kind}, attempt {ln.attempt}"
-                        f"{budget}){where}: {ln.title}")
             future = self.pool.submit(
                 self._launcher,  # type: ignore[arg-type]
                 repo=self.repo, store=self.store, config=self.config, task_id=ln.task_id,
@@ -341,6 +337,10 @@ class Coordinator:
                 history=tuple(history), stop=stop, extra_env=self.agent_env())
             self.running[ln.task_id] = _Running(ln, future, stop, wt)
             started.append(ln.task_id)
+            where = f" in worktree {wt.branch}" if wt is not None else ""
+            budget = f" with budget {ln.budget}" if ln.budget else ""
+            self._event(f"claim {ln.task_id}; launch agent ({ln.kind}, attempt {ln.attempt}"
+                        f"{budget}){where}: {ln.title}")
         return started
 
     def _unclaim(self, task_id: str) -> None:
