@@ -81,11 +81,8 @@ def generate(n: int, seed: int = 1) -> list[dict[str, Any]]:
     prev_phase = ""
     while len(records) < n:
         top += 1
-        share = len(records) / n
-        state = "closed" if share < CLOSED_SHARE else "mixed" if share < CLOSED_SHARE + ACTIVE_SHARE else "open"
         phase = _hash_id(top)
-        prec = new(phase, f"Phase {top}", "epic", None, "open" if state != "closed" else "closed",
-                   priority=1)
+        prec = new(phase, f"Phase {top}", "epic", None, "open", priority=1)
         if prev_phase and rng.random() < 0.5:  # some phases wait for the one before
             prec["dependencies"].append(_dep(phase, prev_phase, "blocks", prec["created_at"]))
         prev_phase = phase
@@ -93,9 +90,12 @@ def generate(n: int, seed: int = 1) -> list[dict[str, Any]]:
         for f in range(1, rng.randint(*FEATURES_PER_PHASE) + 1):
             if len(records) >= n:
                 break
+            share = len(records) / n
+            state = ("closed" if share < CLOSED_SHARE else
+                     "mixed" if share < CLOSED_SHARE + ACTIVE_SHARE else "open")
             feature = f"{phase}.{f}"
-            frec = new(feature, f"Feature {top}.{f}", "epic", phase,
-                       "closed" if state == "closed" else "open", priority=rng.choice((1, 2, 2)))
+            frec = new(feature, f"Feature {top}.{f}", "epic", phase, "open",
+                       priority=rng.choice((1, 2, 2)))
             # features wait on one or two earlier features (this phase or the last one)
             earlier = phase_features + prev_features[-3:]
             for other in rng.sample(earlier, min(len(earlier), rng.choice((0, 1, 1, 2)))):
@@ -152,12 +152,24 @@ def _set_status(rng: random.Random, rec: dict[str, Any], status: str, clock: int
 
 
 def _finish(rng: random.Random, records: list[dict[str, Any]]) -> None:
-    """Drop edges to tasks cut off by the size limit, add comments and bd's count fields,
-    and put the keys in bd's export order."""
+    """Drop edges to tasks cut off by the size limit, close the epics whose children are all
+    closed (features before phases), add comments and bd's count fields, and put the keys in
+    bd's export order."""
     ids = {r["id"] for r in records}
-    dependents: dict[str, int] = defaultdict(int)
     for r in records:
         r["dependencies"] = [d for d in r["dependencies"] if d["depends_on_id"] in ids]
+    kids: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        for d in r["dependencies"]:
+            if d["type"] == "parent-child":
+                kids[d["depends_on_id"]].append(r)
+    for r in sorted((r for r in records if r["issue_type"] == "epic"), key=lambda r: -r["id"].count(".")):
+        if kids[r["id"]] and all(k["status"] == "closed" for k in kids[r["id"]]):
+            _set_status(rng, r, "closed", 0)
+            r["started_at"] = min(k["started_at"] for k in kids[r["id"]])
+            r["closed_at"] = r["updated_at"] = max(k["closed_at"] for k in kids[r["id"]])
+    dependents: dict[str, int] = defaultdict(int)
+    for r in records:
         for d in r["dependencies"]:
             if d["type"] == "blocks":
                 dependents[d["depends_on_id"]] += 1
