@@ -4,7 +4,9 @@ For each size (default 1k, 10k, 100k tasks) it generates bench/out/<n>/.beads/is
 (bench/generate.py, fixed seed) and times, in one run, each repeated and reported as the median
 (the three interleaved, so a change in machine load hits them alike):
 
-- bare:       read the file and `json.loads` every line (the floor: what parsing alone costs);
+- bare:       read the file and `json.loads` every line (what parsing alone costs);
+- no-GC bare: the same with the garbage collector off, the true floor (at 100k, half of
+  bare is the collector re-scanning the growing list of dicts);
 - in-process: `orchestrator.cli.main(["ready", "--json", ...])`, output to /dev/null;
   bare and in-process each time themselves inside a fresh interpreter (no start-up counted);
 - command:    the real `orchestrator ready --json` as a subprocess, output to /dev/null;
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import json
 import os
 import platform
@@ -73,8 +76,10 @@ def timed_in_fresh_interpreter(kind: str, repo: Path) -> float:
 
 def measure(kind: str, repo: Path) -> float:
     path = repo / ".beads" / "issues.jsonl"
+    if kind == "bare-nogc":
+        gc.disable()
     start = time.perf_counter()
-    if kind == "bare":
+    if kind in ("bare", "bare-nogc"):
         bare_parse(path)
     else:
         in_process(repo)
@@ -126,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     startup = median_time(lambda: as_command(empty), 11)
     print(f"# {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, command {' '.join(command())}")
-    print(f"# start-up (ready --json on an empty queue): {startup * 1000:.0f} ms")
-    print(f"{'tasks':>7} {'ready':>6} {'bare s':>8} {'in-proc s':>10} {'x bare':>7} "
-          f"{'command s':>10} {'x bare':>7}")
+    fixed = statistics.median(timed_in_fresh_interpreter("in-process", empty) for _ in range(11))
+    print(f"# start-up (ready --json on an empty queue): command {startup * 1000:.0f} ms, "
+          f"in-process {fixed * 1000:.0f} ms")
+    print(f"{'tasks':>7} {'ready':>6} {'bare s':>8} {'no-GC s':>8} {'in-proc s':>10} {'x bare':>7} "
+          f"{'x no-GC':>8} {'command s':>10} {'x bare':>7}")
     for n in args.sizes:
         repo = queue(n)
         print(f"# {n}: {describe(repo)}", file=sys.stderr)  # also warms the page cache
@@ -136,14 +143,15 @@ def main(argv: list[str] | None = None) -> int:
                              capture_output=True, text=True, check=True).stdout
         n_ready = len(json.loads(out))
         repeats = args.repeats or REPEATS.get(n, 5)
-        bare, inproc, cmd = [], [], []
+        bare, nogc, inproc, cmd = [], [], [], []
         for _ in range(repeats):
             bare.append(timed_in_fresh_interpreter("bare", repo))
+            nogc.append(timed_in_fresh_interpreter("bare-nogc", repo))
             inproc.append(timed_in_fresh_interpreter("in-process", repo))
             cmd.append(median_time(lambda: as_command(repo), 1))
-        b, i, c = (statistics.median(x) for x in (bare, inproc, cmd))
-        print(f"{n:>7} {n_ready:>6} {b:>8.3f} {i:>10.3f} {i / b:>7.2f} {c:>10.3f} {c / b:>7.2f}",
-              flush=True)
+        b, g, i, c = (statistics.median(x) for x in (bare, nogc, inproc, cmd))
+        print(f"{n:>7} {n_ready:>6} {b:>8.3f} {g:>8.3f} {i:>10.3f} {i / b:>7.2f} {i / g:>8.2f} "
+              f"{c:>10.3f} {c / b:>7.2f}", flush=True)
         if args.profile:
             prof = cProfile.Profile()
             prof.runcall(in_process, repo)
