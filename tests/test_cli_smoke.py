@@ -38,3 +38,11 @@ def test_user_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "issues.jsonl:2: malformed JSON" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_usage_errors_name_the_program_once(tmp_path: Path) -> None:
+    out = run(tmp_path, "no-such-command")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("orchestrator: argument COMMAND: invalid choice: 'no-such-command'")
+    out = run(tmp_path, "ready", "--no-such-flag")
+    assert (out.returncode, out.stderr) == (2, "orchestrator: unrecognized arguments: --no-such-flag\n")
