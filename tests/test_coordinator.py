@@ -290,6 +290,7 @@ def test_kill_switch_stops_before_launching(env: dict[str, Any]) -> None:
     ("dirty", "uncommitted changes"),
     ("max-parallel", "--max-parallel must be at least 1"),
     ("bad-config", "dispatch.max_parallel must be at least 1"),
+    ("bad-budget", "agent.budgets: 'enormous' is not a claude budget"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_claimed(env: dict[str, Any], case: str,
                                                       expect: str) -> None:
@@ -308,6 +309,8 @@ def test_bad_input_is_one_line_exit_2_nothing_claimed(env: dict[str, Any], case:
         args = ["run", "--max-parallel", "0"]
     if case == "bad-config":
         (repo / ".orchestrator.yml").write_text("dispatch:\n  max_parallel: 0\n")
+    if case == "bad-budget":
+        (repo / ".orchestrator.yml").write_text("store: jsonl\nagent:\n  budgets: [high, enormous]\n")
     before = (repo / ".beads" / "issues.jsonl").read_text()
     done = run_cli(repo, *args)
     assert done.returncode == 2, done.stderr
@@ -383,3 +386,19 @@ def test_run_without_git_works_in_place_with_one_agent(tmp_path: Path,
     write_config(repo, make_agent(tmp_path / "agent.py", body), max_parallel=2)
     done = run_cli(repo, "run")
     assert done.returncode == 2 and "needs a git repository" in done.stderr
+
+
+def test_stall_guard_stops_a_loop_that_makes_no_progress(env: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", "99")
+    summary, _ = drain(env, [task_record("t-1")], FAIL_UNTIL, max_attempts=9, stall_cycles=2)
+    assert summary.exit_code == 3 and "no progress in 2 cycles" in summary.reason
+    assert [r.decision for r in history_of(env["repo"], "t-1")] == ["retry", "retry"]
+    assert tasks_of(env["repo"])["t-1"].status == "open"  # nothing lost: a later run goes on
+
+
+def test_max_cycles_guard(env: dict[str, Any]) -> None:
+    records = [task_record(f"t-{i}") for i in range(3)]
+    summary, _ = drain(env, records, SUCCEED, max_cycles=2)
+    assert summary.exit_code == 3 and "max_cycles" in summary.reason
+    assert len(summary.closed) == 2

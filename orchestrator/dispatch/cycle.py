@@ -190,6 +190,16 @@ def agent_argv0(config: Config) -> str:
     return config.agent.profile  # claude, codex
 
 
+def check_budgets(config: Config) -> None:
+    """Every budget on the ladder must mean something to the profile, before any claim."""
+    from orchestrator.agents import profiles
+    for budget in config.agent.budgets:
+        if config.agent.profile == "claude":
+            profiles.claude_budget(budget, config.agent.model)
+        elif config.agent.profile == "codex":
+            profiles.codex_effort(budget)
+
+
 class Coordinator:
     """Runs cycles against one repository. Thread-safe only in the sense that agents run in
     worker threads; every store write and every decision happens on the calling thread."""
@@ -254,6 +264,7 @@ class Coordinator:
         if cycles:
             raise UserError(f"dependency cycle in the queue: {' -> '.join(cycles[0])} "
                             "(remove one edge with `orchestrator task dep remove`)")
+        check_budgets(self.config)
         argv0 = agent_argv0(self.config)
         if shutil.which(argv0) is None and not Path(argv0).is_file():
             raise UserError(f"agent command not found: {argv0} (agent.profile "
