@@ -88,13 +88,15 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         view[t.id] = _with_record(view[t.id], rec)
     close = tuple(scheduler.closable_containers(view))
     info = scheduler.GraphInfo.of(view)
-    ready = graph.ready(view, now=now, filter=ReadyFilter())
+    blocked_map = graph.blocked_by(view)
+    ready = graph.ready(view, now=now, filter=ReadyFilter(), blocked=blocked_map)
     ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
-    running = tuple(sorted(tid for tid in live if tid in tasks))
     if only is not None:  # `cycle --task ID`: this task or nothing
         ready = [t for t in ready if t.id == only]
-    chosen = scheduler.schedule(ready, running, info, config)
+    running = tuple(sorted(tid for tid in live if tid in tasks))
     order = scheduler.schedule(ready, running, info, config, slots=len(ready))
+    free = config.dispatch.max_parallel - len(running)
+    chosen = [t for t in order if t.id not in running][:max(free, 0)]
     stop = policy.guard(state, config)
     launches = []
     if not stop:
@@ -104,7 +106,7 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
             launches.append(Launch(t.id, t.title, scheduler.task_kind(t, config), attempt,
                                    policy.budget_for(config, failures), _why(hist), t.priority,
                                    info.critical.get(t.id, 1)))
-    blocked = {tid: tuple(b) for tid, b in graph.blocked_by(view).items()
+    blocked = {tid: tuple(b) for tid, b in blocked_map.items()
                if view[tid].status == Status.OPEN}
     escalated = tuple(t.id for t in view.values() if label in t.labels
                       and t.status not in (Status.CLOSED, Status.OPEN))
