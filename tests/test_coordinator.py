@@ -402,3 +402,17 @@ def test_max_cycles_guard(env: dict[str, Any]) -> None:
     summary, _ = drain(env, records, SUCCEED, max_cycles=2)
     assert summary.exit_code == 3 and "max_cycles" in summary.reason
     assert len(summary.closed) == 2
+
+
+def test_a_crashed_run_leaves_nothing_behind_the_next_run_cannot_use(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1", status="in_progress", assignee="orchestrator")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    from orchestrator import gitops
+    wt = gitops.create_task_worktree(repo, "t-1")
+    (wt.path / "half.txt").write_text("uncommitted work of the crashed run\n")
+    summary = run_loop(_coordinator(repo))
+    assert summary.exit_code == 0
+    assert [(r.kind, r.decision) for r in history_of(repo, "t-1")] == [
+        ("interrupted", "release"), ("success", "done")]
+    assert (repo / "half.txt").exists() and (repo / "t-1.txt").exists()  # nothing was lost

@@ -284,6 +284,16 @@ class Coordinator:
         if launching and self._launcher is None:
             self._launcher = _load_launcher()
 
+    def prune_leftovers(self) -> None:
+        """After a crash: with no live run anywhere, task worktrees left behind are removed,
+        their uncommitted work committed to their task branches (a retry continues there)."""
+        if not self.use_worktrees or self.leases.live():
+            return
+        from orchestrator import gitops
+        for path in gitops.prune_task_worktrees(self.repo):
+            self._event(f"pruned a worktree left by an earlier run: {path} (its work is on its "
+                        "task branch)")
+
     def dirty_paths(self) -> list[str]:
         """Tracked files changed in the main tree, except the task store and logs."""
         out = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain",
@@ -567,6 +577,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     one cycle: launch what the plan says, wait for all of it, apply, stop."""
     started = time.monotonic()
     coord.preflight(coord.store.all())
+    coord.prune_leftovers()
     state = policy.LoopState()
     attempts = 0
     closed: list[str] = []
