@@ -27,7 +27,8 @@ def trace(event):
     if TRACE:
         with open(TRACE, "a") as f:
             f.write(json.dumps({"task": task_id, "attempt": attempt, "budget": budget,
-                                "event": event, "t": time.time(), "cwd": os.getcwd()}) + "\\n")
+                                "event": event, "t": time.time(), "cwd": os.getcwd(),
+                                "pid": os.getpid()}) + "\\n")
 def task(*args):
     cmd = shlex.split(os.environ["ORCHESTRATOR_TASK_CMD"])
     return subprocess.run([*cmd, *args], capture_output=True, text=True, check=True).stdout

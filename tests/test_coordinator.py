@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -416,3 +417,44 @@ def test_a_crashed_run_leaves_nothing_behind_the_next_run_cannot_use(env: dict[s
     assert [(r.kind, r.decision) for r in history_of(repo, "t-1")] == [
         ("interrupted", "release"), ("success", "done")]
     assert (repo / "half.txt").exists() and (repo / "t-1.txt").exists()  # nothing was lost
+
+
+def test_tampering_with_protected_paths_escalates_at_once(env: dict[str, Any]) -> None:
+    body = '''
+os.makedirs(".github/workflows", exist_ok=True)
+commit(".github/workflows/evil.yml", "on: push\\n")
+task("close", task_id, "--reason", "done")
+'''
+    summary, forge = drain(env, [task_record("t-1")], body)
+    assert summary.exit_code == 3 and forge.alerts == ["t-1"]
+    hist = history_of(env["repo"], "t-1")
+    assert [(r.kind, r.subclass, r.decision) for r in hist] == [("error", "tamper", "escalate")]
+    assert ".github/workflows/evil.yml" in hist[0].digest
+    t = tasks_of(env["repo"])["t-1"]
+    assert t.status == "blocked" and "needs-human" in t.labels
+    assert not (env["repo"] / ".github").exists()  # nothing landed
+    assert "orchestrator/t-1" in git(env["repo"], "branch")  # the work is kept for review
+
+
+def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
+    import signal
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+               make_agent(env["dir"] / "agent.py", HANG), max_parallel=2)
+    exe = Path(sys.executable).parent / "orchestrator"
+    proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(trace_of(env["trace"])) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "summary: interrupted" in out
+    for ev in trace_of(env["trace"]):
+        with pytest.raises(ProcessLookupError):
+            os.kill(ev["pid"], 0)  # the agents were stopped with the coordinator
+    for tid in ("t-1", "t-2"):
+        t = tasks_of(repo)[tid]
+        assert (t.status, t.assignee) == ("open", "")
+        assert [(r.kind, r.decision) for r in history_of(repo, tid)] == [("interrupted", "release")]

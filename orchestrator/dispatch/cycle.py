@@ -394,13 +394,24 @@ class Coordinator:
         history = attempt_history(task)
         note = ""
         tampered: list[str] = []
+        refused = ""
         if r.worktree is not None:
             from orchestrator import gitops
-            with contextlib.suppress(UserError):  # a refusing hook: leave the files, say so
-                gitops.commit_all(r.worktree.path, f"{task_id}: work left uncommitted by "
-                                  f"attempt {r.launch.attempt}")
+            message = f"{task_id}: work left uncommitted by attempt {r.launch.attempt}"
+            try:
+                gitops.commit_all(r.worktree.path, message)
+            except UserError as e:
+                # a git hook refused the leftovers: keep them on the task branch anyway (never
+                # lose work), but do not count the run as a success
+                refused = str(e)
+                gitops.commit_all(r.worktree.path, message + " (a git hook refused it)",
+                                  verify=False)
             tampered = gitops.tampered_paths(r.worktree.path, r.worktree.base,
                                              extra=self.config.git.tamper_paths)
+        if refused and not tampered:
+            outcome = _replace_outcome(outcome, kind="error", subclass="hook", retryable=True,
+                                       digest=f"A git hook refused the work the agent left "
+                                       f"uncommitted: {refused}")
         if tampered:
             outcome = _replace_outcome(outcome, kind="error", subclass="tamper", retryable=False,
                                        digest="The agent changed protected paths: "
