@@ -180,6 +180,27 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.store, a.task_id, " ".join(a.text), author=a.author or c.actor, as_json=a.as_json))
 
 
+def _add_git_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("merge-driver", parents=[common],
+                       help="git merge driver for issues.jsonl: merge-driver %%O %%A %%B [%%P]")
+    p.add_argument("base", type=Path, metavar="BASE", help="%%O: the common ancestor's version")
+    p.add_argument("ours", type=Path, metavar="OURS", help="%%A: our version; the result is written here")
+    p.add_argument("theirs", type=Path, metavar="THEIRS", help="%%B: their version")
+    p.add_argument("path", nargs="?", default="", metavar="PATH", help="%%P: the file's path, for messages")
+    p.set_defaults(func=lambda a, c: _cmd("merge_driver").merge_driver(
+        a.base, a.ours, a.theirs, name=a.path))
+
+    p = sub.add_parser("hook", parents=[common], help="run one git hook (called by the installed shims)")
+    p.add_argument("hook_name", metavar="NAME",
+                   help="pre-commit | commit-msg | pre-push | post-merge | post-checkout")
+    p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="git's hook arguments")
+    p.set_defaults(func=lambda a, c: _cmd("hook").hook(c, a.hook_name, a.hook_args))
+
+    p = sub.add_parser("hooks", parents=[common], help="install, uninstall or show the git hooks")
+    p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.set_defaults(func=lambda a, c: _cmd("hooks").hooks(c, a.action))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -237,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     _add_queue_commands(sub, common)
+    _add_git_commands(sub, common)
     return parser
 
 
