@@ -184,6 +184,12 @@ def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
     if _git(repo, "check-ref-format", f"refs/heads/{branch}", check=False).status != 0:
         raise UserError(f"task {task_id}: not usable in a branch name ({branch})")
     head = _head_sha(repo)
+    with _repo_lock(repo):  # parallel creators would race on .git/config
+        return _create(repo, task_id, branch, head, base, root)
+
+
+def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
+            root: Path | None) -> TaskWorktree:
     for entry in _worktrees(repo):
         if entry.branch == branch and not entry.prunable and entry.path.is_dir():
             recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
@@ -229,6 +235,11 @@ def remove_task_worktree(repo: Path, wt: TaskWorktree, *, keep_branch: bool = Fa
     """Remove the worktree (uncommitted changes in it are discarded) and, unless keep_branch,
     the task branch and its recorded base."""
     repo = Path(repo)
+    with _repo_lock(repo):
+        _remove(repo, wt, keep_branch)
+
+
+def _remove(repo: Path, wt: TaskWorktree, keep_branch: bool) -> None:
     registered = {e.path.resolve() for e in _worktrees(repo)}
     if Path(wt.path).resolve() in registered:
         _git(repo, "worktree", "remove", "--force", "--force", str(wt.path))
@@ -245,6 +256,11 @@ def prune_task_worktrees(repo: Path) -> list[str]:
     changes are committed to its branch (so a retry can continue and nothing is lost).
     Returns the removed worktree paths."""
     repo = Path(repo)
+    with _repo_lock(repo):
+        return _prune(repo)
+
+
+def _prune(repo: Path) -> list[str]:
     _git(repo, "worktree", "prune")
     removed: list[str] = []
     for entry in _worktrees(repo):
@@ -254,8 +270,7 @@ def prune_task_worktrees(repo: Path) -> list[str]:
             commit_all(entry.path, "WIP: leftovers of an interrupted orchestrator run",
                        verify=False)
         task_id = entry.branch.removeprefix(BRANCH_PREFIX)
-        remove_task_worktree(repo, TaskWorktree(task_id, entry.path, entry.branch, ""),
-                             keep_branch=True)
+        _remove(repo, TaskWorktree(task_id, entry.path, entry.branch, ""), keep_branch=True)
         removed.append(str(entry.path))
     return removed
 
@@ -376,13 +391,22 @@ def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> Lan
             why = f"push to {remote}/{onto} rejected: " + \
                 (pushed.stderr.strip().splitlines() or ["no output"])[-1]
             continue  # someone pushed in between: fetch, rebase, push again
-        why = _fast_forward(repo, onto, local, new)
-        return LandResult(not why, _commits(repo, local, new) if not why else (), why)
+        # pushed: the work has landed; a local tree that cannot fast-forward is only a note
+        note = _fast_forward(repo, onto, local, new)
+        return LandResult(True, _commits(repo, local, new), f"pushed; local {note}" if note else "")
     return LandResult(False, (), f"gave up after {retries + 1} attempts: {why}")
 
 
 def _is_ancestor(repo: Path, a: str, b: str) -> bool:
     return _git(repo, "merge-base", "--is-ancestor", a, b, check=False).status == 0
+
+
+def configured_root(repo: Path, worktree_root: str | None) -> Path | None:
+    """config `git.worktree_root` (relative to the repository) as the `root` argument."""
+    if not worktree_root:
+        return None
+    root = Path(worktree_root).expanduser()
+    return root if root.is_absolute() else Path(repo).resolve() / root
 
 
 # -- handing work between jobs -----------------------------------------------------------------

@@ -350,3 +350,18 @@ def test_tampered_paths(tmp_git_repo: Path) -> None:
     assert "core.hooksPath" in gitops.tampered_paths(wt.path, wt.base)
     assert gitops.tampered_paths(wt.path, wt.base, extra=("src/",))[0] == ".github/workflows/ci.yml"
     assert "src/ok.py" in gitops.tampered_paths(wt.path, wt.base, extra=("src/",))
+
+
+def test_parallel_creation_and_configured_root(tmp_git_repo: Path, tmp_path: Path) -> None:
+    made: list[gitops.TaskWorktree] = []
+    threads = [threading.Thread(target=lambda i=i: made.append(gitops.create_task_worktree(tmp_git_repo, f"p-{i}")))
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(w.task_id for w in made) == [f"p-{i}" for i in range(6)]
+    assert all(w.path.is_dir() for w in made)
+    assert gitops.configured_root(tmp_git_repo, None) is None
+    assert gitops.configured_root(tmp_git_repo, "../wts") == tmp_git_repo.resolve() / "../wts"
+    assert gitops.configured_root(tmp_git_repo, str(tmp_path)) == tmp_path
