@@ -27,6 +27,9 @@ BRANCH_PREFIX = "orchestrator/"
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
+# git plumbing the orchestrator does for itself runs no hooks (post-checkout on every worktree
+# add would print, cost a Python start, and could fail the add)
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
 @dataclass(frozen=True)
@@ -206,10 +209,10 @@ def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
     if exists:
         recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
         base_sha = recorded or _git(repo, "merge-base", head, branch).stdout.strip()
-        _git(repo, "worktree", "add", "-q", str(path), branch)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(path), branch)
     else:
         base_sha = _rev(repo, base) if base else head
-        _git(repo, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
     _git(repo, "config", _base_key(branch), base_sha)
     _record_hooks(path)
     return TaskWorktree(task_id, path, branch, base_sha)
@@ -291,14 +294,14 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
     if where is None:  # the worktree is gone (report job, crash): rebase in a temporary one
         temp = Path(tempfile.mkdtemp(prefix="orchestrator-land-"))
         temp.rmdir()
-        _git(repo, "worktree", "add", "-q", str(temp), wt.branch)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(temp), wt.branch)
         where = temp
     try:
         if _git(where, "status", "--porcelain", "--untracked-files=no").stdout.strip():
             return None, f"uncommitted changes in {where}; commit them first"
         before = _rev(where, "HEAD")
         # no hooks while rewriting (post-checkout noise); the merge driver still applies
-        args = [*_identity(repo), "-c", "core.hooksPath=/dev/null", "rebase", "-q",
+        args = [*_identity(repo), *_NO_HOOKS, "rebase", "-q",
                 "--no-autostash", target, wt.branch]
         done = _git(where, *args, check=False)
         if done.status != 0:
@@ -325,7 +328,7 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
         return "" if done.status == 0 else f"{branch} moved while landing: {done.stderr.strip()}"
     if _rev(where, "HEAD") != old:
         return f"{branch} moved while landing"
-    done = _git(where, "-c", "core.hooksPath=/dev/null", "merge", "-q", "--ff-only", new, check=False)
+    done = _git(where, *_NO_HOOKS, "merge", "-q", "--ff-only", new, check=False)
     if done.status != 0:
         tail = (done.stderr.strip().splitlines() or ["merge --ff-only failed"])
         return f"cannot fast-forward {branch} in {where}: {tail[0]}"

@@ -343,3 +343,20 @@ def test_post_checkout_warns_but_does_not_fail_on_an_invalid_queue(hooked: Path)
 def test_unknown_hook_name(tmp_git_repo: Path) -> None:
     done = orch(tmp_git_repo, "hook", "pre-rebase")
     assert done.returncode == 2 and "unknown" in done.stderr
+
+
+def test_hooks_apply_in_task_worktrees(hooked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator import gitops
+    from orchestrator.errors import UserError
+
+    wt = gitops.create_task_worktree(hooked, "x-1")
+    (wt.path / "leak.txt").write_text(f"token={FAKE_TOKEN}\n")
+    with pytest.raises(UserError, match="looks like a GitHub token"):
+        gitops.commit_all(wt.path, "agent leftovers")
+    (wt.path / "leak.txt").write_text("clean\n")
+    monkeypatch.setenv("ORCHESTRATOR_TASK_ID", "x-1")
+    sha = gitops.commit_all(wt.path, "agent leftovers")
+    assert sha and "Task: x-1" in git(wt.path, "log", "-1", "--format=%B")
+    monkeypatch.delenv("ORCHESTRATOR_TASK_ID")
+    assert gitops.land_task_branch(hooked, wt).ok
+    assert gitops.tampered_paths(wt.path, wt.base) == []

@@ -207,7 +207,7 @@ def _merge_task(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[st
     base = b or {}
     for k, key in (("labels", lambda x: x), ("dependencies", _dep_key), ("comments", _comment_key)):
         merged = _set_merge(base.get(k) or [], o.get(k) or [], t.get(k) or [], key)
-        if k == "comments":
+        if k == "comments" and merged not in (o.get(k) or [], t.get(k) or []):
             merged.sort(key=lambda c: str(c.get("created_at", "")) if isinstance(c, dict) else "")
         if merged:
             out[k] = merged
