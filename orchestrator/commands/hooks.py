@@ -161,7 +161,8 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
         elif target.exists():
             target.unlink()
             notes.append(f"{name}: removed")
-    _git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False)
+    if _git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False)[0] == 0:
+        notes.append(f"merge driver: merge.{DRIVER} removed from git config")
     attributes = top / ".gitattributes"
     state_path = _state_path(top)
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}

@@ -20,6 +20,7 @@ tasks only theirs has, in their order.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,6 @@ class _Side:
 
 
 def _side(text: str, name: str) -> _Side:
-    import json
-
     state = parse(Path(name), text.encode("utf-8"))
     order: list[tuple[str, str]] = []
     lines: dict[tuple[str, str], str] = {}
