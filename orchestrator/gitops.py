@@ -13,7 +13,9 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,12 @@ _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 # git plumbing the orchestrator does for itself runs no hooks (post-checkout on every worktree
 # add would print, cost a Python start, and could fail the add)
 _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+MERGE_DRIVER = "orchestrator-jsonl"
+
+
+def merge_driver_command() -> str:
+    """The `merge.<driver>.driver` value: this Python running `orchestrator merge-driver`."""
+    return f"{shlex.quote(sys.executable)} -m orchestrator.cli merge-driver %O %A %B %P"
 
 
 @dataclass(frozen=True)
@@ -301,9 +309,10 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
             return None, f"uncommitted changes in {where}; commit them first"
         before = _rev(where, "HEAD")
         # no hooks while rewriting (post-checkout noise); the merge driver still applies
-        args = [*_identity(repo), *_NO_HOOKS, "rebase", "-q",
-                "--no-autostash", target, wt.branch]
-        done = _git(where, *args, check=False)
+        with _driver_attributes(repo) as driver:
+            args = [*_identity(repo), *_NO_HOOKS, *driver, "rebase", "-q",
+                    "--no-autostash", target, wt.branch]
+            done = _git(where, *args, check=False)
         if done.status != 0:
             files = _git(where, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
             _git(where, "rebase", "--abort", check=False)
@@ -317,6 +326,26 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
         if temp is not None:
             _git(repo, "worktree", "remove", "--force", "--force", str(temp), check=False)
             _git(repo, "worktree", "prune", check=False)
+
+
+@contextlib.contextmanager
+def _driver_attributes(repo: Path) -> Iterator[tuple[str, ...]]:
+    """`-c` options that make a rebase merge every issues.jsonl with our driver even when
+    `orchestrator hooks install` never ran: parallel agents all touch the queue file, and a
+    line-based merge of neighbouring lines would conflict for nothing. The user's own
+    core.attributesFile is kept (copied first)."""
+    own = _git(repo, "config", "--path", "--get", "core.attributesFile", check=False).stdout.strip()
+    text = ""
+    if own and Path(own).is_file():
+        text = Path(own).read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"
+    fd, tmp = tempfile.mkstemp(prefix="orchestrator-attributes-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + f"issues.jsonl merge={MERGE_DRIVER}\n")
+        yield ("-c", f"core.attributesFile={tmp}",
+               "-c", f"merge.{MERGE_DRIVER}.driver={merge_driver_command()}")
+    finally:
+        os.unlink(tmp)
 
 
 def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:

@@ -23,12 +23,13 @@ from typing import Any
 import git
 
 from orchestrator.commands.hook import HOOK_NAMES
+from orchestrator.gitops import MERGE_DRIVER as DRIVER
+from orchestrator.gitops import merge_driver_command
 from orchestrator.errors import UserError
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
-DRIVER = "orchestrator-jsonl"
 TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
 
 
@@ -101,10 +102,6 @@ def _attributes_line(queue_path: str) -> str:
     return f"{queue_path} merge={DRIVER}"
 
 
-def driver_command() -> str:
-    return f"{shlex.quote(sys.executable)} -m orchestrator.cli merge-driver %O %A %B %P"
-
-
 def install(top: Path, queue_path: str) -> list[str]:
     hdir = hooks_dir(top)
     hdir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +126,7 @@ def install(top: Path, queue_path: str) -> list[str]:
             notes.append(f"{name}: installed")
         _write(target, content, 0o755)
     _git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
-    _git(top, "config", f"merge.{DRIVER}.driver", driver_command())
+    _git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
     before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
     line = _attributes_line(queue_path)
