@@ -73,6 +73,8 @@ def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
             raise UserError("hook commit-msg: give the message file (git passes it)")
         return commit_msg(top, Path(args[0]))
     if name == "pre-push":
+        if not os.environ.get("ORCHESTRATOR_TASK_ID", "").strip():
+            return 0  # only agent runs are restricted (and stdin may be a terminal)
         return pre_push(ctx.config.git.protected_branches, args, sys.stdin.read())
     return post_change(top, name, args, ctx.config.jsonl.path,
                        frozenset(ctx.config.dispatch.exclude_types))
