@@ -341,8 +341,9 @@ def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
                extra: Sequence[str]) -> StreamFacts:
     """A plain-text agent (aider, a team's script): only the exit code and signatures."""
     blob = f"{stdout}\n{stderr}"
+    # crashes only from stderr: stdout may quote failing test output the agent was fixing
     base: dict[str, Any] = dict(format="text", context_marker=marker,
-                                critical_errors=_critical(blob))
+                                critical_errors=_critical(stderr))
     last = next((ln for ln in reversed(blob.strip().splitlines()) if ln.strip()), "")
     if _ctx(blob):
         return StreamFacts(verdict="context_exhausted", detail=_one_line(last), **base)

@@ -25,7 +25,7 @@ from orchestrator.agents import outcome as outcomes
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.profiles import build_launch, profile_for_task
 from orchestrator.agents.prompts import build_prompt, task_kind
-from orchestrator.agents.runner import append_monitor, run_agent_process, secret_values
+from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
 from orchestrator.config import Config
 from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
@@ -182,7 +182,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
         shutil.rmtree(log_dir, ignore_errors=True)
         raise
     secrets = secret_values(env)
-    write_atomic(prompt_file, prompt)
+    write_atomic(prompt_file, Scrubber(secrets).text(prompt))
 
     agent = config.agent
     result = run_agent_process(
