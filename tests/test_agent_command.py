@@ -166,3 +166,37 @@ def test_logs_show_follow_tails_a_running_agent(tmp_path: Path, capsys: pytest.C
     assert out.startswith("== 20261125T060000Z_t-7: task t-7, attempt 1, profile claude, budget high")
     assert "[init] model=claude-opus-4-6" in out and "assistant: Working on it." in out
     assert "[result] success" in out and out.rstrip().endswith("Success: Followed.")
+
+
+def test_ctrl_c_ends_the_agent_group_and_records_interrupted(tmp_git_repo: Path) -> None:
+    """`orchestrator agent` as a real process: SIGINT stops the agent (and its child), the
+    attempt is recorded as interrupted and the task is released."""
+    import signal
+    import subprocess
+    import time
+
+    started = tmp_git_repo.parent / "started"
+    child_pid = tmp_git_repo.parent / "child.pid"
+    script = write_script(tmp_git_repo.parent / "agent.py", f"""
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+open({str(child_pid)!r}, "w").write(str(child.pid))
+open({str(started)!r}, "w").close()
+while True:
+    print("working", flush=True)
+    time.sleep(0.1)
+""")
+    setup_repo(tmp_git_repo, script)
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "--repo", str(tmp_git_repo),
+                             "agent", "--task", "t-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    while not started.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert out.startswith("t-1: interrupted")
+    from agents_util import pid_alive
+    assert not pid_alive(int(child_pid.read_text()))
+    t = task(tmp_git_repo, "t-1")
+    assert t.status == "open" and read_history(t)[-1].kind == "interrupted"

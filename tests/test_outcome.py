@@ -267,3 +267,10 @@ def test_digest_is_one_paragraph() -> None:
     for out in (judge(stream(init(), result()), 0, after=OPEN),
                 judge(stream(init(), text("x")), -9, after=OPEN, killed="timeout")):
         assert "\n" not in out.digest and out.digest
+
+
+def test_configured_pattern_explains_a_claude_error_result() -> None:
+    out = stream(init(), result(is_error=True, text_="Gateway said: CONTEXT BUDGET SPENT"))
+    assert judge(out, 1, after=OPEN).kind == "error"
+    got = judge(out, 1, after=OPEN, patterns=(r"context budget spent",))
+    assert (got.kind, got.subclass) == ("context_exhausted", "marker")

@@ -539,7 +539,9 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
                    f"The task now depends on new open task(s) {', '.join(blockers)}", blockers)
 
     if facts.verdict != "success":
-        if facts.verdict == "error" and facts.context_marker and facts.subclass in ("crash", "exit_code"):
+        # the seed's free_space marker / agent.context_patterns explain an otherwise unexplained failure
+        if facts.verdict == "error" and facts.context_marker and \
+                facts.subclass in ("crash", "exit_code", "api", "execution"):
             return out("context_exhausted", "marker", True, facts.detail)
         return out(facts.verdict, facts.subclass, facts.retryable, facts.detail)
 
