@@ -149,8 +149,8 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     """Run one agent on one task and judge it. Raises UserError only for setup problems (unknown
     task, bad profile or template, agent executable not found); everything the agent does ends
     up in the returned outcome."""
-    repo = Path(repo)
-    workdir = Path(workdir) if workdir is not None else repo
+    repo = Path(repo).resolve()
+    workdir = Path(workdir).resolve() if workdir is not None else repo
     logs_root = Path(logs_root) if logs_root is not None else repo / "logs" / "run"
     before = store.all()
     if task_id not in before:
