@@ -190,7 +190,8 @@ def _add_agent_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     p.add_argument("--budget", help="thinking budget (default: agent.budgets for the attempt)")
     p.set_defaults(func=lambda a, c: _cmd("agent").agent(
         c.repo, c.store, c.config, task_id=a.task, attempt=a.attempt, profile=a.profile,
-        budget=a.budget, actor=c.actor, as_json=a.as_json))
+        budget=a.budget, actor=c.actor, as_json=a.as_json, config_path=c.config_path,
+        store_kind=c.store_kind))
 
     logs = sub.add_parser("logs", parents=[common], help="agent run logs (logs/run/)")
     lsub = logs.add_subparsers(dest="logs_command", required=True, metavar="ACTION",

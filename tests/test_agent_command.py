@@ -200,3 +200,21 @@ while True:
     assert not pid_alive(int(child_pid.read_text()))
     t = task(tmp_git_repo, "t-1")
     assert t.status == "open" and read_history(t)[-1].kind == "interrupted"
+
+
+def test_explicit_config_and_store_reach_the_agents_task_command(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A queue outside the default path, named only by --config: the agent's `orchestrator
+    task close` must update that queue, not look for .beads/issues.jsonl."""
+    script = write_script(tmp_git_repo.parent / "agent.py", TASK_CMD_HELPER + "task('close', TASK)\n")
+    queue = tmp_git_repo / "work" / "queue.jsonl"
+    queue.parent.mkdir()
+    queue.write_text(json.dumps(task_record("t-1")) + "\n")
+    cfg = tmp_git_repo.parent / "custom.yml"
+    cfg.write_text(f"jsonl:\n  path: work/queue.jsonl\nagent:\n  profile: command\n"
+                   f"  command: [{json.dumps(sys.executable)}, {json.dumps(str(script))}]\n")
+    assert cli(tmp_git_repo, "--config", str(cfg), "--store", "jsonl", "agent", "--task", "t-1") == 0, \
+        capsys.readouterr()
+    assert JsonlStore(queue).show(["t-1"])[0].status == "closed"
+    (log_dir,) = (tmp_git_repo / "logs" / "run").iterdir()
+    assert f"--config {cfg}" in (log_dir / "prompt.md").read_text()

@@ -159,7 +159,8 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     profile_name = profile_for_task(task, config, profile)
     run_budget = budget if budget is not None else budget_for_attempt(config, attempt)
     kind = task_kind(task, config)
-    task_cmd = task_command(store, repo, workdir)
+    # a caller that knows more (an explicit --config/--store) passes its own command
+    task_cmd = (extra_env or {}).get("ORCHESTRATOR_TASK_CMD") or task_command(store, repo, workdir)
     prompt = build_prompt(task=task, tasks=before, kind=kind, task_cmd=task_cmd, attempt=attempt,
                           budget=run_budget, history=history, repo=repo, config=config)
 
