@@ -3,7 +3,6 @@ transcripts for each outcome kind, judged together with the task's state."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

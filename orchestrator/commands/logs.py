@@ -106,7 +106,7 @@ def logs_list(root: Path, *, limit: int, as_json: bool, task_id: str | None = No
                      f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
