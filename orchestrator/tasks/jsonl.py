@@ -139,12 +139,16 @@ def _parse(path: Path, data: bytes) -> _State:
             target = dep.depends_on_id
             if target not in tasks and not target.startswith("external:"):
                 raise _fail(path, line_of[tid], f"task {tid} depends on missing task {target}")
-    for cycle in graph.find_cycles(tasks):
-        first = min(cycle, key=line_of.__getitem__)
-        raise _fail(path, line_of[first], f"dependency cycle through blocking edges: {' -> '.join(cycle)}")
-    for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
-        first = min(cycle, key=line_of.__getitem__)
-        raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
+    # One pass settles the usual case: no cycle over both kinds of edge together means none
+    # over either kind alone (a big queue spends a fifth of its parse on these checks).
+    if graph.find_cycles(tasks, BLOCKING_EDGES | {PARENT_CHILD}):
+        for cycle in graph.find_cycles(tasks):
+            first = min(cycle, key=line_of.__getitem__)
+            raise _fail(path, line_of[first],
+                        f"dependency cycle through blocking edges: {' -> '.join(cycle)}")
+        for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
+            first = min(cycle, key=line_of.__getitem__)
+            raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
     return _State(lines, tasks, line_of)
 
 
