@@ -67,7 +67,10 @@ def _gc_paused() -> Iterator[None]:
     three times over, young, middle and old generation: at 100k tasks that was more than
     half of `ready --json` (see docs/performance.md). gc.freeze() + gc.unfreeze() puts
     every tracked object in the oldest generation without a scan (documented behaviour of
-    unfreeze), so nothing is leaked: a later full collection still sees them all."""
+    unfreeze), so nothing is leaked: a later full collection still sees them all.
+
+    Nested or concurrent pauses (threads reading the store) are safe: only a pause that found
+    the collector on turns it back on, so it always ends up as it was."""
     enabled = gc.isenabled()
     gc.disable()
     try:
