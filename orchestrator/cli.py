@@ -77,8 +77,9 @@ def _flatten(values: list[list[str]] | None) -> tuple[str, ...]:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # one line, exit 2, as every other user error
-        raise UserError(f"{self.prog}: {message}")
+        # one line, exit 2, as every other user error; main() already prints "orchestrator: "
+        where = self.prog.removeprefix("orchestrator").strip()
+        raise UserError(f"{where}: {message}" if where else message)
 
 
 def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

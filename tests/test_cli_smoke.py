@@ -15,7 +15,14 @@ def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ready_json_matches_bd_fixture(tmp_path: Path) -> None:
-    """`ready --json` on the recorded export gives bd's own ready.json IDs in bd's order."""
+    """`ready --json` on the recorded export gives bd's own ready.json IDs in bd's order.
+
+    Issue 2's "done when": the same IDs in the same order as the recorded ready.json. Nothing
+    differs by design for this fixture: it has no defer_until, so the real clock cannot change
+    the answer, and every record is a bd 1.x export. (test_queue_commands.py compares the
+    whole records, counts and `parent` included.) What does differ from bd by design is in
+    `stats` only and is asserted in test_graph.py: we compute average_lead_time_hours, where
+    Dolt-era bd reports 0."""
     (tmp_path / ".beads").mkdir()
     shutil.copy(FIXTURES / "bd" / "issues.jsonl", tmp_path / ".beads" / "issues.jsonl")
     out = run(tmp_path, "ready", "--json", "--store", "jsonl")
@@ -31,3 +38,11 @@ def test_user_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "issues.jsonl:2: malformed JSON" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_usage_errors_name_the_program_once(tmp_path: Path) -> None:
+    out = run(tmp_path, "no-such-command")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("orchestrator: argument COMMAND: invalid choice: 'no-such-command'")
+    out = run(tmp_path, "ready", "--no-such-flag")
+    assert (out.returncode, out.stderr) == (2, "orchestrator: unrecognized arguments: --no-such-flag\n")

@@ -140,3 +140,30 @@ def test_ready_matches_the_definition(records: list[dict[str, Any]]) -> None:
     graph.stats(tasks, now=NOW)
     for policy in graph.SORT_POLICIES:
         graph.ready(tasks, now=NOW, sort=policy, limit=3)
+
+
+def reference_cyclic_nodes(records: list[dict[str, Any]], kinds: set[str]) -> set[str]:
+    """Tasks that can reach themselves over edges of these kinds (plain reachability)."""
+    ids = {r["id"] for r in records}
+    succ = {r["id"]: {d["depends_on_id"] for d in r.get("dependencies", [])
+                      if d["type"] in kinds and d["depends_on_id"] in ids} for r in records}
+    out = set()
+    for start in succ:
+        seen, todo = set(), list(succ[start])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(succ[node])
+        if start in seen:
+            out.add(start)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(queues())
+def test_find_cycles_finds_exactly_the_tasks_on_a_cycle(records: list[dict[str, Any]]) -> None:
+    tasks = {r["id"]: task_from_record(r) for r in records}
+    for kinds in ({"blocks", "conditional-blocks"}, {"parent-child"}):
+        found = graph.find_cycles(tasks, frozenset(kinds))
+        assert {tid for cycle in found for tid in cycle} == reference_cyclic_nodes(records, kinds)

@@ -368,7 +368,8 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
-@pytest.mark.parametrize("command", [("ready",), ("task", "update", "x-1", "--priority", "1"),
+@pytest.mark.parametrize("command", [("ready",), ("ready", "--json"),
+                                     ("task", "update", "x-1", "--priority", "1"),
                                      ("task", "create", "new")])
 def test_bad_input_is_one_line_exit_2_and_file_untouched(tmp_path: Path, case: str,
                                                          command: tuple[str, ...]) -> None:

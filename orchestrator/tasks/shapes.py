@@ -22,7 +22,7 @@ def issue(task: Task) -> dict[str, Any]:
 
 def issues_with_counts(items: list[Task], tasks: Mapping[str, Task]) -> list[dict[str, Any]]:
     """ready/list items: Issue fields with dependency records, blocks-only counts, parent."""
-    counts = graph.dependency_counts(tasks)
+    counts = graph.dependency_counts(tasks, [t.id for t in items])
     out = []
     for t in items:
         # bd's own output already carries the counts when the whole graph is not at hand
