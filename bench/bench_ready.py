@@ -75,6 +75,7 @@ def timed_in_fresh_interpreter(kind: str, repo: Path) -> float:
 
 
 def measure(kind: str, repo: Path) -> float:
+    import orchestrator.tasks.jsonl  # noqa: F401  (imported lazily by the CLI: start-up, not work)
     path = repo / ".beads" / "issues.jsonl"
     if kind == "bare-nogc":
         gc.disable()

@@ -244,6 +244,56 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     p.set_defaults(func=lambda a, c: _cmd("demo").demo(a.dir))
 
 
+def _add_git_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("merge-driver", parents=[common],
+                       help="git merge driver for issues.jsonl: merge-driver %%O %%A %%B [%%P]")
+    p.add_argument("base", type=Path, metavar="BASE", help="%%O: the common ancestor's version")
+    p.add_argument("ours", type=Path, metavar="OURS", help="%%A: our version; the result is written here")
+    p.add_argument("theirs", type=Path, metavar="THEIRS", help="%%B: their version")
+    p.add_argument("path", nargs="?", default="", metavar="PATH", help="%%P: the file's path, for messages")
+    p.set_defaults(func=lambda a, c: _cmd("merge_driver").merge_driver(
+        a.base, a.ours, a.theirs, name=a.path))
+
+    p = sub.add_parser("hook", parents=[common], help="run one git hook (called by the installed shims)")
+    p.add_argument("hook_name", metavar="NAME",
+                   help="pre-commit | commit-msg | pre-push | post-merge | post-checkout")
+    p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="git's hook arguments")
+    p.set_defaults(func=lambda a, c: _cmd("hook").hook(c, a.hook_name, a.hook_args))
+
+    p = sub.add_parser("hooks", parents=[common], help="install, uninstall or show the git hooks")
+    p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.set_defaults(func=lambda a, c: _cmd("hooks").hooks(c, a.action))
+
+
+def _add_agent_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("agent", parents=[common], help="run one agent on one task (manual single task)")
+    _json(p)
+    p.add_argument("--task", required=True, metavar="ID", help="the task to work on")
+    p.add_argument("--attempt", type=int, help="attempt number (default: recorded attempts + 1)")
+    p.add_argument("--profile", choices=("claude", "codex", "command"),
+                   help="agent profile (default: the task's agent:<profile> label, else config)")
+    p.add_argument("--budget", help="thinking budget (default: agent.budgets for the attempt)")
+    p.set_defaults(func=lambda a, c: _cmd("agent").agent(
+        c.repo, c.store, c.config, task_id=a.task, attempt=a.attempt, profile=a.profile,
+        budget=a.budget, actor=c.actor, as_json=a.as_json, config_path=c.config_path,
+        store_kind=c.store_kind))
+
+    logs = sub.add_parser("logs", parents=[common], help="agent run logs (logs/run/)")
+    lsub = logs.add_subparsers(dest="logs_command", required=True, metavar="ACTION",
+                               parser_class=_Parser)
+    p = lsub.add_parser("list", parents=[common], help="recent runs with their outcome")
+    p.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
+    p.add_argument("-n", "--limit", type=int, default=20, help="at most N runs (0 = all)")
+    p.add_argument("--task", metavar="ID", help="only runs of this task")
+    p.set_defaults(func=lambda a, c: _cmd("logs").logs_list(
+        c.repo / "logs" / "run", limit=a.limit, as_json=a.as_json, task_id=a.task))
+    p = lsub.add_parser("show", parents=[common], help="readable transcript of a run (RUN or TASK)")
+    p.add_argument("ref", metavar="RUN|TASK", help="run directory name or path, or a task ID (latest run)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing while the agent runs")
+    p.set_defaults(func=lambda a, c: _cmd("logs").logs_show(
+        c.repo / "logs" / "run", a.ref, follow=a.follow))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -302,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
     _add_queue_commands(sub, common)
     _add_dispatch_commands(sub, common)
+    _add_git_commands(sub, common)
+    _add_agent_commands(sub, common)
     return parser
 
 

@@ -13,7 +13,9 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,15 @@ BRANCH_PREFIX = "orchestrator/"
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
+# git plumbing the orchestrator does for itself runs no hooks (post-checkout on every worktree
+# add would print, cost a Python start, and could fail the add)
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+MERGE_DRIVER = "orchestrator-jsonl"
+
+
+def merge_driver_command() -> str:
+    """The `merge.<driver>.driver` value: this Python running `orchestrator merge-driver`."""
+    return f"{shlex.quote(sys.executable)} -m orchestrator.cli merge-driver %O %A %B %P"
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,12 @@ def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
     if _git(repo, "check-ref-format", f"refs/heads/{branch}", check=False).status != 0:
         raise UserError(f"task {task_id}: not usable in a branch name ({branch})")
     head = _head_sha(repo)
+    with _repo_lock(repo):  # parallel creators would race on .git/config
+        return _create(repo, task_id, branch, head, base, root)
+
+
+def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
+            root: Path | None) -> TaskWorktree:
     for entry in _worktrees(repo):
         if entry.branch == branch and not entry.prunable and entry.path.is_dir():
             recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
@@ -200,10 +217,10 @@ def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
     if exists:
         recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
         base_sha = recorded or _git(repo, "merge-base", head, branch).stdout.strip()
-        _git(repo, "worktree", "add", "-q", str(path), branch)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(path), branch)
     else:
         base_sha = _rev(repo, base) if base else head
-        _git(repo, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
     _git(repo, "config", _base_key(branch), base_sha)
     _record_hooks(path)
     return TaskWorktree(task_id, path, branch, base_sha)
@@ -229,6 +246,11 @@ def remove_task_worktree(repo: Path, wt: TaskWorktree, *, keep_branch: bool = Fa
     """Remove the worktree (uncommitted changes in it are discarded) and, unless keep_branch,
     the task branch and its recorded base."""
     repo = Path(repo)
+    with _repo_lock(repo):
+        _remove(repo, wt, keep_branch)
+
+
+def _remove(repo: Path, wt: TaskWorktree, keep_branch: bool) -> None:
     registered = {e.path.resolve() for e in _worktrees(repo)}
     if Path(wt.path).resolve() in registered:
         _git(repo, "worktree", "remove", "--force", "--force", str(wt.path))
@@ -245,6 +267,11 @@ def prune_task_worktrees(repo: Path) -> list[str]:
     changes are committed to its branch (so a retry can continue and nothing is lost).
     Returns the removed worktree paths."""
     repo = Path(repo)
+    with _repo_lock(repo):
+        return _prune(repo)
+
+
+def _prune(repo: Path) -> list[str]:
     _git(repo, "worktree", "prune")
     removed: list[str] = []
     for entry in _worktrees(repo):
@@ -254,8 +281,7 @@ def prune_task_worktrees(repo: Path) -> list[str]:
             commit_all(entry.path, "WIP: leftovers of an interrupted orchestrator run",
                        verify=False)
         task_id = entry.branch.removeprefix(BRANCH_PREFIX)
-        remove_task_worktree(repo, TaskWorktree(task_id, entry.path, entry.branch, ""),
-                             keep_branch=True)
+        _remove(repo, TaskWorktree(task_id, entry.path, entry.branch, ""), keep_branch=True)
         removed.append(str(entry.path))
     return removed
 
@@ -276,16 +302,17 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
     if where is None:  # the worktree is gone (report job, crash): rebase in a temporary one
         temp = Path(tempfile.mkdtemp(prefix="orchestrator-land-"))
         temp.rmdir()
-        _git(repo, "worktree", "add", "-q", str(temp), wt.branch)
+        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(temp), wt.branch)
         where = temp
     try:
         if _git(where, "status", "--porcelain", "--untracked-files=no").stdout.strip():
             return None, f"uncommitted changes in {where}; commit them first"
         before = _rev(where, "HEAD")
         # no hooks while rewriting (post-checkout noise); the merge driver still applies
-        args = [*_identity(repo), "-c", "core.hooksPath=/dev/null", "rebase", "-q",
-                "--no-autostash", target, wt.branch]
-        done = _git(where, *args, check=False)
+        with _driver_attributes(repo) as driver:
+            args = [*_identity(repo), *_NO_HOOKS, *driver, "rebase", "-q",
+                    "--no-autostash", target, wt.branch]
+            done = _git(where, *args, check=False)
         if done.status != 0:
             files = _git(where, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
             _git(where, "rebase", "--abort", check=False)
@@ -301,6 +328,26 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
             _git(repo, "worktree", "prune", check=False)
 
 
+@contextlib.contextmanager
+def _driver_attributes(repo: Path) -> Iterator[tuple[str, ...]]:
+    """`-c` options that make a rebase merge every issues.jsonl with our driver even when
+    `orchestrator hooks install` never ran: parallel agents all touch the queue file, and a
+    line-based merge of neighbouring lines would conflict for nothing. The user's own
+    core.attributesFile is kept (copied first)."""
+    own = _git(repo, "config", "--path", "--get", "core.attributesFile", check=False).stdout.strip()
+    text = ""
+    if own and Path(own).is_file():
+        text = Path(own).read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"
+    fd, tmp = tempfile.mkstemp(prefix="orchestrator-attributes-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + f"issues.jsonl merge={MERGE_DRIVER}\n")
+        yield ("-c", f"core.attributesFile={tmp}",
+               "-c", f"merge.{MERGE_DRIVER}.driver={merge_driver_command()}")
+    finally:
+        os.unlink(tmp)
+
+
 def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
     """Move `branch` from old to new (a descendant); updates a checked-out tree. '' or why not."""
     where = _checked_out_at(repo, branch)
@@ -310,7 +357,7 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
         return "" if done.status == 0 else f"{branch} moved while landing: {done.stderr.strip()}"
     if _rev(where, "HEAD") != old:
         return f"{branch} moved while landing"
-    done = _git(where, "-c", "core.hooksPath=/dev/null", "merge", "-q", "--ff-only", new, check=False)
+    done = _git(where, *_NO_HOOKS, "merge", "-q", "--ff-only", new, check=False)
     if done.status != 0:
         tail = (done.stderr.strip().splitlines() or ["merge --ff-only failed"])
         return f"cannot fast-forward {branch} in {where}: {tail[0]}"
@@ -376,13 +423,22 @@ def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> Lan
             why = f"push to {remote}/{onto} rejected: " + \
                 (pushed.stderr.strip().splitlines() or ["no output"])[-1]
             continue  # someone pushed in between: fetch, rebase, push again
-        why = _fast_forward(repo, onto, local, new)
-        return LandResult(not why, _commits(repo, local, new) if not why else (), why)
+        # pushed: the work has landed; a local tree that cannot fast-forward is only a note
+        note = _fast_forward(repo, onto, local, new)
+        return LandResult(True, _commits(repo, local, new), f"pushed; local {note}" if note else "")
     return LandResult(False, (), f"gave up after {retries + 1} attempts: {why}")
 
 
 def _is_ancestor(repo: Path, a: str, b: str) -> bool:
     return _git(repo, "merge-base", "--is-ancestor", a, b, check=False).status == 0
+
+
+def configured_root(repo: Path, worktree_root: str | None) -> Path | None:
+    """config `git.worktree_root` (relative to the repository) as the `root` argument."""
+    if not worktree_root:
+        return None
+    root = Path(worktree_root).expanduser()
+    return root if root.is_absolute() else Path(repo).resolve() / root
 
 
 # -- handing work between jobs -----------------------------------------------------------------

@@ -50,3 +50,10 @@ def test_the_garbage_collector_is_back_on_after_a_parse(tmp_path: Path, data: by
     except UserError:
         pass
     assert gc.isenabled()
+
+
+def test_a_cycle_only_across_edge_kinds_is_no_cycle(tmp_path: Path) -> None:
+    # the epic waits (blocks) on its own child, the child is in the epic (parent-child): the
+    # one-pass check over both kinds sees a loop, neither kind alone has one, so it loads
+    data = line("x-e", issue_type="epic", blocks_on=["x-e.1"]) + b"\n" + line("x-e.1", parent="x-e") + b"\n"
+    assert list(parse(tmp_path / "issues.jsonl", data).tasks) == ["x-e", "x-e.1"]

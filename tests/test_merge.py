@@ -247,3 +247,12 @@ def test_property_never_drops_a_task_never_reopens_a_closed_one(
             assert "closed_at" in got[tid]
     if result.clean:
         parse(Path("merged"), result.text.encode())  # a valid queue
+        flipped = merge_records(text(*base.values()), text(*theirs.values()), text(*ours.values()))
+        assert set(records(flipped.text)) == set(got)  # the same tasks whichever side is ours
+
+
+def test_unsorted_comments_on_one_side_are_kept_as_they_are() -> None:
+    c = lambda cid, when: {"id": cid, "issue_id": "x-1", "author": "a", "text": cid, "created_at": when}  # noqa: E731
+    base = text(rec("x-1"))
+    ours = text(rec("x-1", comments=[c("late", T2), c("early", T1)], updated_at=T2))
+    assert merge_records(base, ours, base).text == ours

@@ -25,7 +25,7 @@ from orchestrator.agents import outcome as outcomes
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.profiles import build_launch, profile_for_task
 from orchestrator.agents.prompts import build_prompt, task_kind
-from orchestrator.agents.runner import append_monitor, run_agent_process, secret_values
+from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
 from orchestrator.config import Config
 from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
@@ -149,8 +149,8 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     """Run one agent on one task and judge it. Raises UserError only for setup problems (unknown
     task, bad profile or template, agent executable not found); everything the agent does ends
     up in the returned outcome."""
-    repo = Path(repo)
-    workdir = Path(workdir) if workdir is not None else repo
+    repo = Path(repo).resolve()
+    workdir = Path(workdir).resolve() if workdir is not None else repo
     logs_root = Path(logs_root) if logs_root is not None else repo / "logs" / "run"
     before = store.all()
     if task_id not in before:
@@ -159,7 +159,8 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     profile_name = profile_for_task(task, config, profile)
     run_budget = budget if budget is not None else budget_for_attempt(config, attempt)
     kind = task_kind(task, config)
-    task_cmd = task_command(store, repo, workdir)
+    # a caller that knows more (an explicit --config/--store) passes its own command
+    task_cmd = (extra_env or {}).get("ORCHESTRATOR_TASK_CMD") or task_command(store, repo, workdir)
     prompt = build_prompt(task=task, tasks=before, kind=kind, task_cmd=task_cmd, attempt=attempt,
                           budget=run_budget, history=history, repo=repo, config=config)
 
@@ -182,7 +183,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
         shutil.rmtree(log_dir, ignore_errors=True)
         raise
     secrets = secret_values(env)
-    write_atomic(prompt_file, prompt)
+    write_atomic(prompt_file, Scrubber(secrets).text(prompt))
 
     agent = config.agent
     result = run_agent_process(

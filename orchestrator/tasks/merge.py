@@ -20,6 +20,7 @@ tasks only theirs has, in their order.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,6 @@ class _Side:
 
 
 def _side(text: str, name: str) -> _Side:
-    import json
-
     state = parse(Path(name), text.encode("utf-8"))
     order: list[tuple[str, str]] = []
     lines: dict[tuple[str, str], str] = {}
@@ -207,7 +206,7 @@ def _merge_task(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[st
     base = b or {}
     for k, key in (("labels", lambda x: x), ("dependencies", _dep_key), ("comments", _comment_key)):
         merged = _set_merge(base.get(k) or [], o.get(k) or [], t.get(k) or [], key)
-        if k == "comments":
+        if k == "comments" and merged not in (o.get(k) or [], t.get(k) or []):
             merged.sort(key=lambda c: str(c.get("created_at", "")) if isinstance(c, dict) else "")
         if merged:
             out[k] = merged

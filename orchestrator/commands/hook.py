@@ -1,0 +1,205 @@
+"""`orchestrator hook NAME [ARGS]`: the logic behind the shipped git hook shims.
+
+- pre-commit: a staged issues.jsonl must parse as a valid queue (duplicate IDs, dangling
+  dependencies, cycles through blocking edges: the same checks as the store); run logs and
+  anything that looks like a token are refused.
+- commit-msg: in an agent run (ORCHESTRATOR_TASK_ID set) add `Task: <id>` and `Attempt: <n>`
+  trailers, once.
+- pre-push: an agent run may not push to a protected branch (git.protected_branches).
+- post-merge / post-checkout: when the queue file changed, re-validate it and print what is
+  ready now (never fails the checkout or merge, which already happened).
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import git
+
+from orchestrator.errors import UserError
+from orchestrator.tasks import graph
+from orchestrator.tasks.graph import ReadyFilter
+from orchestrator.tasks.jsonl import parse
+
+HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
+NULL_SHA = "0" * 40
+RUN_LOG_DIRS = ("logs/run/",)
+# Credentials that must never be committed (an agent's environment has some). The match is
+# reported by kind and place, never printed.
+TOKEN_PATTERNS = (
+    ("GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}")),
+    ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
+    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
+    ("OpenAI API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9]{32,}")),
+    ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
+)
+
+
+def _git(top: Path, *args: str, binary: bool = False, check: bool = True) -> Any:
+    try:
+        return git.Git(str(top)).execute(["git", *args], stdout_as_string=not binary,
+                                         strip_newline_in_stdout=False, with_exceptions=check)
+    except git.GitCommandError as e:
+        raise UserError(f"git {' '.join(args[:2])}: {str(e.stderr).strip() or e}") from None
+
+
+def _top(ctx: Any) -> Path:
+    try:
+        out = _git(Path(ctx.repo), "rev-parse", "--show-toplevel")
+    except UserError:
+        raise UserError(f"{ctx.repo}: not inside a git working tree") from None
+    return Path(out.strip())
+
+
+def _say(hook: str, message: str) -> None:
+    print(f"orchestrator {hook}: {message}", file=sys.stderr)
+
+
+def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
+    if name not in HOOK_NAMES:
+        raise UserError(f"hook {name!r}: unknown (known: {', '.join(HOOK_NAMES)})")
+    top = _top(ctx)
+    if name == "pre-commit":
+        return pre_commit(top, ctx.config.jsonl.path)
+    if name == "commit-msg":
+        if not args:
+            raise UserError("hook commit-msg: give the message file (git passes it)")
+        return commit_msg(top, Path(args[0]))
+    if name == "pre-push":
+        if not os.environ.get("ORCHESTRATOR_TASK_ID", "").strip():
+            return 0  # only agent runs are restricted (and stdin may be a terminal)
+        return pre_push(ctx.config.git.protected_branches, args, sys.stdin.read())
+    return post_change(top, name, args, ctx.config.jsonl.path,
+                       frozenset(ctx.config.dispatch.exclude_types))
+
+
+# -- pre-commit ---------------------------------------------------------------------------------
+
+def pre_commit(top: Path, queue_path: str) -> int:
+    staged = [p for p in _git(top, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR")
+              .split("\0") if p]
+    problems: list[str] = []
+    if queue_path in staged:
+        data = _git(top, "cat-file", "blob", f":{queue_path}", binary=True)
+        try:
+            parse(Path(queue_path), data)
+        except UserError as e:
+            problems.append(f"{e} (the staged task queue is invalid)")
+    log_dirs = list(RUN_LOG_DIRS)
+    log_env = os.environ.get("ORCHESTRATOR_LOG_DIR")
+    if log_env:
+        rel = os.path.relpath(Path(log_env).resolve(), top.resolve())
+        if not rel.startswith(".."):
+            log_dirs.append(rel.rstrip("/") + "/")
+    for path in staged:
+        if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs):
+            problems.append(f"{path}: a run log; logs are uploaded as artifacts, not committed")
+    problems += find_tokens(_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
+                                 "--diff-filter=ACMR", binary=True))
+    for p in problems:
+        _say("pre-commit", p)
+    if problems:
+        _say("pre-commit", "commit refused")
+    return 1 if problems else 0
+
+
+def find_tokens(diff: bytes) -> list[str]:
+    """'path:line: looks like a <kind>' for every added line of a unified diff (-U0) that does."""
+    found: list[str] = []
+    path, line = "", 0
+    for raw in diff.decode("utf-8", "replace").split("\n"):
+        if raw.startswith("+++ "):
+            path = raw[4:].removeprefix("b/")
+        elif raw.startswith("@@"):
+            m = re.match(r"@@ -\S+ \+(\d+)", raw)
+            line = int(m.group(1)) if m else 0
+        elif raw.startswith("+"):
+            for kind, pattern in TOKEN_PATTERNS:
+                if pattern.search(raw):
+                    found.append(f"{path}:{line}: looks like a {kind}; remove it (and rotate it)")
+                    break
+            line += 1
+    return found
+
+
+# -- commit-msg ---------------------------------------------------------------------------------
+
+def commit_msg(top: Path, message_file: Path) -> int:
+    task_id = os.environ.get("ORCHESTRATOR_TASK_ID", "").strip()
+    if not task_id:
+        return 0
+    path = message_file if message_file.is_absolute() else top / message_file
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not any(line.strip() and not line.startswith("#") for line in text.splitlines()):
+        return 0  # an empty message aborts the commit; a trailer must not rescue it
+    args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent",
+            "--trailer", f"Task: {task_id}"]
+    attempt = os.environ.get("ORCHESTRATOR_ATTEMPT", "").strip()
+    if attempt:
+        args += ["--if-exists", "replace", "--trailer", f"Attempt: {attempt}"]
+    _git(top, *args, str(path))
+    return 0
+
+
+# -- pre-push -----------------------------------------------------------------------------------
+
+def pre_push(protected: Sequence[str], args: Sequence[str], refs: str) -> int:
+    task_id = os.environ.get("ORCHESTRATOR_TASK_ID", "").strip()
+    if not task_id:
+        return 0
+    remote = args[0] if args else "the remote"
+    refused = 0
+    for line in refs.splitlines():
+        parts = line.split()
+        if len(parts) != 4 or not parts[2].startswith("refs/heads/"):
+            continue
+        branch = parts[2].removeprefix("refs/heads/")
+        if any(fnmatch.fnmatchcase(branch, pat) for pat in protected):
+            action = "delete" if parts[1] == NULL_SHA else "push to"
+            _say("pre-push", f"task {task_id}: an agent may not {action} protected branch {branch} "
+                 f"of {remote} (git.protected_branches); the orchestrator lands task work itself")
+            refused += 1
+    return 1 if refused else 0
+
+
+# -- post-merge / post-checkout -------------------------------------------------------------------
+
+def _queue_changed(top: Path, old: str, new: str, queue_path: str) -> bool:
+    if not old or old == NULL_SHA:
+        return True
+    done = git.Git(str(top)).execute(["git", "diff", "--quiet", old, new, "--", queue_path],
+                                     with_exceptions=False, with_extended_output=True)
+    return done[0] != 0
+
+
+def post_change(top: Path, name: str, args: Sequence[str], queue_path: str,
+                exclude_types: frozenset[str]) -> int:
+    if name == "post-checkout":
+        if len(args) >= 3 and args[2] == "0":
+            return 0  # a file checkout, not a branch switch
+        old, new = (args[0], args[1]) if len(args) >= 2 else ("", "HEAD")
+    else:
+        has_orig = _git(top, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False)
+        old, new = (has_orig.strip() if isinstance(has_orig, str) else ""), "HEAD"
+    path = top / queue_path
+    if not path.is_file() or not _queue_changed(top, old, new, queue_path):
+        return 0
+    try:
+        tasks = parse(Path(queue_path), path.read_bytes()).tasks
+    except UserError as e:
+        _say(name, f"the task queue is invalid now: {e}")
+        return 0  # the merge/checkout already happened; say so, do not fail it
+    ready = graph.ready(tasks, filter=ReadyFilter(exclude_types=exclude_types))
+    print(f"orchestrator: {len(ready)} task(s) ready")
+    for task in ready[:10]:
+        print(f"  {task.id}  P{task.priority}  {task.title}")
+    if len(ready) > 10:
+        print(f"  ... and {len(ready) - 10} more (orchestrator ready)")
+    return 0

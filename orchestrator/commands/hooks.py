@@ -1,0 +1,221 @@
+"""`orchestrator hooks install | uninstall | status`.
+
+Install copies the shims from orchestrator/hooks/ into the hooks directory git uses
+(core.hooksPath, else .git/hooks). A hook already there (the user's, bd's managed hook, a hook
+manager's) is renamed to `<name>.orchestrator-prev` and the shim runs it first, with the same
+arguments and stdin; its exit code counts. bd's own shims keep working either way round: bd
+edits only the section between its BEGIN/END BEADS INTEGRATION markers, and our shim never
+`exec`s or exits early, so anything bd appends to it still runs. Install also registers the
+issues.jsonl merge driver (`.gitattributes` + `merge.orchestrator-jsonl.*` in git config).
+Installing twice changes nothing; uninstall puts back exactly what was there.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import git
+
+from orchestrator.commands.hook import HOOK_NAMES
+from orchestrator.gitops import MERGE_DRIVER as DRIVER
+from orchestrator.gitops import merge_driver_command
+from orchestrator.errors import UserError
+
+MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
+BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
+PREV_SUFFIX = ".orchestrator-prev"
+TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
+
+
+def _git(top: Path, *args: str, check: bool = True) -> tuple[int, str, str]:
+    status, out, err = git.Git(str(top)).execute(["git", *args], with_extended_output=True,
+                                                 with_exceptions=False)
+    if check and status != 0:
+        raise UserError(f"git {' '.join(args[:2])} in {top}: {err.strip() or 'failed'}")
+    return int(status or 0), out, err
+
+
+def _top(repo: Path) -> Path:
+    status, out, _ = _git(repo, "rev-parse", "--show-toplevel", check=False)
+    if status != 0 or not out.strip():
+        raise UserError(f"{repo}: not inside a git working tree (hooks need a repository with a work tree)")
+    return Path(out.strip())
+
+
+def hooks_dir(top: Path) -> Path:
+    """Where git looks for hooks here: core.hooksPath if set, else the common .git/hooks."""
+    configured = _git(top, "config", "--get", "core.hooksPath", check=False)[1].strip()
+    path = Path(_git(top, "rev-parse", "--path-format=absolute", "--git-path", "hooks")[1].strip())
+    if path.exists() and not path.is_dir():
+        what = f"core.hooksPath ({configured})" if configured else "the hooks path"
+        raise UserError(f"{path}: {what} is a file, not a directory; fix core.hooksPath or move the file")
+    return path
+
+
+def _state_path(top: Path) -> Path:
+    common = _git(top, "rev-parse", "--path-format=absolute", "--git-common-dir")[1].strip()
+    return Path(common) / "orchestrator" / "hooks-install.json"
+
+
+def _write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def shim(name: str) -> str:
+    """The shipped shim for one hook, pointed at the Python that installs it."""
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    return text.replace("INSTALL_PYTHON=''", f"INSTALL_PYTHON={shlex.quote(sys.executable)}", 1)
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return path.is_file() and MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _describe(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "unreadable"
+    return "bd's managed hook" if BD_MARKER in text else "an existing hook"
+
+
+def _attributes_line(queue_path: str) -> str:
+    return f"{queue_path} merge={DRIVER}"
+
+
+def install(top: Path, queue_path: str) -> list[str]:
+    hdir = hooks_dir(top)
+    hdir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    for name in HOOK_NAMES:
+        target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
+        if target.is_dir():
+            raise UserError(f"{target}: is a directory, expected a hook file")
+        content = shim(name)
+        if _is_ours(target):
+            if target.read_text(encoding="utf-8") != content:
+                _write(target, content, 0o755)
+                notes.append(f"{name}: updated")
+            continue
+        if target.exists() or target.is_symlink():
+            if prev.exists() or prev.is_symlink():
+                raise UserError(f"{target} and {prev} both exist and neither is ours; move one away first")
+            what = _describe(target)
+            os.rename(target, prev)
+            notes.append(f"{name}: installed; {what} kept as {prev.name} and runs first")
+        else:
+            notes.append(f"{name}: installed")
+        _write(target, content, 0o755)
+    _git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
+    _git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
+    attributes = top / ".gitattributes"
+    before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
+    line = _attributes_line(queue_path)
+    if line not in (before or "").splitlines():
+        state_path = _state_path(top)
+        if not state_path.exists():
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            _write(state_path, json.dumps({"gitattributes_before": before}))
+        prefix = before if not before or before.endswith("\n") else before + "\n"
+        _write(attributes, f"{prefix or ''}{line}\n")
+        notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
+    notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")
+    if _git(top, "rev-parse", "-q", "--verify", "HEAD", check=False)[0] != 0:
+        notes.append("note: the repository has no commits yet; the hooks apply from the first commit")
+    return notes
+
+
+def uninstall(top: Path, queue_path: str) -> list[str]:
+    hdir = hooks_dir(top)
+    notes: list[str] = []
+    for name in HOOK_NAMES:
+        target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
+        if target.exists() and not _is_ours(target):
+            notes.append(f"{name}: not ours, left alone")
+            continue
+        if prev.exists() or prev.is_symlink():
+            os.replace(prev, target)
+            notes.append(f"{name}: restored the previous hook")
+        elif target.exists():
+            target.unlink()
+            notes.append(f"{name}: removed")
+    if _git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False)[0] == 0:
+        notes.append(f"merge driver: merge.{DRIVER} removed from git config")
+    attributes = top / ".gitattributes"
+    state_path = _state_path(top)
+    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if attributes.exists():
+        now = attributes.read_text(encoding="utf-8")
+        line = _attributes_line(queue_path)
+        before = state.get("gitattributes_before")
+        prefix = before if not before or before.endswith("\n") else before + "\n"
+        if "gitattributes_before" in state and now == f"{prefix or ''}{line}\n":
+            if before is None:
+                attributes.unlink()
+            else:
+                _write(attributes, before)
+            notes.append(".gitattributes: restored")
+        elif line in now.splitlines():  # edited since: take out only our line
+            kept = [x for x in now.splitlines(keepends=True) if x.rstrip("\r\n") != line]
+            _write(attributes, "".join(kept))
+            notes.append(".gitattributes: removed the merge driver line")
+    with contextlib.suppress(FileNotFoundError):
+        state_path.unlink()
+    return notes
+
+
+def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
+    hdir = hooks_dir(top)
+    lines = [f"hooks directory: {hdir}"]
+    complete = True
+    for name in HOOK_NAMES:
+        target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
+        if _is_ours(target):
+            up_to_date = target.read_text(encoding="utf-8") == shim(name)
+            state = "installed" if up_to_date else "installed (outdated: run hooks install)"
+            if prev.exists():
+                state += f", chains {_describe(prev)} ({prev.name})"
+            complete &= up_to_date
+        elif target.exists():
+            state, complete = f"not installed ({_describe(target)} present)", False
+        else:
+            state, complete = "not installed", False
+        lines.append(f"{name}: {state}")
+    driver = _git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False)[1].strip()
+    attributes = top / ".gitattributes"
+    attr_ok = attributes.exists() and _attributes_line(queue_path) in attributes.read_text().splitlines()
+    lines.append(f"merge driver: {'registered' if driver else 'not registered'} in git config, "
+                 f"{'listed' if attr_ok else 'not listed'} in .gitattributes")
+    complete &= bool(driver) and attr_ok
+    return complete, lines
+
+
+def hooks(ctx: Any, action: str) -> int:
+    top = _top(Path(ctx.repo))
+    queue_path = ctx.config.jsonl.path
+    if action == "status":
+        complete, lines = status(top, queue_path)
+        print("\n".join(lines))
+        return 0 if complete else 1
+    notes = install(top, queue_path) if action == "install" else uninstall(top, queue_path)
+    print("\n".join(notes) if notes else "nothing to do")
+    return 0
