@@ -123,3 +123,37 @@ def test_after_cycle_counts_idle_cycles_and_resets_on_progress() -> None:
     assert (s.cycles, s.idle_cycles) == (2, 2)
     s = policy.after_cycle(s, progressed=True, escalated=["t-9"])
     assert (s.cycles, s.idle_cycles, s.escalated) == (3, 0, ("t-9",))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KINDS = ["success", "error", "timeout", "idle_timeout", "max_turns", "no_progress",
+         "context_exhausted", "blocked_by_new_task", "interrupted"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KINDS), st.booleans()), min_size=1, max_size=40),
+       st.integers(1, 5), st.integers(0, 4))
+def test_any_run_sequence_stays_within_the_caps(runs: list[tuple[str, bool]], max_attempts: int,
+                                                max_handoffs: int) -> None:
+    """Whatever the agents do, a task ends done or escalated once the caps are reached, never
+    gets more failed tries than max_attempts or more handoffs than max_handoffs, and its budget
+    only rises with failures."""
+    config = cfg(max_attempts=max_attempts, max_handoffs=max_handoffs)
+    history: list[AttemptRecord] = []
+    budgets_by_failures: dict[int, str] = {}
+    for kind, retryable in runs:
+        task = CLOSED if kind == "success" else OPEN
+        d = policy.decide(task, history, O(kind, retryable=retryable), config)
+        assert d.failures <= max_attempts and d.handoffs <= max_handoffs + 1
+        if d.releases:
+            assert budgets_by_failures.setdefault(d.failures, d.next_budget) == d.next_budget
+        history.append(AttemptRecord(d.attempt, kind, decision=d.action))
+        if d.action in ("done", "escalate"):
+            break
+    failures = policy.count_failures(history)
+    handoffs = policy.count_handoffs(history)
+    assert failures <= max_attempts and handoffs <= max_handoffs + 1
+    if failures == max_attempts or handoffs > max_handoffs:
+        assert history[-1].decision == "escalate"
