@@ -140,6 +140,8 @@ def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
     assert "Logs: logs/run/" in t.comments[-1].text
     assert forge.alerts == ["t-1"]
     assert tasks_of(env["repo"])["t-2"].status == "open"  # never dispatched
+    status = run_cli(env["repo"], "status").stdout
+    assert "Waiting for a human" in status and "t-1" in status.split("Waiting for a human")[1]
     # a human resumes it: a fresh count, the first budget again
     os.environ["FAIL_UNTIL"] = "0"
     run_cli(env["repo"], "task", "update", "t-1", "--status", "open")

@@ -27,6 +27,12 @@ def status(store: TaskStore, *, as_json: bool) -> int:
     if running:
         print("\nIn progress:")
         print(task_table(graph.sort_tasks(running)))
+    from orchestrator.dispatch.history import ESCALATION_LABEL
+    waiting = [t for t in tasks.values()
+               if ESCALATION_LABEL in t.labels and t.status != Status.CLOSED]
+    if waiting:
+        print("\nWaiting for a human (resume with `orchestrator task update ID --status open`):")
+        print(task_table(graph.sort_tasks(waiting)))
     blocked = graph.blocked_by(tasks)
     if blocked:
         print("\nBlocked:")

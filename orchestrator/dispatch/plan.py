@@ -69,12 +69,13 @@ def _why(history: list[AttemptRecord]) -> str:
 
 
 def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, config: Config,
-              state: policy.LoopState = policy.LoopState(), now: datetime | None = None,
+              state: policy.LoopState | None = None, now: datetime | None = None,
               escalation_label: str | None = None, only: str | None = None) -> Plan:
     """The next cycle's decisions. `live` are tasks whose agent runs are still going (their
     lease is held); an `in_progress` task claimed by `actor` that is not live is a stale claim.
     `only` limits the launches to one task."""
     label = escalation_label or config.github.escalation_label
+    state = state or policy.LoopState()
     stale = [t for t in tasks.values() if t.status == Status.IN_PROGRESS and t.assignee == actor
              and t.id not in live]
     reclaims = []
