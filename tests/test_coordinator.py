@@ -234,7 +234,7 @@ def test_a_live_lease_is_never_run_twice(env: dict[str, Any]) -> None:
     (leases / "t-1.json").write_text(json.dumps({
         "task_id": "t-1", "pid": os.getppid(), "host": socket.gethostname(),
         "started": "2026-01-01T00:00:00Z", "expires": "2999-01-01T00:00:00Z"}))
-    summary = run_loop(_coordinator(repo))
+    summary = run_loop(_coordinator(repo), once=True)  # `run` would wait for that run to end
     assert summary.attempts == 0 and trace_of(env["trace"]) == []
     assert tasks_of(repo)["t-1"].status == "in_progress"
 
@@ -460,3 +460,30 @@ def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
         t = tasks_of(repo)[tid]
         assert (t.status, t.assignee) == ("open", "")
         assert [(r.kind, r.decision) for r in history_of(repo, tid)] == [("interrupted", "release")]
+
+
+def test_two_coordinators_on_one_queue_never_run_a_task_twice(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    body = '''
+time.sleep(0.3)
+commit(f"{task_id}.txt", "done\\n")
+task("close", task_id, "--reason", "done")
+trace("end")
+'''
+    records = [task_record(f"t-{i}") for i in range(6)]
+    setup_repo(repo, records, make_agent(env["dir"] / "agent.py", body), max_parallel=2)
+    exe = Path(sys.executable).parent / "orchestrator"
+    procs = [subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all("claim t-" in out for out, _ in outs)  # both did some of the work
+    trace = trace_of(env["trace"])
+    assert_never_twice_at_once(trace)
+    starts = [e["task"] for e in trace if e["event"] == "start"]
+    assert sorted(starts) == [f"t-{i}" for i in range(6)]  # each task ran exactly once
+    tasks = tasks_of(repo)
+    assert all(t.status == "closed" for t in tasks.values())
+    for i in range(6):
+        assert [r.decision for r in history_of(repo, f"t-{i}")] == ["done"]
+        assert (repo / f"t-{i}.txt").exists()

@@ -39,6 +39,7 @@ from orchestrator.tasks.store import TaskChanges, TaskStore
 
 Launcher = Callable[..., Any]   # orchestrator.agents.session.run_task_agent
 REPORT_EVERY_S = 2.0
+OTHERS_POLL_S = 0.5
 
 
 # -- leases ------------------------------------------------------------------------------------
@@ -606,6 +607,13 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 coord.launch(plan.launches)
             if not coord.running:
                 if (plan.reclaim or plan.close) and not plan.stop and not once:
+                    continue
+                if plan.running and not plan.stop and not once:
+                    # another coordinator's runs hold the slots (max_parallel is for the whole
+                    # queue) or may unblock more work: wait for them instead of stopping
+                    time.sleep(OTHERS_POLL_S)
+                    if tick is not None:
+                        tick()
                     continue
                 if not reason:
                     reason = "nothing is ready" if not plan.escalated else \
