@@ -143,7 +143,7 @@ def guard(state: LoopState, config: Config) -> str:
     if state.escalated and d.on_escalation == "stop":
         return f"escalated to a human: {', '.join(state.escalated)} (dispatch.on_escalation: stop)"
     if state.cycles >= d.max_cycles:
-        return f"reached dispatch.max_cycles ({d.max_cycles})"
+        return f"reached dispatch.max_cycles ({d.max_cycles}); run again to continue"
     if state.idle_cycles >= d.stall_cycles:
         return f"no progress in {state.idle_cycles} cycles (dispatch.stall_cycles)"
     if d.max_cost_usd is not None and state.cost_usd >= d.max_cost_usd:
