@@ -487,3 +487,24 @@ trace("end")
     for i in range(6):
         assert [r.decision for r in history_of(repo, f"t-{i}")] == ["done"]
         assert (repo / f"t-{i}.txt").exists()
+
+
+def test_a_hanging_agent_times_out_and_is_retried_with_a_larger_budget(env: dict[str, Any]) -> None:
+    import dataclasses
+    repo = env["repo"]
+    body = '''
+if attempt == 1:
+    print("working...", flush=True)
+    time.sleep(300)
+''' + SUCCEED
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
+    config = config_for_repo(repo, None)
+    # the config file allows whole minutes only; a test's clock is shorter
+    config = dataclasses.replace(config, agent=dataclasses.replace(config.agent,
+                                                                   timeout_minutes=0.03))
+    coord = Coordinator(repo=repo, store=open_store(repo, config), config=config,
+                        forge=LocalForge(None), actor="orchestrator", launcher=_launcher())
+    assert run_loop(coord).exit_code == 0
+    assert [(r.kind, r.decision, r.budget) for r in history_of(repo, "t-1")] == [
+        ("timeout", "retry", "low"), ("success", "done", "medium")]
+    assert_never_twice_at_once(trace_of(env["trace"]))
