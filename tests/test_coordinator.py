@@ -508,3 +508,19 @@ if attempt == 1:
     assert [(r.kind, r.decision, r.budget) for r in history_of(repo, "t-1")] == [
         ("timeout", "retry", "low"), ("success", "done", "medium")]
     assert_never_twice_at_once(trace_of(env["trace"]))
+
+
+def test_a_task_deleted_by_its_agent_stops_the_loop_with_an_alert(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    body = '''
+path = os.path.join(os.environ["ORCHESTRATOR_REPO"], ".beads", "issues.jsonl")
+lines = [l for l in open(path) if '"t-1"' not in l]
+open(path, "w").writelines(lines)
+'''
+    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+               make_agent(env["dir"] / "agent.py", body))
+    coord = _coordinator(repo)
+    with pytest.raises(Exception, match="disappeared"):
+        run_loop(coord)
+    assert not list(lease_dir(repo).glob("*.json"))
+    assert tasks_of(repo)["t-2"].status == "open"

@@ -391,7 +391,15 @@ class Coordinator:
         outcome = run.outcome
         if outcome.cost_usd:
             self.cost_usd += outcome.cost_usd
-        task = self.store.show([task_id])[0]
+        task = self.store.all().get(task_id)
+        if task is None:  # the agent deleted it: nothing to record on, a human must look
+            self._cleanup_worktree(r, keep_branch=True, message="work left by a run whose "
+                                   "task disappeared")
+            self.leases.release(task_id)
+            self.forge.alert(task_id, f"task {task_id} disappeared from the queue during its run; "
+                             f"its work is on branch orchestrator/{task_id}; logs: "
+                             f"{_rel(run.log_dir, self.repo)}")
+            raise UserError(f"task {task_id} disappeared from the queue during its run")
         history = attempt_history(task)
         note = ""
         tampered: list[str] = []
