@@ -297,10 +297,34 @@ def test_coexists_with_bd_managed_hooks(tmp_git_repo: Path, tmp_path: Path) -> N
     git(repo, "remote", "add", "origin", str(tmp_path / "o.git"))
     assert run_git(repo, "push", "-q", "origin", "main").returncode == 0
     assert "pre-push origin" in marker.read_text()
+    # reinstalling (an upgrade) and status leave bd's section alone
+    appended = (hdir / "pre-push").read_text()
+    assert orch(repo, "hooks", "install").returncode == 0
+    assert (hdir / "pre-push").read_text() == appended
+    assert orch(repo, "hooks", "status").returncode == 0
     orch(repo, "hooks", "uninstall")
     after = snapshot(repo)
     assert after["hooks"]["pre-commit"] == before["hooks"]["pre-commit"]
     assert after["hooks"]["post-merge"] == before["hooks"]["post-merge"]
+    # uninstall takes out only our section: bd's pre-push section stays and still runs
+    left = (hdir / "pre-push").read_text()
+    assert "ORCHESTRATOR HOOK" not in left and "BEGIN BEADS INTEGRATION" in left
+    assert run_git(repo, "commit", "-q", "--allow-empty", "-m", "again").returncode == 0
+    assert run_git(repo, "push", "-q", "origin", "main").returncode == 0
+    assert marker.read_text().count("pre-push origin") == 2
+
+
+def test_upgrade_replaces_only_our_section(hooked: Path) -> None:
+    hook = hooks_of(hooked) / "pre-commit"
+    bd_section = ("# --- BEGIN BEADS INTEGRATION v1.0.5 ---\necho bd\n"
+                  "# --- END BEADS INTEGRATION v1.0.5 ---\n")
+    hook.write_text(hook.read_text().replace("exit 1\nfi\n", "exit 2\nfi\n") + bd_section)
+    assert orch(hooked, "hooks", "status").returncode == 1  # our section is outdated
+    done = orch(hooked, "hooks", "install")
+    assert "pre-commit: updated" in done.stdout
+    assert hook.read_text() == (SHIMS / "pre-commit").read_text().replace(
+        "INSTALL_PYTHON=''", f"INSTALL_PYTHON={sys.executable}") + bd_section
+    assert os.access(hook, os.X_OK)
 
 
 # -- post-merge / post-checkout --------------------------------------------------------------------

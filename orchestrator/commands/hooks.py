@@ -28,6 +28,7 @@ from orchestrator.gitops import merge_driver_command
 from orchestrator.errors import UserError
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
+END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
 TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
@@ -90,6 +91,24 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def _split(text: str) -> tuple[str, str, str]:
+    """(before, our section with its markers and newline, after) of a hook file that is ours.
+
+    Only the section is ours: bd (and hook managers like it) add their own marked sections to a
+    hook file they find, and those must survive a reinstall or an uninstall."""
+    start = text.index(MARKER)
+    end = text.find(END_MARKER, start)
+    end = len(text) if end < 0 else text.find("\n", end) + 1 or len(text)
+    return text[:start], text[start:end], text[end:]
+
+
+def _foreign(text: str) -> str:
+    """What a hook file of ours holds besides our section and the shebang ('' if nothing)."""
+    before, _, after = _split(text)
+    rest = before.removeprefix("#!/bin/sh\n") + after
+    return rest if rest.strip() else ""
+
+
 def _describe(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -112,8 +131,11 @@ def install(top: Path, queue_path: str) -> list[str]:
             raise UserError(f"{target}: is a directory, expected a hook file")
         content = shim(name)
         if _is_ours(target):
-            if target.read_text(encoding="utf-8") != content:
-                _write(target, content, 0o755)
+            text = target.read_text(encoding="utf-8")
+            before, section, after = _split(text)
+            new = _split(content)[1]
+            if section != new:
+                _write(target, before + new + after, target.stat().st_mode & 0o777)
                 notes.append(f"{name}: updated")
             continue
         if target.exists() or target.is_symlink():
@@ -152,9 +174,20 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
         if target.exists() and not _is_ours(target):
             notes.append(f"{name}: not ours, left alone")
             continue
+        # sections others (bd) added to our file since install are kept
+        added = _foreign(target.read_text(encoding="utf-8")) if target.exists() else ""
         if prev.exists() or prev.is_symlink():
+            if added and prev.is_file() and not prev.is_symlink():
+                old = prev.read_text(encoding="utf-8")
+                if added.strip() not in old:
+                    sep = "" if old.endswith("\n") else "\n"
+                    _write(prev, old + sep + added, prev.stat().st_mode & 0o777)
+                    notes.append(f"{name}: kept the sections added to it since install")
             os.replace(prev, target)
             notes.append(f"{name}: restored the previous hook")
+        elif added:
+            _write(target, "#!/bin/sh\n" + added.lstrip("\n"), target.stat().st_mode & 0o777)
+            notes.append(f"{name}: removed our section, kept the sections added to it since install")
         elif target.exists():
             target.unlink()
             notes.append(f"{name}: removed")
@@ -190,7 +223,7 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
     for name in HOOK_NAMES:
         target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
         if _is_ours(target):
-            up_to_date = target.read_text(encoding="utf-8") == shim(name)
+            up_to_date = _split(target.read_text(encoding="utf-8"))[1] == _split(shim(name))[1]
             state = "installed" if up_to_date else "installed (outdated: run hooks install)"
             if prev.exists():
                 state += f", chains {_describe(prev)} ({prev.name})"
