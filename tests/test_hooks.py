@@ -105,6 +105,7 @@ def test_install_is_idempotent_and_uninstall_restores_exactly(tmp_git_repo: Path
     assert (repo / ".gitattributes").read_text() == "*.png binary\n.beads/issues.jsonl merge=orchestrator-jsonl\n"
     assert orch(repo, "hooks", "uninstall").returncode == 0
     assert snapshot(repo) == before
+    assert not (repo / ".git" / "orchestrator").exists()  # no install state left behind either
     assert orch(repo, "hooks", "uninstall").returncode == 0  # twice is fine too
     assert snapshot(repo) == before
 

@@ -213,6 +213,8 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
             notes.append(".gitattributes: removed the merge driver line")
     with contextlib.suppress(FileNotFoundError):
         state_path.unlink()
+    with contextlib.suppress(OSError):  # only when empty: task worktrees may live beside it
+        state_path.parent.rmdir()
     return notes
 
 
