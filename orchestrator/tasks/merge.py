@@ -29,14 +29,13 @@ from typing import Any
 from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import (
-    COUNT_KEYS, FIELD_ORDER, PARENT_CHILD, Status, Task, dumps, parse_time, task_from_record, to_record,
+    COUNT_KEYS, PARENT_CHILD, Status, Task, dumps, parse_time, place_keys, task_from_record, to_record,
 )
 
 OURS, THEIRS = "ours", "theirs"
 _MISSING: Any = object()
 _STATUS_GROUP = ("status", "closed_at", "close_reason", "closed_by_session")
 _SET_FIELDS = ("labels", "dependencies", "comments")
-_RANK = {k: i for i, k in enumerate(FIELD_ORDER)}
 _SPECIAL = frozenset({"updated_at", *_STATUS_GROUP, *_SET_FIELDS, *COUNT_KEYS})
 
 
@@ -220,18 +219,7 @@ def _merge_task(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[st
 
 def _in_order(rec: dict[str, Any], ours_keys: list[str]) -> dict[str, Any]:
     """Ours' key order; keys new to ours go where bd emits them (unknown ones at the end)."""
-    keys = [k for k in ours_keys if k in rec]
-    for k in rec:
-        if k in keys:
-            continue
-        pos = len(keys)
-        if k in _RANK:
-            pos = 0
-            for i, existing in enumerate(keys):
-                if _RANK.get(existing, len(_RANK)) < _RANK[k]:
-                    pos = i + 1
-        keys.insert(pos, k)
-    return {k: rec[k] for k in keys}
+    return {k: rec[k] for k in place_keys([k for k in ours_keys if k in rec], rec)}
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
