@@ -16,7 +16,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from orchestrator.commands.hook import HOOK_NAMES
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
 from orchestrator.gitops import merge_driver_command
 from orchestrator.errors import UserError
+from orchestrator.tasks.jsonl import write_atomic
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
@@ -62,20 +62,6 @@ def hooks_dir(top: Path) -> Path:
 def _state_path(top: Path) -> Path:
     common = _git(top, "rev-parse", "--path-format=absolute", "--git-common-dir")[1].strip()
     return Path(common) / "orchestrator" / "hooks-install.json"
-
-
-def _write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def shim(name: str) -> str:
@@ -135,7 +121,7 @@ def install(top: Path, queue_path: str) -> list[str]:
             before, section, after = _split(text)
             new = _split(content)[1]
             if section != new:
-                _write(target, before + new + after, target.stat().st_mode & 0o777)
+                write_atomic(target, before + new + after)
                 notes.append(f"{name}: updated")
             continue
         if target.exists() or target.is_symlink():
@@ -146,7 +132,7 @@ def install(top: Path, queue_path: str) -> list[str]:
             notes.append(f"{name}: installed; {what} kept as {prev.name} and runs first")
         else:
             notes.append(f"{name}: installed")
-        _write(target, content, 0o755)
+        write_atomic(target, content, mode=0o755)
     _git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
     _git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
@@ -156,9 +142,9 @@ def install(top: Path, queue_path: str) -> list[str]:
         state_path = _state_path(top)
         if not state_path.exists():
             state_path.parent.mkdir(parents=True, exist_ok=True)
-            _write(state_path, json.dumps({"gitattributes_before": before}))
+            write_atomic(state_path, json.dumps({"gitattributes_before": before}))
         prefix = before if not before or before.endswith("\n") else before + "\n"
-        _write(attributes, f"{prefix or ''}{line}\n")
+        write_atomic(attributes, f"{prefix or ''}{line}\n")
         notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
     notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")
     if _git(top, "rev-parse", "-q", "--verify", "HEAD", check=False)[0] != 0:
@@ -181,12 +167,12 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
                 old = prev.read_text(encoding="utf-8")
                 if added.strip() not in old:
                     sep = "" if old.endswith("\n") else "\n"
-                    _write(prev, old + sep + added, prev.stat().st_mode & 0o777)
+                    write_atomic(prev, old + sep + added)
                     notes.append(f"{name}: kept the sections added to it since install")
             os.replace(prev, target)
             notes.append(f"{name}: restored the previous hook")
         elif added:
-            _write(target, "#!/bin/sh\n" + added.lstrip("\n"), target.stat().st_mode & 0o777)
+            write_atomic(target, "#!/bin/sh\n" + added.lstrip("\n"))
             notes.append(f"{name}: removed our section, kept the sections added to it since install")
         elif target.exists():
             target.unlink()
@@ -205,11 +191,11 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
             if before is None:
                 attributes.unlink()
             else:
-                _write(attributes, before)
+                write_atomic(attributes, before)
             notes.append(".gitattributes: restored")
         elif line in now.splitlines():  # edited since: take out only our line
             kept = [x for x in now.splitlines(keepends=True) if x.rstrip("\r\n") != line]
-            _write(attributes, "".join(kept))
+            write_atomic(attributes, "".join(kept))
             notes.append(".gitattributes: removed the merge driver line")
     with contextlib.suppress(FileNotFoundError):
         state_path.unlink()
