@@ -271,8 +271,24 @@ def prune_task_worktrees(repo: Path) -> list[str]:
         return _prune(repo)
 
 
+def _rebasing_branch(path: Path) -> str:
+    """The branch a rebase stopped in `path` is rewriting ("" if none is in progress)."""
+    for state in ("rebase-merge", "rebase-apply"):
+        head_name = Path(_git(path, "rev-parse", "--path-format=absolute", "--git-path",
+                              f"{state}/head-name").stdout.strip())
+        if head_name.is_file():
+            return head_name.read_text(encoding="utf-8").strip().removeprefix("refs/heads/")
+    return ""
+
+
 def _prune(repo: Path) -> list[str]:
     _git(repo, "worktree", "prune")
+    # a lander killed mid-rebase leaves the task branch's worktree detached and half-rebased:
+    # abort puts the branch back where it was (the rebase only ever rewrites the task branch)
+    for entry in _worktrees(repo):
+        if not entry.branch and not entry.prunable and entry.path.is_dir() and \
+                _rebasing_branch(entry.path).startswith(BRANCH_PREFIX):
+            _git(entry.path, "rebase", "--abort")
     removed: list[str] = []
     for entry in _worktrees(repo):
         if not entry.branch.startswith(BRANCH_PREFIX) or not entry.path.is_dir():

@@ -329,6 +329,24 @@ def test_prune_after_crash_keeps_work(tmp_git_repo: Path) -> None:
     assert (again.path / "wip.txt").read_text() == "not committed yet\n"
 
 
+def test_prune_aborts_a_rebase_a_crash_left_half_applied(tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    wt = gitops.create_task_worktree(repo, "t-1")
+    first = commit_file(wt.path, "a.txt", "agent a\n")
+    tip = commit_file(wt.path, "README.md", "agent version\n")
+    commit_file(repo, "README.md", "human version\n")
+    # what a lander killed mid-rebase leaves behind: the task worktree detached, mid-rebase
+    stopped = subprocess.run(["git", "rebase", "-q", "main"], cwd=wt.path, capture_output=True)
+    assert stopped.returncode != 0 and git(wt.path, "branch", "--show-current").strip() == ""
+    assert gitops.prune_task_worktrees(repo) == [str(wt.path)]
+    assert git(repo, "rev-parse", "orchestrator/t-1").strip() == tip  # nothing lost or rewritten
+    assert git(repo, "rev-parse", "orchestrator/t-1~1").strip() == first
+    assert git(repo, "worktree", "list").count("\n") == 1
+    again = gitops.create_task_worktree(repo, "t-1")
+    assert (again.path / "README.md").read_text() == "agent version\n"
+    assert gitops.land_task_branch(repo, again).conflict.startswith("conflict rebasing")
+
+
 def test_tampered_paths(tmp_git_repo: Path) -> None:
     repo = tmp_git_repo
     commit_file(repo, ".github/workflows/ci.yml", "on: push\n")
