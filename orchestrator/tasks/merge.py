@@ -6,8 +6,9 @@ Per task present on all sides, per field:
 - a field changed on both sides takes the value of the side with the later `updated_at` (ours on
   a tie), and the result records a `Resolution` saying which;
 - `closed` is never undone by an older change: when one side is closed and the other is not, the
-  task stays closed unless the other side explicitly reopened it (closed in base) later than the
-  close; closed_at / close_reason / closed_by_session follow the status;
+  task stays closed unless the other side explicitly reopened it (closed in base) and either the
+  closed side left the close as it was in base or the reopen is later; closed_at / close_reason /
+  closed_by_session follow the status;
 - labels, dependencies (by target and type) and comments (by ID) merge as sets: additions from
   both sides are kept, removals from either side are applied;
 - `updated_at` is the later of the two.
@@ -164,7 +165,9 @@ def _merge_status(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[
     if o_closed != t_closed:
         closed, other = (o, t) if o_closed else (t, o)
         reopened = b is not None and b.get("status") == Status.CLOSED
-        if reopened and _time(other) > _time(closed):
+        # the reopen is the only status change when the closed side left the close as in base
+        close_untouched = b is not None and all(closed.get(k) == b.get(k) for k in _STATUS_GROUP)
+        if reopened and (close_untouched or _time(other) > _time(closed)):
             source = other
         else:
             source = closed
