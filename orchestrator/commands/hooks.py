@@ -19,11 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import git
-
 from orchestrator.commands.hook import HOOK_NAMES
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import merge_driver_command
+from orchestrator.gitops import merge_driver_command, run_git
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import write_atomic
 
@@ -34,25 +32,18 @@ PREV_SUFFIX = ".orchestrator-prev"
 TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
 
 
-def _git(top: Path, *args: str, check: bool = True) -> tuple[int, str, str]:
-    status, out, err = git.Git(str(top)).execute(["git", *args], with_extended_output=True,
-                                                 with_exceptions=False)
-    if check and status != 0:
-        raise UserError(f"git {' '.join(args[:2])} in {top}: {err.strip() or 'failed'}")
-    return int(status or 0), out, err
-
-
 def _top(repo: Path) -> Path:
-    status, out, _ = _git(repo, "rev-parse", "--show-toplevel", check=False)
-    if status != 0 or not out.strip():
+    done = run_git(repo, "rev-parse", "--show-toplevel", check=False)
+    out = done.stdout
+    if done.status != 0 or not out.strip():
         raise UserError(f"{repo}: not inside a git working tree (hooks need a repository with a work tree)")
     return Path(out.strip())
 
 
 def hooks_dir(top: Path) -> Path:
     """Where git looks for hooks here: core.hooksPath if set, else the common .git/hooks."""
-    configured = _git(top, "config", "--get", "core.hooksPath", check=False)[1].strip()
-    path = Path(_git(top, "rev-parse", "--path-format=absolute", "--git-path", "hooks")[1].strip())
+    configured = run_git(top, "config", "--get", "core.hooksPath", check=False).stdout.strip()
+    path = Path(run_git(top, "rev-parse", "--path-format=absolute", "--git-path", "hooks").stdout.strip())
     if path.exists() and not path.is_dir():
         what = f"core.hooksPath ({configured})" if configured else "the hooks path"
         raise UserError(f"{path}: {what} is a file, not a directory; fix core.hooksPath or move the file")
@@ -60,7 +51,7 @@ def hooks_dir(top: Path) -> Path:
 
 
 def _state_path(top: Path) -> Path:
-    common = _git(top, "rev-parse", "--path-format=absolute", "--git-common-dir")[1].strip()
+    common = run_git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
     return Path(common) / "orchestrator" / "hooks-install.json"
 
 
@@ -133,8 +124,8 @@ def install(top: Path, queue_path: str) -> list[str]:
         else:
             notes.append(f"{name}: installed")
         write_atomic(target, content, mode=0o755)
-    _git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
-    _git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
+    run_git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
+    run_git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
     before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
     line = _attributes_line(queue_path)
@@ -147,7 +138,7 @@ def install(top: Path, queue_path: str) -> list[str]:
         write_atomic(attributes, f"{prefix or ''}{line}\n")
         notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
     notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")
-    if _git(top, "rev-parse", "-q", "--verify", "HEAD", check=False)[0] != 0:
+    if run_git(top, "rev-parse", "-q", "--verify", "HEAD", check=False).status != 0:
         notes.append("note: the repository has no commits yet; the hooks apply from the first commit")
     return notes
 
@@ -177,7 +168,7 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
         elif target.exists():
             target.unlink()
             notes.append(f"{name}: removed")
-    if _git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False)[0] == 0:
+    if run_git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False).status == 0:
         notes.append(f"merge driver: merge.{DRIVER} removed from git config")
     attributes = top / ".gitattributes"
     state_path = _state_path(top)
@@ -221,7 +212,7 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
         else:
             state, complete = "not installed", False
         lines.append(f"{name}: {state}")
-    driver = _git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False)[1].strip()
+    driver = run_git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False).stdout.strip()
     attributes = top / ".gitattributes"
     attr_ok = attributes.exists() and _attributes_line(queue_path) in attributes.read_text().splitlines()
     lines.append(f"merge driver: {'registered' if driver else 'not registered'} in git config, "
