@@ -342,7 +342,11 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
             if after != before:  # abort must restore the branch; say so loudly if it did not
                 raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
             what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
-            return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}"
+            # a merge driver that refused an input (a corrupt queue) says why: pass it on
+            driver = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
+                      if x.startswith("orchestrator: merge-driver:")]
+            why = f" ({driver[0]})" if driver else ""
+            return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}{why}"
         return _rev(where, "HEAD"), ""
     finally:
         if temp is not None:

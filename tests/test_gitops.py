@@ -149,6 +149,20 @@ def test_rebase_conflict_leaves_everything_as_it_was(tmp_git_repo: Path) -> None
     assert (wt.path / "README.md").read_text() == "agent version\n"
 
 
+def test_corrupt_queue_in_a_landing_says_why(tmp_git_repo: Path) -> None:
+    repo = tmp_git_repo
+    commit_file(repo, ".beads/issues.jsonl", '{"id":"x-1","title":"one","status":"open"}\n')
+    wt = gitops.create_task_worktree(repo, "t-1")
+    (wt.path / ".beads" / "issues.jsonl").write_text("{bad json\n")
+    gitops.commit_all(wt.path, "agent broke the queue", verify=False)
+    commit_file(repo, ".beads/issues.jsonl", '{"id":"x-1","title":"uno","status":"open"}\n')
+    before, wt_before = snapshot(repo), snapshot(wt.path)
+    result = gitops.land_task_branch(repo, wt)
+    assert not result.ok and ".beads/issues.jsonl" in result.conflict
+    assert "malformed JSON" in result.conflict and "\n" not in result.conflict  # not just "conflict"
+    assert snapshot(repo) == before and snapshot(wt.path) == wt_before
+
+
 def test_dirty_working_tree_refuses_fast_forward_without_loss(tmp_git_repo: Path) -> None:
     repo = tmp_git_repo
     wt = gitops.create_task_worktree(repo, "t-1")
