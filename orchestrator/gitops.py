@@ -358,9 +358,12 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
 def _driver_attributes(repo: Path) -> Iterator[tuple[str, ...]]:
     """`-c` options that make a rebase merge every issues.jsonl with our driver even when
     `orchestrator hooks install` never ran: parallel agents all touch the queue file, and a
-    line-based merge of neighbouring lines would conflict for nothing. The user's own
-    core.attributesFile is kept (copied first)."""
+    line-based merge of neighbouring lines would conflict for nothing. The user's own global
+    attributes (core.attributesFile, else git's XDG default) are kept (copied first)."""
     own = run_git(repo, "config", "--path", "--get", "core.attributesFile", check=False).stdout.strip()
+    if not own:  # git's default, which setting core.attributesFile would hide (gitattributes(5))
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+        own = str(Path(xdg) / "git" / "attributes")
     text = ""
     if own and Path(own).is_file():
         text = Path(own).read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"

@@ -163,6 +163,27 @@ def test_corrupt_queue_in_a_landing_says_why(tmp_git_repo: Path) -> None:
     assert snapshot(repo) == before and snapshot(wt.path) == wt_before
 
 
+@pytest.mark.parametrize("where", ["xdg", "core.attributesFile"])
+def test_landing_keeps_the_users_global_attributes(tmp_git_repo: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    repo = tmp_git_repo
+    attributes = tmp_path / "home" / ".config" / "git" / "attributes"
+    attributes.parent.mkdir(parents=True)
+    attributes.write_text("notes.txt merge=union\n")  # both sides' added lines are kept
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    if where == "core.attributesFile":
+        moved = attributes.rename(tmp_path / "my-attributes")
+        git(repo, "config", "core.attributesFile", str(moved))
+    commit_file(repo, "notes.txt", "start\n")
+    wt = gitops.create_task_worktree(repo, "t-1")
+    commit_file(wt.path, "notes.txt", "start\nagent\n")
+    commit_file(repo, "notes.txt", "start\nhuman\n")
+    result = gitops.land_task_branch(repo, wt)
+    assert result.ok, result.conflict
+    assert set((repo / "notes.txt").read_text().splitlines()) == {"start", "agent", "human"}
+
+
 def test_dirty_working_tree_refuses_fast_forward_without_loss(tmp_git_repo: Path) -> None:
     repo = tmp_git_repo
     wt = gitops.create_task_worktree(repo, "t-1")
