@@ -46,7 +46,8 @@ def hooks_of(repo: Path) -> Path:
 def snapshot(repo: Path) -> dict[str, Any]:
     """Hooks (content and mode), .gitattributes and the git config file."""
     hdir = hooks_of(repo)
-    files = {p.name: (p.read_bytes(), p.stat().st_mode) for p in sorted(hdir.iterdir())} if hdir.exists() else {}
+    files = {p.name: (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
+             for p in sorted(hdir.iterdir())} if hdir.exists() else {}
     attrs = (repo / ".gitattributes").read_bytes() if (repo / ".gitattributes").exists() else None
     return {"hooks": files, "attributes": attrs, "config": (repo / ".git" / "config").read_bytes()}
 
@@ -108,6 +109,21 @@ def test_install_is_idempotent_and_uninstall_restores_exactly(tmp_git_repo: Path
     assert not (repo / ".git" / "orchestrator").exists()  # no install state left behind either
     assert orch(repo, "hooks", "uninstall").returncode == 0  # twice is fine too
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("obstacle", ["prev", "directory"])
+def test_install_refused_midway_changes_nothing(tmp_git_repo: Path, obstacle: str) -> None:
+    hdir = hooks_of(tmp_git_repo)
+    hdir.mkdir(exist_ok=True)
+    if obstacle == "prev":  # the last hook cannot be chained: both names are taken
+        for name in ("post-checkout", "post-checkout.orchestrator-prev"):
+            (hdir / name).write_text("#!/bin/sh\n")
+    else:
+        (hdir / "post-checkout").mkdir()
+    before = snapshot(tmp_git_repo)
+    done = orch(tmp_git_repo, "hooks", "install")
+    assert done.returncode == 2 and "post-checkout" in done.stderr
+    assert snapshot(tmp_git_repo) == before  # not four hooks of five and no driver
 
 
 def test_uninstall_keeps_later_gitattributes_edits(hooked: Path) -> None:

@@ -100,12 +100,17 @@ def _attributes_line(queue_path: str) -> str:
 
 def install(top: Path, queue_path: str) -> list[str]:
     hdir = hooks_dir(top)
+    for name in HOOK_NAMES:  # refuse before changing anything: no half-installed set
+        target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
+        if target.is_dir():
+            raise UserError(f"{target}: is a directory, expected a hook file")
+        taken = (target.exists() or target.is_symlink()) and (prev.exists() or prev.is_symlink())
+        if taken and not _is_ours(target):
+            raise UserError(f"{target} and {prev} both exist and neither is ours; move one away first")
     hdir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     for name in HOOK_NAMES:
         target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
-        if target.is_dir():
-            raise UserError(f"{target}: is a directory, expected a hook file")
         content = shim(name)
         if _is_ours(target):
             text = target.read_text(encoding="utf-8")
@@ -116,8 +121,6 @@ def install(top: Path, queue_path: str) -> list[str]:
                 notes.append(f"{name}: updated")
             continue
         if target.exists() or target.is_symlink():
-            if prev.exists() or prev.is_symlink():
-                raise UserError(f"{target} and {prev} both exist and neither is ours; move one away first")
             what = _describe(target)
             os.rename(target, prev)
             notes.append(f"{name}: installed; {what} kept as {prev.name} and runs first")
