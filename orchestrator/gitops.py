@@ -503,7 +503,7 @@ def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = run_git(Path(repo), "format-patch", "-o", str(out_dir), f"{wt.base}..{wt.branch}").stdout
-    return [Path(line) for line in out.split()]
+    return [Path(line) for line in out.splitlines() if line]
 
 
 # -- tamper check -------------------------------------------------------------------------------

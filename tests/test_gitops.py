@@ -332,8 +332,9 @@ def test_bundle_and_patches_carry_a_tasks_commits(tmp_git_repo: Path, tmp_path: 
     commit_file(wt.path, "a.txt", "a\n")
     commit_file(wt.path, "b.txt", "b\n")
     bundle = gitops.write_task_bundle(runner, wt, tmp_path / "out" / "t-1.bundle")
-    patches = gitops.write_task_patches(runner, wt, tmp_path / "patches")
+    patches = gitops.write_task_patches(runner, wt, tmp_path / "task patches")
     assert bundle is not None and bundle.is_file() and len(patches) == 2
+    assert all(p.is_file() for p in patches)  # real paths, also under a directory with a space
     # the single writer: fetch the bundle and land it (no worktree there)
     commit_file(tmp_git_repo, "main.txt", "main moved\n")
     fetched = gitops.fetch_task_bundle(tmp_git_repo, bundle, "t-1")
