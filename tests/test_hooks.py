@@ -126,6 +126,18 @@ def test_install_refused_midway_changes_nothing(tmp_git_repo: Path, obstacle: st
     assert snapshot(tmp_git_repo) == before  # not four hooks of five and no driver
 
 
+def test_uninstall_leaves_a_driver_line_it_did_not_add(tmp_git_repo: Path) -> None:
+    # a clone of a repository where someone committed the line, as install advises
+    attrs = tmp_git_repo / ".gitattributes"
+    attrs.write_text("*.png binary\n.beads/issues.jsonl merge=orchestrator-jsonl\n")
+    git(tmp_git_repo, "add", ".gitattributes")
+    git(tmp_git_repo, "commit", "-q", "-m", "use the driver")
+    before = snapshot(tmp_git_repo)
+    assert orch(tmp_git_repo, "hooks", "install").returncode == 0
+    assert orch(tmp_git_repo, "hooks", "uninstall").returncode == 0
+    assert snapshot(tmp_git_repo) == before and git(tmp_git_repo, "status", "--porcelain") == ""
+
+
 def test_uninstall_keeps_later_gitattributes_edits(hooked: Path) -> None:
     attrs = hooked / ".gitattributes"
     attrs.write_text(attrs.read_text() + "*.jpg binary\n")

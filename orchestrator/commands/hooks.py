@@ -187,7 +187,8 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
             else:
                 write_atomic(attributes, before)
             notes.append(".gitattributes: restored")
-        elif line in now.splitlines():  # edited since: take out only our line
+        elif "gitattributes_before" in state and line in now.splitlines():
+            # edited since: take out only our line (a line install found there is not ours)
             kept = [x for x in now.splitlines(keepends=True) if x.rstrip("\r\n") != line]
             write_atomic(attributes, "".join(kept))
             notes.append(".gitattributes: removed the merge driver line")
