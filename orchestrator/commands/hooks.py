@@ -5,7 +5,8 @@ Install copies the shims from orchestrator/hooks/ into the hooks directory git u
 manager's) is renamed to `<name>.orchestrator-prev` and the shim runs it first, with the same
 arguments and stdin; its exit code counts. bd's own shims keep working either way round: bd
 edits only the section between its BEGIN/END BEADS INTEGRATION markers, and our shim never
-`exec`s or exits early, so anything bd appends to it still runs. Install also registers the
+`exec`s or exits early, so anything bd appends to it still runs; only the part between our
+markers is ours (updated by a reinstall, removed by uninstall). Install also registers the
 issues.jsonl merge driver (`.gitattributes` + `merge.orchestrator-jsonl.*` in git config).
 Installing twice changes nothing; uninstall puts back exactly what was there.
 """
