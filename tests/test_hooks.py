@@ -126,6 +126,15 @@ def test_install_refused_midway_changes_nothing(tmp_git_repo: Path, obstacle: st
     assert snapshot(tmp_git_repo) == before  # not four hooks of five and no driver
 
 
+def test_status_notices_a_stale_merge_driver(hooked: Path) -> None:
+    # the Python that installed it is gone (a removed venv): git would fail every queue merge
+    git(hooked, "config", "merge.orchestrator-jsonl.driver", "/gone/python -m orchestrator.cli merge-driver %O %A %B %P")
+    status = orch(hooked, "hooks", "status")
+    assert status.returncode == 1 and "merge driver: registered (outdated: run hooks install)" in status.stdout
+    assert orch(hooked, "hooks", "install").returncode == 0
+    assert orch(hooked, "hooks", "status").returncode == 0
+
+
 def test_uninstall_leaves_a_driver_line_it_did_not_add(tmp_git_repo: Path) -> None:
     # a clone of a repository where someone committed the line, as install advises
     attrs = tmp_git_repo / ".gitattributes"

@@ -220,9 +220,12 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
     driver = run_git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False).stdout.strip()
     attributes = top / ".gitattributes"
     attr_ok = attributes.exists() and _attributes_line(queue_path) in attributes.read_text().splitlines()
-    lines.append(f"merge driver: {'registered' if driver else 'not registered'} in git config, "
+    current = driver == merge_driver_command()
+    registered = ("registered" if current else "registered (outdated: run hooks install)") \
+        if driver else "not registered"
+    lines.append(f"merge driver: {registered} in git config, "
                  f"{'listed' if attr_ok else 'not listed'} in .gitattributes")
-    complete &= bool(driver) and attr_ok
+    complete &= current and attr_ok
     return complete, lines
 
 
