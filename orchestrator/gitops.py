@@ -388,8 +388,11 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
         return f"{branch} moved while landing"
     done = run_git(where, *_NO_HOOKS, "merge", "-q", "--ff-only", new, check=False)
     if done.status != 0:
-        tail = (done.stderr.strip().splitlines() or ["merge --ff-only failed"])
-        return f"cannot fast-forward {branch} in {where}: {tail[0]}"
+        lines = done.stderr.strip().splitlines() or ["merge --ff-only failed"]
+        # git names the files in the way on indented lines after the first
+        files = [x.strip() for x in lines[1:] if x.startswith(("\t", " "))]
+        why = lines[0].removeprefix("error: ").rstrip(":")
+        return f"cannot fast-forward {branch} in {where}: {why}" + (f": {', '.join(files)}" if files else "")
     return ""
 
 

@@ -192,6 +192,7 @@ def test_dirty_working_tree_refuses_fast_forward_without_loss(tmp_git_repo: Path
     head = git(repo, "rev-parse", "HEAD").strip()
     result = gitops.land_task_branch(repo, wt)
     assert not result.ok and "cannot fast-forward main" in result.conflict
+    assert "README.md" in result.conflict and "\n" not in result.conflict  # which files are in the way
     assert git(repo, "rev-parse", "HEAD").strip() == head
     assert (repo / "README.md").read_text() == "uncommitted human edit\n"
     assert (wt.path / "README.md").read_text() == "agent\n"
