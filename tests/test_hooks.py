@@ -402,6 +402,12 @@ def test_post_checkout_warns_but_does_not_fail_on_an_invalid_queue(hooked: Path)
     assert "the task queue is invalid now: .beads/issues.jsonl:2: duplicate task ID x-1" in done.stderr
 
 
+def test_commit_msg_with_an_unreadable_message_file(tmp_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_TASK_ID", "x-1")
+    done = orch(tmp_git_repo, "hook", "commit-msg", "no-such-file")
+    assert done.returncode == 2 and "no-such-file" in done.stderr and done.stderr.count("\n") == 1
+
+
 def test_unknown_hook_name(tmp_git_repo: Path) -> None:
     done = orch(tmp_git_repo, "hook", "pre-rebase")
     assert done.returncode == 2 and "unknown" in done.stderr

@@ -126,7 +126,10 @@ def commit_msg(top: Path, message_file: Path) -> int:
     if not task_id:
         return 0
     path = message_file if message_file.is_absolute() else top / message_file
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UserError(f"hook commit-msg: cannot read the message file {path}: {e.strerror}") from None
     if not any(line.strip() and not line.startswith("#") for line in text.splitlines()):
         return 0  # an empty message aborts the commit; a trailer must not rescue it
     args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent",
