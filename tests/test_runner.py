@@ -196,3 +196,18 @@ def test_missing_executable_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no-such-agent-cli: command not found"):
         run_agent_process(["no-such-agent-cli"], cwd=tmp_path, env=dict(os.environ),
                           log_dir=tmp_path / "l", timeout_s=5, idle_timeout_s=5)
+
+
+@pytest.mark.parametrize("text", [
+    b"cd /tmp/test_disk-usage-monitoring-service && pytest",
+    b"see risk-assessment-matrix-for-release.md",
+    b"ask-the-user-before-deleting-files",
+])
+def test_token_shapes_do_not_cut_ordinary_kebab_case_words(text: bytes) -> None:
+    assert Scrubber()(text) == text
+
+
+def test_token_shapes_still_match_after_separators() -> None:
+    key = "sk-proj-" + "a1" * 15
+    for sep in (" ", "=", ":", '"', "/", "\n"):
+        assert Scrubber().text(f"key{sep}{key} end") == f"key{sep}[REDACTED] end"

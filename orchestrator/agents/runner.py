@@ -29,8 +29,11 @@ from orchestrator.errors import UserError
 # Environment variables whose values are secrets: scrubbed from every log.
 _SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|"
                           r"CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
-# Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google).
-TOKEN_SHAPES = (
+# Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google),
+# but only where a token can start: not inside a longer word, or kebab-case words such as
+# "disk-usage-monitoring-service" (..."sk-usage-...") would be cut out of paths and transcripts.
+_TOKEN_START = rb"(?<![A-Za-z0-9_\-])"
+TOKEN_SHAPES = tuple(_TOKEN_START + shape for shape in (
     rb"gh[pousr]_[A-Za-z0-9]{36,}",
     rb"github_pat_[A-Za-z0-9_]{22,}",
     rb"sk-ant-[A-Za-z0-9_\-]{20,}",
@@ -39,7 +42,7 @@ TOKEN_SHAPES = (
     rb"xox[abprs]-[A-Za-z0-9\-]{10,}",
     rb"glpat-[A-Za-z0-9_\-]{20,}",
     rb"AIza[0-9A-Za-z_\-]{35}",
-)
+))
 REDACTED = b"[REDACTED]"
 _CHUNK = 1 << 16
 
