@@ -222,3 +222,13 @@ def test_explicit_config_and_store_reach_the_agents_task_command(
     assert JsonlStore(queue).show(["t-1"])[0].status == "closed"
     (log_dir,) = (tmp_git_repo / "logs" / "run").iterdir()
     assert f"--config {cfg}" in (log_dir / "prompt.md").read_text()
+
+
+@pytest.mark.parametrize("attempt", ["0", "-1"])
+def test_bad_attempt_is_refused_before_the_task_is_claimed(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str], attempt: str) -> None:
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('ran')\n"))
+    assert cli(tmp_git_repo, "agent", "--task", "t-1", f"--attempt={attempt}") == 2
+    assert f"--attempt {attempt}: must be 1 or more" in capsys.readouterr().err
+    assert task(tmp_git_repo, "t-1").status == "open"
+    assert not (tmp_git_repo / "logs").exists()

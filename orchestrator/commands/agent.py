@@ -78,6 +78,8 @@ def task_cmd_for(store: TaskStore, repo: Path, config_path: str | None, store_ki
 def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt: int | None,
           profile: str | None, budget: str | None, actor: str, as_json: bool,
           config_path: str | None = None, store_kind: str | None = None) -> int:
+    if attempt is not None and attempt < 1:  # before the claim: a refused run holds no task
+        raise UserError(f"--attempt {attempt}: must be 1 or more")
     task = store.show([task_id])[0]
     if task.status == Status.CLOSED:
         raise UserError(f"task {task_id} is closed; reopen it first "
@@ -90,8 +92,6 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
         raise UserError(f"task {task_id} is {task.status}, not open or in_progress")
     history = since_last_reset(read_history(task))
     attempt = attempt or len(history) + 1
-    if attempt < 1:
-        raise UserError("--attempt must be 1 or more")
     try:
         with _stop_on_signals() as stop:
             cmd = task_cmd_for(store, repo, config_path, store_kind)
