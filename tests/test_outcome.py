@@ -281,3 +281,11 @@ def test_digest_quotes_the_agents_last_words() -> None:
                         terminal_reason="max_turns"))
     got = judge(out, 1, after=OPEN)
     assert "Its last message: I fixed the parser; next is the writer." in got.digest
+
+
+def test_text_agent_success_detail_is_its_own_last_line_not_a_stderr_warning() -> None:
+    facts = read_stream("text", "working\nwrote hello.txt\n", "warning: deprecated flag\n", 0)
+    assert facts.detail == "wrote hello.txt"
+    assert judge("working\nwrote hello.txt\n", 0, fmt="text", stderr="warning: x\n").digest \
+        == "Success: wrote hello.txt"
+

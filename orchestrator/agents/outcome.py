@@ -351,7 +351,9 @@ def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
     if any(re.search(p, blob, re.MULTILINE | re.IGNORECASE) for p in extra):
         return StreamFacts(verdict="context_exhausted", subclass="marker", detail=_one_line(last), **base)
     if exit_code == 0:
-        return StreamFacts(verdict="success", detail=_one_line(last), **base)
+        # what the agent said last (stdout), not a warning it left on stderr
+        said = next((ln for ln in reversed(stdout.strip().splitlines()) if ln.strip()), last)
+        return StreamFacts(verdict="success", detail=_one_line(said), **base)
     if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
         return StreamFacts(verdict="timeout", subclass="killed",
                            detail=f"killed from outside (exit {exit_code})", **base)
