@@ -232,3 +232,35 @@ def test_bad_attempt_is_refused_before_the_task_is_claimed(
     assert f"--attempt {attempt}: must be 1 or more" in capsys.readouterr().err
     assert task(tmp_git_repo, "t-1").status == "open"
     assert not (tmp_git_repo / "logs").exists()
+
+
+def test_a_run_whose_agent_died_without_an_exit_line_is_not_running_and_follow_ends(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The orchestrator was killed hard: monitor.log has no exit line, no outcome.json, and
+    the agent process is gone. `logs list` must not call it running, `logs show --follow`
+    must not follow it forever."""
+    import subprocess
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run = tmp_path / "20261125T060000Z_t-8"
+    run.mkdir()
+    (run / "monitor.log").write_text(
+        "2026-11-25T06:00:00Z start task=t-8 attempt=1 profile=command kind=implement budget=high "
+        f"cwd=/w argv=agent\n2026-11-25T06:00:00Z running pid={gone.pid} pgid={gone.pid}\n")
+    (run / "verbose.jsonl").write_text("half way\n")
+    alive = tmp_path / "20261125T060001Z_t-9"
+    alive.mkdir()
+    (alive / "monitor.log").write_text(
+        f"2026-11-25T06:00:01Z start task=t-9 attempt=1 cwd=/w argv=agent\n"
+        f"2026-11-25T06:00:01Z running pid={os.getpid()} pgid={os.getpid()}\n")
+    from orchestrator.commands.logs import list_runs
+    assert {r.task_id: r.state for r in list_runs(tmp_path)} == {"t-8": "unknown", "t-9": "running"}
+    import orchestrator.commands.logs as logs_mod
+    real_sleep = logs_mod.time.sleep
+    logs_mod.time.sleep = lambda s: None  # type: ignore[assignment]
+    try:
+        assert logs_show(tmp_path, "t-8", follow=True) == 0
+    finally:
+        logs_mod.time.sleep = real_sleep  # type: ignore[assignment]
+    out = capsys.readouterr().out
+    assert "half way" in out and out.rstrip().endswith("== unknown")
