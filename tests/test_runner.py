@@ -211,3 +211,26 @@ def test_token_shapes_still_match_after_separators() -> None:
     key = "sk-proj-" + "a1" * 15
     for sep in (" ", "=", ":", '"', "/", "\n"):
         assert Scrubber().text(f"key{sep}{key} end") == f"key{sep}[REDACTED] end"
+
+
+def test_a_line_longer_than_one_read_is_scrubbed_and_rendered_whole(tmp_path: Path) -> None:
+    """A tool result bigger than the 64 KiB read size (Claude reading a big file): the secret
+    that straddles the read boundary is still scrubbed, and output.log shows the rendered
+    tool result, not raw JSON pieces."""
+    token = "ghp_" + "x" * 36
+    body = f"""
+    import json
+    def line(content):
+        return json.dumps({{"type": "user", "session_id": "s", "uuid": "u", "message": {{"role": "user",
+            "content": [{{"type": "tool_result", "tool_use_id": "t1", "content": content}}]}}}})
+    head = line("@").index("@")  # the token starts 20 bytes before the first read ends
+    print(line("a" * (65536 - 20 - head - 1) + " " + {token!r} + " " + "b" * 100000), flush=True)
+    print(json.dumps({{"type": "user", "session_id": "s", "uuid": "u2", "message": {{"role": "user",
+          "content": [{{"type": "tool_result", "tool_use_id": "t2", "content": "short one"}}]}}}}), flush=True)
+    """
+    result, log_dir = run(tmp_path, body, stream="claude")
+    verbose = (log_dir / "verbose.jsonl").read_text()
+    assert token not in verbose and "[REDACTED]" in verbose
+    output = (log_dir / "output.log").read_text()
+    assert token not in output and '"tool_result"' not in output
+    assert output.startswith("<- aaaa") and "<- short one" in output

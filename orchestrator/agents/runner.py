@@ -45,6 +45,7 @@ TOKEN_SHAPES = tuple(_TOKEN_START + shape for shape in (
 ))
 REDACTED = b"[REDACTED]"
 _CHUNK = 1 << 16
+_MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
 
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
@@ -222,14 +223,27 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 
     def pump_stdout() -> None:
         assert proc.stdout is not None
+        # whole lines: a stream-json line can be far longer than one read (a big tool result);
+        # scrubbed and rendered in pieces, a secret across the cut would survive and the
+        # transcript would get raw JSON fragments
+        line = bytearray()
         for chunk in iter(lambda: proc.stdout.readline(_CHUNK), b""):  # type: ignore[union-attr]
             last_output[0] = time.monotonic()
-            clean = scrub(chunk)
+            line += chunk
+            if not chunk.endswith(b"\n") and len(line) < _MAX_LINE:
+                continue
+            clean = scrub(bytes(line))
+            line.clear()
             verbose.write(clean)
             lines, fmt[0] = render_line(clean.decode("utf-8", "replace"), fmt[0])
             if lines:
                 with out_lock:
                     output.write(("\n".join(lines) + "\n").encode())
+        if line:  # a last line without a newline (a killed agent)
+            clean = scrub(bytes(line))
+            verbose.write(clean)
+            with out_lock:
+                output.write(clean.rstrip(b"\n") + b"\n")
 
     def pump_stderr() -> None:
         assert proc.stderr is not None
