@@ -234,3 +234,15 @@ def test_a_line_longer_than_one_read_is_scrubbed_and_rendered_whole(tmp_path: Pa
     output = (log_dir / "output.log").read_text()
     assert token not in output and '"tool_result"' not in output
     assert output.startswith("<- aaaa") and "<- short one" in output
+
+
+def test_a_long_stderr_line_is_scrubbed_whole_and_logged_as_one_line(tmp_path: Path) -> None:
+    token = "ghp_" + "y" * 36
+    body = f"""
+    import sys
+    sys.stderr.write("e" * (65536 - 20) + " " + {token!r} + " " + "f" * 70000 + "\\\\n")
+    """
+    result, log_dir = run(tmp_path, body)
+    output = (log_dir / "output.log").read_text()
+    assert token not in output and token not in result.stderr
+    assert output.count("[stderr] ") == 1

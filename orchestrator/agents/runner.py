@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -221,35 +221,32 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     stderr_buf = bytearray()
     out_lock = threading.Lock()
 
-    def pump_stdout() -> None:
-        assert proc.stdout is not None
-        # whole lines: a stream-json line can be far longer than one read (a big tool result);
-        # scrubbed and rendered in pieces, a secret across the cut would survive and the
-        # transcript would get raw JSON fragments
+    def whole_lines(pipe: IO[bytes]) -> Iterator[bytes]:
+        """Scrubbed lines of a pipe, whole: a stream-json line can be far longer than one read
+        (a big tool result); scrubbed and rendered in pieces, a secret across the cut would
+        survive and the transcript would get raw JSON fragments."""
         line = bytearray()
-        for chunk in iter(lambda: proc.stdout.readline(_CHUNK), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: pipe.readline(_CHUNK), b""):
             last_output[0] = time.monotonic()
             line += chunk
-            if not chunk.endswith(b"\n") and len(line) < _MAX_LINE:
-                continue
-            clean = scrub(bytes(line))
-            line.clear()
+            if chunk.endswith(b"\n") or len(line) >= _MAX_LINE:
+                yield scrub(bytes(line))
+                line.clear()
+        if line:  # a last line without a newline (a killed agent)
+            yield scrub(bytes(line))
+
+    def pump_stdout() -> None:
+        assert proc.stdout is not None
+        for clean in whole_lines(proc.stdout):
             verbose.write(clean)
             lines, fmt[0] = render_line(clean.decode("utf-8", "replace"), fmt[0])
             if lines:
                 with out_lock:
                     output.write(("\n".join(lines) + "\n").encode())
-        if line:  # a last line without a newline (a killed agent)
-            clean = scrub(bytes(line))
-            verbose.write(clean)
-            with out_lock:
-                output.write(clean.rstrip(b"\n") + b"\n")
 
     def pump_stderr() -> None:
         assert proc.stderr is not None
-        for chunk in iter(lambda: proc.stderr.readline(_CHUNK), b""):  # type: ignore[union-attr]
-            last_output[0] = time.monotonic()
-            clean = scrub(chunk)
+        for clean in whole_lines(proc.stderr):
             stderr_buf.extend(clean)
             if len(stderr_buf) > 2 << 20:
                 del stderr_buf[: len(stderr_buf) - (1 << 20)]
