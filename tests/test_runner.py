@@ -246,3 +246,34 @@ def test_a_long_stderr_line_is_scrubbed_whole_and_logged_as_one_line(tmp_path: P
     output = (log_dir / "output.log").read_text()
     assert token not in output and token not in result.stderr
     assert output.count("[stderr] ") == 1
+
+
+def test_capped_log_ignores_writes_after_close(tmp_path: Path) -> None:
+    """A daemonized grandchild (outside the group) can keep the agent's stdout open and write
+    after the run is over: the late write is dropped, not a traceback in a reader thread."""
+    log = CappedLog(tmp_path / "x.log", 4096)
+    log.write(b"during\n")
+    log.close()
+    log.write(b"late\n")
+    assert (tmp_path / "x.log").read_bytes() == b"during\n"
+
+
+def test_a_daemonized_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: Path) -> None:
+    """A grandchild that left the process group (setsid) cannot be killed with it; the run
+    still ends, says so in monitor.log, and its late output is dropped quietly."""
+    import signal
+    body = f"""
+    import os, subprocess, sys
+    child = subprocess.Popen([sys.executable, "-c",
+        "import time; time.sleep(6); print('late', flush=True); time.sleep(30)"], start_new_session=True)
+    open({str(tmp_path / 'child.pid')!r}, "w").write(str(child.pid))
+    print("bye", flush=True)
+    """
+    try:
+        result, log_dir = run(tmp_path, body)
+        assert result.exit_code == 0
+        monitor = (log_dir / "monitor.log").read_text()
+        assert "output pipe still held open by a process outside the group" in monitor
+        assert (log_dir / "output.log").read_text() == "bye\n"
+    finally:
+        os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)

@@ -45,6 +45,7 @@ TOKEN_SHAPES = tuple(_TOKEN_START + shape for shape in (
 ))
 REDACTED = b"[REDACTED]"
 _CHUNK = 1 << 16
+_DRAIN_S = 5.0  # how long the pipes are read after the group is gone (an escaped process may hold them)
 _MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
 
 
@@ -88,6 +89,8 @@ class CappedLog:
 
     def write(self, data: bytes) -> None:
         with self._lock:
+            if self._f.closed:  # a process that escaped the group still writing to the pipe
+                return
             room = self._head_room - self._written
             if room > 0:
                 head, data = data[:room], data[room:]
@@ -288,8 +291,12 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     leftovers = kill_group(pgid, kill_grace_s)
     if leftovers:
         note(f"killed {leftovers} leftover process(es) in group {pgid}")
+    drain_until = time.monotonic() + _DRAIN_S  # one deadline for both readers
     for t in readers:
-        t.join(timeout=5)
+        t.join(timeout=max(0.0, drain_until - time.monotonic()))
+    if any(t.is_alive() for t in readers):
+        note("output pipe still held open by a process outside the group (daemonized?); "
+             "stopped reading it")
     note(f"exit code={exit_code} duration={duration:.1f}s stdout={verbose.total}B "
          f"stderr={len(stderr_buf)}B" + (f" killed={killed}" if killed else ""))
     verbose.close()
