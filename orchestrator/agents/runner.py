@@ -19,12 +19,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
+from orchestrator.tasks.model import now_rfc3339
 
 # Environment variables whose values are secrets: scrubbed from every log.
 _SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|"
@@ -128,10 +128,6 @@ class ProcessResult:
     leftovers: int             # processes still in the group after the agent exited, then killed
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes in a process group, from /proc; without /proc, whether
     signal 0 reaches the group."""
@@ -199,7 +195,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     monitor = CappedLog(log_dir / "monitor.log", max(1 << 20, max_log_bytes // 50))
 
     def note(text: str) -> None:
-        monitor.write(scrub(f"{_now()} {text}\n".encode()))
+        monitor.write(scrub(f"{now_rfc3339()} {text}\n".encode()))
 
     fields = " ".join(f"{k}={v}" for k, v in (monitor_fields or {}).items())
     note(f"start {fields} cwd={cwd} timeout={timeout_s:g}s idle_timeout={idle_timeout_s:g}s "
@@ -312,4 +308,4 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 def append_monitor(log_dir: Path, text: str, secrets: Iterable[str] = ()) -> None:
     """One more timestamped line in monitor.log (the session's budget and outcome lines)."""
     with open(log_dir / "monitor.log", "ab") as f:
-        f.write(Scrubber(secrets)(f"{_now()} {text}\n".encode()))
+        f.write(Scrubber(secrets)(f"{now_rfc3339()} {text}\n".encode()))
