@@ -99,3 +99,15 @@ def test_profile_from_label_flag_and_config() -> None:
     assert profile_for_task(plain, cfg(profile="command")) == "command"
     with pytest.raises(UserError, match="label agent:gpt"):
         profile_for_task(task_from_record(task_record("t-3", labels=["agent:gpt"])), cfg())
+
+
+def test_agent_command_belongs_to_the_configured_profile_only() -> None:
+    """A task's agent:<profile> label picks another CLI: it must not inherit the configured
+    profile's agent.command (aider's argv with claude's flags appended)."""
+    aider = cfg(profile="command", command=["aider", "--message-file", "{prompt_file}"])
+    assert launch(aider, "command").argv == ("aider", "--message-file", "/l/prompt.md")
+    assert launch(aider, "claude").argv[:2] == ("claude", "-p")
+    assert launch(aider, "codex").argv[:2] == ("codex", "exec")
+    npx_claude = cfg(command=["npx", "-y", "@anthropic-ai/claude-code@2.1.331"])
+    assert launch(npx_claude, "claude").argv[:4] == ("npx", "-y", "@anthropic-ai/claude-code@2.1.331", "-p")
+    assert launch(npx_claude, "codex").argv[:2] == ("codex", "exec")

@@ -155,8 +155,10 @@ def build_launch(profile: str, config: Config, *, prompt_text: str, prompt_file:
               "log_dir": str(log_dir), "attempt": str(attempt), "budget": budget,
               "model": agent.model, "workdir": str(workdir)}
     # agent.command: the whole argv of the command profile; for claude/codex, what replaces
-    # the bare executable (e.g. [npx, -y, "@anthropic-ai/claude-code@2.1.331"])
-    prefix = fill_template(agent.command, values) if agent.command else []
+    # the bare executable (e.g. [npx, -y, "@anthropic-ai/claude-code@2.1.331"]), but only for
+    # the configured profile: a task's agent:<profile> label must not run aider with claude's flags
+    own = profile == "command" or profile == agent.profile
+    prefix = fill_template(agent.command, values) if agent.command and own else []
     if profile == "command":
         if not prefix:
             raise UserError("agent.command: required for the command profile "
