@@ -264,3 +264,16 @@ def test_a_run_whose_agent_died_without_an_exit_line_is_not_running_and_follow_e
         logs_mod.time.sleep = real_sleep  # type: ignore[assignment]
     out = capsys.readouterr().out
     assert "half way" in out and out.rstrip().endswith("== unknown")
+
+
+def test_a_released_task_is_unassigned_so_another_actor_can_claim_it(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('looked around')\n"))
+    assert cli(tmp_git_repo, "--actor", "alice", "agent", "--task", "t-1") == 1
+    t = task(tmp_git_repo, "t-1")
+    assert (t.status, t.assignee) == ("open", "")
+    assert cli(tmp_git_repo, "--actor", "bob", "agent", "--task", "t-1") == 1
+    assert "t-1: no_progress [attempt 2" in capsys.readouterr().out
+    (tmp_git_repo / ".orchestrator.yml").write_text("agent:\n  profile: command\n  command: [no-such-agent-cli]\n")
+    assert cli(tmp_git_repo, "--actor", "carol", "agent", "--task", "t-1") == 2  # setup error: released too
+    assert task(tmp_git_repo, "t-1").assignee == ""

@@ -100,7 +100,7 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
                                  stop=stop, extra_env={"ORCHESTRATOR_TASK_CMD": cmd} if cmd else None)
     except UserError:
         if claimed:  # nothing ran: give the task back
-            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+            store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=actor)
         raise
     o = run.outcome
     record = AttemptRecord(attempt=run.attempt, kind=o.kind, subclass=o.subclass, budget=run.budget,
@@ -110,8 +110,9 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
     released = False
     if o.kind != "success":
         now = store.show([task_id])[0]
-        if now.status == Status.IN_PROGRESS:  # not done: back in the queue for the next try
-            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+        if now.status == Status.IN_PROGRESS:  # not done: back in the queue, unassigned, so
+            # anyone may claim it next (a claim refuses a task assigned to another actor)
+            store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=actor)
             released = True
     if as_json:
         print(json.dumps(run_to_dict(run) | {"released": released}, indent=2))
