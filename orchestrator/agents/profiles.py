@@ -120,7 +120,7 @@ def claude_budget(budget: str, model: str) -> tuple[list[str], dict[str, str]]:
             env["CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING"] = "1"
         return [], env
     if budget not in EFFORT_LEVELS:
-        raise UserError(f"agent.budgets: {budget!r} is not a claude budget "
+        raise UserError(f"budget {budget!r} (agent.budgets or --budget) is not a claude budget "
                         f"(one of {', '.join(EFFORT_LEVELS)} or a token count like 32000)")
     if is_budget_model(model):
         return [], dict(_BUDGET_MODEL_EFFORT[budget])
@@ -132,7 +132,7 @@ def codex_effort(budget: str) -> str:
         return ""
     effort = "xhigh" if budget == "max" else budget
     if effort not in CODEX_EFFORTS:
-        raise UserError(f"agent.budgets: {budget!r} is not a codex reasoning effort "
+        raise UserError(f"budget {budget!r} (agent.budgets or --budget) is not a codex reasoning effort "
                         f"(one of {', '.join(CODEX_EFFORTS)}, or max)")
     return effort
 
