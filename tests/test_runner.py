@@ -277,3 +277,9 @@ def test_a_daemonized_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: 
         assert (log_dir / "output.log").read_text() == "bye\n"
     finally:
         os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
+
+
+def test_secret_names_a_workflow_commonly_uses() -> None:
+    env = {"GH_PAT": "pat-value-123456", "DB_PASS": "db-pass-value-1", "PATH": "/usr/local/bin:/usr/bin",
+           "PYTHONPATH": "/src/lib/python", "PASSENGER_MODE": "enabled-mode", "MAX_THINKING_TOKENS": "16000"}
+    assert sorted(secret_values(env)) == ["db-pass-value-1", "pat-value-123456"]

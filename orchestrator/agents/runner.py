@@ -27,8 +27,8 @@ from orchestrator.errors import UserError
 from orchestrator.tasks.model import now_rfc3339
 
 # Environment variables whose values are secrets: scrubbed from every log.
-_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|"
-                          r"CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
+                          r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
 # Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google),
 # but only where a token can start: not inside a longer word, or kebab-case words such as
 # "disk-usage-monitoring-service" (..."sk-usage-...") would be cut out of paths and transcripts.
