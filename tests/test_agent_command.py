@@ -277,3 +277,21 @@ def test_a_released_task_is_unassigned_so_another_actor_can_claim_it(
     (tmp_git_repo / ".orchestrator.yml").write_text("agent:\n  profile: command\n  command: [no-such-agent-cli]\n")
     assert cli(tmp_git_repo, "--actor", "carol", "agent", "--task", "t-1") == 2  # setup error: released too
     assert task(tmp_git_repo, "t-1").assignee == ""
+
+
+def test_a_task_another_actor_is_working_on_is_refused(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Never two agents on one task: in_progress and claimed by someone else is a one-line
+    error that leaves the task alone; the same actor may resume it."""
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('ran')\n"))
+    JsonlStore(tmp_git_repo / ".beads" / "issues.jsonl").claim("t-1", actor="alice")
+    assert cli(tmp_git_repo, "--actor", "bob", "agent", "--task", "t-1") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "claimed by alice" in err and "--assignee" in err
+    t = task(tmp_git_repo, "t-1")
+    assert (t.status, t.assignee, read_history(t)) == ("in_progress", "alice", [])
+    assert not (tmp_git_repo / "logs").exists()
+    assert cli(tmp_git_repo, "--actor", "alice", "agent", "--task", "t-1") == 1  # resumed: ran, no_progress
+    assert "t-1: no_progress" in capsys.readouterr().out
+    # the takeover command the error suggests works
+    assert cli(tmp_git_repo, "task", "update", "t-1", "--status", "open", "--assignee", "") == 0

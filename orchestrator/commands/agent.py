@@ -90,6 +90,10 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
         claimed = True
     elif task.status != Status.IN_PROGRESS:
         raise UserError(f"task {task_id} is {task.status}, not open or in_progress")
+    elif task.assignee and task.assignee != actor:  # one agent per task
+        raise UserError(f"task {task_id} is in progress, claimed by {task.assignee}: another agent "
+                        f"may be on it (to take it over: {store.task_cmd} update {task_id} "
+                        f"--status open --assignee \"\")")
     history = since_last_reset(read_history(task))
     attempt = attempt or len(history) + 1
     try:
