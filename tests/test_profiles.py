@@ -111,3 +111,11 @@ def test_agent_command_belongs_to_the_configured_profile_only() -> None:
     npx_claude = cfg(command=["npx", "-y", "@anthropic-ai/claude-code@2.1.331"])
     assert launch(npx_claude, "claude").argv[:4] == ("npx", "-y", "@anthropic-ai/claude-code@2.1.331", "-p")
     assert launch(npx_claude, "codex").argv[:2] == ("codex", "exec")
+
+
+def test_command_prompt_placeholder_is_capped_like_claudes() -> None:
+    """One argv word is capped at 128 KiB on Linux: a longer {prompt} would make the launch
+    fail with E2BIG; it becomes the instruction to read the prompt file instead."""
+    got = launch(cfg(command=["my-agent", "--message", "{prompt}"]), "command", prompt="x" * 200_000)
+    assert got.argv[:2] == ("my-agent", "--message") and "/l/prompt.md" in got.argv[2]
+    assert launch(cfg(command=["my-agent", "{prompt}"]), "command").argv == ("my-agent", "Do it.")

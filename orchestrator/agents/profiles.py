@@ -151,7 +151,8 @@ def build_launch(profile: str, config: Config, *, prompt_text: str, prompt_file:
                  task_id: str, log_dir: Path, attempt: int, budget: str, workdir: Path) -> Launch:
     """The argv and environment for one run of `profile`."""
     agent = config.agent
-    values = {"prompt_file": str(prompt_file), "prompt": prompt_text, "task_id": task_id,
+    values = {"prompt_file": str(prompt_file), "prompt": _prompt_arg(prompt_text, prompt_file),
+              "task_id": task_id,
               "log_dir": str(log_dir), "attempt": str(attempt), "budget": budget,
               "model": agent.model, "workdir": str(workdir)}
     # agent.command: the whole argv of the command profile; for claude/codex, what replaces
