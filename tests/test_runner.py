@@ -283,3 +283,12 @@ def test_secret_names_a_workflow_commonly_uses() -> None:
     env = {"GH_PAT": "pat-value-123456", "DB_PASS": "db-pass-value-1", "PATH": "/usr/local/bin:/usr/bin",
            "PYTHONPATH": "/src/lib/python", "PASSENGER_MODE": "enabled-mode", "MAX_THINKING_TOKENS": "16000"}
     assert sorted(secret_values(env)) == ["db-pass-value-1", "pat-value-123456"]
+
+
+def test_a_script_without_a_shebang_is_a_user_error(tmp_path: Path) -> None:
+    script = tmp_path / "my-agent.sh"
+    script.write_text("echo hi\n")  # a team's script that forgot its #! line
+    script.chmod(0o755)
+    with pytest.raises(UserError, match="my-agent.sh: Exec format error"):
+        run_agent_process([str(script)], cwd=tmp_path, env=dict(os.environ), log_dir=tmp_path / "l",
+                          timeout_s=5, idle_timeout_s=5)

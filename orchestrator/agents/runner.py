@@ -205,7 +205,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)  # setsid: own group, pgid == pid
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+    except OSError as e:  # not found, not executable, no #! line (ENOEXEC), argv too long
         note(f"failed to start: {e}")
         for log in (verbose, output, monitor):
             log.close()
