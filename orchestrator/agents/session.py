@@ -61,7 +61,10 @@ def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
     now = now or datetime.now(timezone.utc)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # e.g. `logs` is a file
+        raise UserError(f"{root}: cannot create the run log folder ({e.strerror or e})") from None
     with _dir_lock:
         for n in range(1, 1000):
             path = root / (f"{stamp}_{safe_id}" if n == 1 else f"{stamp}_{safe_id}.{n}")
