@@ -58,23 +58,29 @@ class LandResult:
 # -- running git ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Out:
+class GitResult:
     status: int
     stdout: str
     stderr: str
+    raw: bytes = b""       # stdout as git wrote it (a blob need not be UTF-8)
 
 
-def _git(path: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> _Out:
-    """Run one git command through GitPython in `path`; with check, failure is a UserError."""
+def run_git(path: Path, *args: str, check: bool = True,
+            env: dict[str, str] | None = None) -> GitResult:
+    """Run one git command through GitPython in `path` (the one way the orchestrator runs git);
+    with check, failure is a UserError naming the command and the tail of its output."""
     try:
-        status, out, err = git.Git(str(path)).execute(
+        status, raw, err = git.Git(str(path)).execute(
             ["git", *args], with_extended_output=True, with_exceptions=False,
-            strip_newline_in_stdout=False, env=env)
+            stdout_as_string=False, strip_newline_in_stdout=False, env=env)
     except git.GitCommandNotFound:
         raise UserError("git: command not found (is it installed and on PATH?)") from None
     except git.GitCommandError as e:  # e.g. the working directory does not exist
         raise UserError(f"git {' '.join(args[:2])} in {path}: {e.stderr.strip() or e}") from None
-    result = _Out(int(status or 0), out, err)
+    raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+    err = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+    out = raw.decode("utf-8", "replace")
+    result = GitResult(int(status or 0), out, err, raw)
     if check and result.status != 0:
         tail = " | ".join((err or out).strip().splitlines()[-3:]) or "no output"
         raise UserError(f"git {' '.join(args[:2])} in {path} exited {result.status}: {tail}")
@@ -89,19 +95,19 @@ def _open(repo: Path) -> git.Repo:
 
 
 def _common_dir(repo: Path) -> Path:
-    out = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
+    out = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
     return Path(out)
 
 
 def _head_sha(repo: Path) -> str:
-    out = _git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    out = run_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
     if out.status != 0:
         raise UserError(f"{repo}: the repository has no commits yet; commit something first")
     return out.stdout.strip()
 
 
 def _rev(repo: Path, rev: str) -> str:
-    out = _git(repo, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+    out = run_git(repo, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
     if out.status != 0:
         raise UserError(f"{repo}: no commit {rev!r}")
     return out.stdout.strip()
@@ -109,8 +115,8 @@ def _rev(repo: Path, rev: str) -> str:
 
 def _identity(repo: Path) -> list[str]:
     """`-c user.*` fallbacks when no identity is configured (fresh CI runners)."""
-    has_email = _git(repo, "config", "user.email", check=False).stdout.strip()
-    has_name = _git(repo, "config", "user.name", check=False).stdout.strip()
+    has_email = run_git(repo, "config", "user.email", check=False).stdout.strip()
+    has_name = run_git(repo, "config", "user.name", check=False).stdout.strip()
     if has_email and has_name:
         return []
     name, email = _FALLBACK_IDENTITY
@@ -120,7 +126,7 @@ def _identity(repo: Path) -> list[str]:
 def current_branch(repo: Path) -> str:
     """The branch checked out in `repo`; a detached HEAD or an empty repository is a UserError."""
     _head_sha(repo)
-    out = _git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+    out = run_git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False)
     if out.status != 0:
         raise UserError(f"{repo}: HEAD is detached; check out the working branch (or name it)")
     return out.stdout.strip()
@@ -153,7 +159,7 @@ class _WorktreeEntry:
 
 
 def _worktrees(repo: Path) -> list[_WorktreeEntry]:
-    out = _git(repo, "worktree", "list", "--porcelain").stdout
+    out = run_git(repo, "worktree", "list", "--porcelain").stdout
     entries: list[_WorktreeEntry] = []
     for block in out.strip().split("\n\n"):
         fields: dict[str, str] = {}
@@ -179,7 +185,7 @@ def _base_key(branch: str) -> str:
 
 def _hooks_manifest_path(worktree: Path) -> Path:
     # in the worktree's private git directory: found from the path whatever the agent checks out
-    gitdir = _git(worktree, "rev-parse", "--absolute-git-dir").stdout.strip()
+    gitdir = run_git(worktree, "rev-parse", "--absolute-git-dir").stdout.strip()
     return Path(gitdir) / "orchestrator-hooks.json"
 
 
@@ -192,7 +198,7 @@ def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
     repo = Path(repo).resolve()
     _open(repo)
     branch = task_branch(task_id)
-    if _git(repo, "check-ref-format", f"refs/heads/{branch}", check=False).status != 0:
+    if run_git(repo, "check-ref-format", f"refs/heads/{branch}", check=False).status != 0:
         raise UserError(f"task {task_id}: not usable in a branch name ({branch})")
     head = _head_sha(repo)
     with _repo_lock(repo):  # parallel creators would race on .git/config
@@ -203,9 +209,9 @@ def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
             root: Path | None) -> TaskWorktree:
     for entry in _worktrees(repo):
         if entry.branch == branch and not entry.prunable and entry.path.is_dir():
-            recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+            recorded = run_git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
             return TaskWorktree(task_id, entry.path, branch, recorded or entry.head)
-    _git(repo, "worktree", "prune")
+    run_git(repo, "worktree", "prune")
     path = (Path(root) if root else _default_root(repo)) / task_id
     if path.exists():
         if path.is_dir() and not any(path.iterdir()):
@@ -213,15 +219,15 @@ def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
         else:
             raise UserError(f"{path}: exists and is not a worktree of {branch}; remove it first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    exists = _git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}", check=False).status == 0
+    exists = run_git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}", check=False).status == 0
     if exists:
-        recorded = _git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
-        base_sha = recorded or _git(repo, "merge-base", head, branch).stdout.strip()
-        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(path), branch)
+        recorded = run_git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+        base_sha = recorded or run_git(repo, "merge-base", head, branch).stdout.strip()
+        run_git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(path), branch)
     else:
         base_sha = _rev(repo, base) if base else head
-        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
-    _git(repo, "config", _base_key(branch), base_sha)
+        run_git(repo, *_NO_HOOKS, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
+    run_git(repo, "config", _base_key(branch), base_sha)
     _record_hooks(path)
     return TaskWorktree(task_id, path, branch, base_sha)
 
@@ -232,13 +238,13 @@ def commit_all(path: Path, message: str, *, verify: bool = True) -> str | None:
     Hooks run (so the commit-msg trailer and pre-commit checks apply) unless verify is False;
     a refusing hook is a UserError and the changes stay staged."""
     path = Path(path)
-    _git(path, "add", "-A")
-    if _git(path, "diff", "--cached", "--quiet", check=False).status == 0:
+    run_git(path, "add", "-A")
+    if run_git(path, "diff", "--cached", "--quiet", check=False).status == 0:
         return None
     args = [*_identity(path), "commit", "-q", "-m", message]
     if not verify:
         args.append("--no-verify")
-    _git(path, *args)
+    run_git(path, *args)
     return _head_sha(path)
 
 
@@ -253,13 +259,13 @@ def remove_task_worktree(repo: Path, wt: TaskWorktree, *, keep_branch: bool = Fa
 def _remove(repo: Path, wt: TaskWorktree, keep_branch: bool) -> None:
     registered = {e.path.resolve() for e in _worktrees(repo)}
     if Path(wt.path).resolve() in registered:
-        _git(repo, "worktree", "remove", "--force", "--force", str(wt.path))
+        run_git(repo, "worktree", "remove", "--force", "--force", str(wt.path))
     elif Path(wt.path).is_dir():
         shutil.rmtree(wt.path)
-    _git(repo, "worktree", "prune")
+    run_git(repo, "worktree", "prune")
     if not keep_branch:
-        _git(repo, "branch", "-q", "-D", wt.branch, check=False)
-        _git(repo, "config", "--unset", _base_key(wt.branch), check=False)
+        run_git(repo, "branch", "-q", "-D", wt.branch, check=False)
+        run_git(repo, "config", "--unset", _base_key(wt.branch), check=False)
 
 
 def prune_task_worktrees(repo: Path) -> list[str]:
@@ -271,13 +277,29 @@ def prune_task_worktrees(repo: Path) -> list[str]:
         return _prune(repo)
 
 
+def _rebasing_branch(path: Path) -> str:
+    """The branch a rebase stopped in `path` is rewriting ("" if none is in progress)."""
+    for state in ("rebase-merge", "rebase-apply"):
+        head_name = Path(run_git(path, "rev-parse", "--path-format=absolute", "--git-path",
+                              f"{state}/head-name").stdout.strip())
+        if head_name.is_file():
+            return head_name.read_text(encoding="utf-8").strip().removeprefix("refs/heads/")
+    return ""
+
+
 def _prune(repo: Path) -> list[str]:
-    _git(repo, "worktree", "prune")
+    run_git(repo, "worktree", "prune")
+    # a lander killed mid-rebase leaves the task branch's worktree detached and half-rebased:
+    # abort puts the branch back where it was (the rebase only ever rewrites the task branch)
+    for entry in _worktrees(repo):
+        if not entry.branch and not entry.prunable and entry.path.is_dir() and \
+                _rebasing_branch(entry.path).startswith(BRANCH_PREFIX):
+            run_git(entry.path, "rebase", "--abort")
     removed: list[str] = []
     for entry in _worktrees(repo):
         if not entry.branch.startswith(BRANCH_PREFIX) or not entry.path.is_dir():
             continue
-        if _git(entry.path, "status", "--porcelain", check=False).stdout.strip():
+        if run_git(entry.path, "status", "--porcelain", check=False).stdout.strip():
             commit_all(entry.path, "WIP: leftovers of an interrupted orchestrator run",
                        verify=False)
         task_id = entry.branch.removeprefix(BRANCH_PREFIX)
@@ -302,39 +324,46 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
     if where is None:  # the worktree is gone (report job, crash): rebase in a temporary one
         temp = Path(tempfile.mkdtemp(prefix="orchestrator-land-"))
         temp.rmdir()
-        _git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(temp), wt.branch)
+        run_git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(temp), wt.branch)
         where = temp
     try:
-        if _git(where, "status", "--porcelain", "--untracked-files=no").stdout.strip():
+        if run_git(where, "status", "--porcelain", "--untracked-files=no").stdout.strip():
             return None, f"uncommitted changes in {where}; commit them first"
         before = _rev(where, "HEAD")
         # no hooks while rewriting (post-checkout noise); the merge driver still applies
         with _driver_attributes(repo) as driver:
             args = [*_identity(repo), *_NO_HOOKS, *driver, "rebase", "-q",
                     "--no-autostash", target, wt.branch]
-            done = _git(where, *args, check=False)
+            done = run_git(where, *args, check=False)
         if done.status != 0:
-            files = _git(where, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-            _git(where, "rebase", "--abort", check=False)
+            files = run_git(where, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+            run_git(where, "rebase", "--abort", check=False)
             after = _rev(where, wt.branch)
             if after != before:  # abort must restore the branch; say so loudly if it did not
                 raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
             what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
-            return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}"
+            # a merge driver that refused an input (a corrupt queue) says why: pass it on
+            driver = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
+                      if x.startswith("orchestrator: merge-driver:")]
+            why = f" ({driver[0]})" if driver else ""
+            return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}{why}"
         return _rev(where, "HEAD"), ""
     finally:
         if temp is not None:
-            _git(repo, "worktree", "remove", "--force", "--force", str(temp), check=False)
-            _git(repo, "worktree", "prune", check=False)
+            run_git(repo, "worktree", "remove", "--force", "--force", str(temp), check=False)
+            run_git(repo, "worktree", "prune", check=False)
 
 
 @contextlib.contextmanager
 def _driver_attributes(repo: Path) -> Iterator[tuple[str, ...]]:
     """`-c` options that make a rebase merge every issues.jsonl with our driver even when
     `orchestrator hooks install` never ran: parallel agents all touch the queue file, and a
-    line-based merge of neighbouring lines would conflict for nothing. The user's own
-    core.attributesFile is kept (copied first)."""
-    own = _git(repo, "config", "--path", "--get", "core.attributesFile", check=False).stdout.strip()
+    line-based merge of neighbouring lines would conflict for nothing. The user's own global
+    attributes (core.attributesFile, else git's XDG default) are kept (copied first)."""
+    own = run_git(repo, "config", "--path", "--get", "core.attributesFile", check=False).stdout.strip()
+    if not own:  # git's default, which setting core.attributesFile would hide (gitattributes(5))
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+        own = str(Path(xdg) / "git" / "attributes")
     text = ""
     if own and Path(own).is_file():
         text = Path(own).read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"
@@ -352,20 +381,23 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
     """Move `branch` from old to new (a descendant); updates a checked-out tree. '' or why not."""
     where = _checked_out_at(repo, branch)
     if where is None:
-        done = _git(repo, "update-ref", "-m", "orchestrator: land", f"refs/heads/{branch}", new, old,
+        done = run_git(repo, "update-ref", "-m", "orchestrator: land", f"refs/heads/{branch}", new, old,
                     check=False)
         return "" if done.status == 0 else f"{branch} moved while landing: {done.stderr.strip()}"
     if _rev(where, "HEAD") != old:
         return f"{branch} moved while landing"
-    done = _git(where, *_NO_HOOKS, "merge", "-q", "--ff-only", new, check=False)
+    done = run_git(where, *_NO_HOOKS, "merge", "-q", "--ff-only", new, check=False)
     if done.status != 0:
-        tail = (done.stderr.strip().splitlines() or ["merge --ff-only failed"])
-        return f"cannot fast-forward {branch} in {where}: {tail[0]}"
+        lines = done.stderr.strip().splitlines() or ["merge --ff-only failed"]
+        # git names the files in the way on indented lines after the first
+        files = [x.strip() for x in lines[1:] if x.startswith(("\t", " "))]
+        why = lines[0].removeprefix("error: ").rstrip(":")
+        return f"cannot fast-forward {branch} in {where}: {why}" + (f": {', '.join(files)}" if files else "")
     return ""
 
 
 def _commits(repo: Path, old: str, new: str) -> tuple[str, ...]:
-    out = _git(repo, "rev-list", "--reverse", f"{old}..{new}").stdout.split()
+    out = run_git(repo, "rev-list", "--reverse", f"{old}..{new}").stdout.split()
     return tuple(out)
 
 
@@ -379,7 +411,7 @@ def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
     repo = Path(repo).resolve()
     _open(repo)
     onto = onto or current_branch(repo)
-    if _git(repo, "show-ref", "--verify", "-q", f"refs/heads/{onto}", check=False).status != 0:
+    if run_git(repo, "show-ref", "--verify", "-q", f"refs/heads/{onto}", check=False).status != 0:
         raise UserError(f"{repo}: no branch {onto!r} to land on")
     _rev(repo, wt.branch)
     with _repo_lock(repo):
@@ -396,12 +428,12 @@ def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
 
 
 def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> LandResult:
-    remote = _git(repo, "config", "--get", f"branch.{onto}.remote", check=False).stdout.strip() or "origin"
-    if remote not in _git(repo, "remote").stdout.split():
+    remote = run_git(repo, "config", "--get", f"branch.{onto}.remote", check=False).stdout.strip() or "origin"
+    if remote not in run_git(repo, "remote").stdout.split():
         raise UserError(f"{repo}: no git remote {remote!r} to push {onto} to")
     why = ""
     for _attempt in range(max(retries, 0) + 1):
-        fetched = _git(repo, "fetch", "-q", remote, f"refs/heads/{onto}", check=False)
+        fetched = run_git(repo, "fetch", "-q", remote, f"refs/heads/{onto}", check=False)
         local = _rev(repo, onto)
         if fetched.status == 0:
             upstream = _rev(repo, "FETCH_HEAD")
@@ -418,7 +450,7 @@ def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> Lan
         new, why = _rebase(repo, wt, target)
         if new is None:
             return LandResult(False, (), why)
-        pushed = _git(repo, "push", "-q", remote, f"{new}:refs/heads/{onto}", check=False)
+        pushed = run_git(repo, "push", "-q", remote, f"{new}:refs/heads/{onto}", check=False)
         if pushed.status != 0:
             why = f"push to {remote}/{onto} rejected: " + \
                 (pushed.stderr.strip().splitlines() or ["no output"])[-1]
@@ -430,7 +462,7 @@ def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> Lan
 
 
 def _is_ancestor(repo: Path, a: str, b: str) -> bool:
-    return _git(repo, "merge-base", "--is-ancestor", a, b, check=False).status == 0
+    return run_git(repo, "merge-base", "--is-ancestor", a, b, check=False).status == 0
 
 
 def configured_root(repo: Path, worktree_root: str | None) -> Path | None:
@@ -451,7 +483,7 @@ def write_task_bundle(repo: Path, wt: TaskWorktree, out: Path) -> Path | None:
         return None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _git(repo, "bundle", "create", "-q", str(out), f"refs/heads/{wt.branch}", f"^{wt.base}")
+    run_git(repo, "bundle", "create", "-q", str(out), f"refs/heads/{wt.branch}", f"^{wt.base}")
     return out
 
 
@@ -459,13 +491,13 @@ def fetch_task_bundle(repo: Path, bundle: Path, task_id: str) -> TaskWorktree:
     """Recreate `orchestrator/<task-id>` from a bundle (no worktree); land it with land_task_branch."""
     repo = Path(repo).resolve()
     branch = task_branch(task_id)
-    verified = _git(repo, "bundle", "verify", "-q", str(bundle), check=False)
+    verified = run_git(repo, "bundle", "verify", "-q", str(bundle), check=False)
     if verified.status != 0:
         raise UserError(f"{bundle}: not a usable bundle for {repo}: "
                         f"{(verified.stderr.strip().splitlines() or ['verify failed'])[-1]}")
-    _git(repo, "fetch", "-q", str(bundle), f"+refs/heads/{branch}:refs/heads/{branch}")
+    run_git(repo, "fetch", "-q", str(bundle), f"+refs/heads/{branch}:refs/heads/{branch}")
     tip = _rev(repo, branch)
-    base = _git(repo, "merge-base", tip, "HEAD").stdout.strip()
+    base = run_git(repo, "merge-base", tip, "HEAD").stdout.strip()
     return TaskWorktree(task_id, _default_root(repo) / task_id, branch, base)
 
 
@@ -473,14 +505,14 @@ def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path
     """The task's commits since its base as a `git format-patch` series (for `git am`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = _git(Path(repo), "format-patch", "-o", str(out_dir), f"{wt.base}..{wt.branch}").stdout
-    return [Path(line) for line in out.split()]
+    out = run_git(Path(repo), "format-patch", "-o", str(out_dir), f"{wt.base}..{wt.branch}").stdout
+    return [Path(line) for line in out.splitlines() if line]
 
 
 # -- tamper check -------------------------------------------------------------------------------
 
 def _hooks_state(path: Path) -> dict[str, object]:
-    hooks_dir = Path(_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
+    hooks_dir = Path(run_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
                      .stdout.strip())
     files: dict[str, str] = {}
     if hooks_dir.is_dir():
@@ -488,7 +520,7 @@ def _hooks_state(path: Path) -> dict[str, object]:
             if f.is_file():
                 files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest() + \
                     ("+x" if os.access(f, os.X_OK) else "")
-    hooks_path = _git(path, "config", "--get", "core.hooksPath", check=False).stdout.strip()
+    hooks_path = run_git(path, "config", "--get", "core.hooksPath", check=False).stdout.strip()
     return {"hooks_dir": str(hooks_dir), "hooks_path": hooks_path, "files": files}
 
 
@@ -502,8 +534,8 @@ def tampered_paths(path: Path, base: str, *, extra: Sequence[str] = ()) -> list[
     the orchestrator config (plus `extra` prefixes) since `base`, committed or not, and the git
     hooks (files or core.hooksPath) since the worktree was created."""
     path = Path(path)
-    changed = set(_git(path, "diff", "--name-only", "--no-renames", base).stdout.split("\n"))
-    changed |= set(_git(path, "ls-files", "--others", "--exclude-standard").stdout.split("\n"))
+    changed = set(run_git(path, "diff", "--name-only", "--no-renames", base).stdout.split("\n"))
+    changed |= set(run_git(path, "ls-files", "--others", "--exclude-standard").stdout.split("\n"))
     prefixes = (*TAMPER_PATHS, *extra)
     found = sorted(p for p in changed if p and any(
         p == x.rstrip("/") or (x.endswith("/") and p.startswith(x)) for x in prefixes))

@@ -222,3 +222,76 @@ def test_explicit_config_and_store_reach_the_agents_task_command(
     assert JsonlStore(queue).show(["t-1"])[0].status == "closed"
     (log_dir,) = (tmp_git_repo / "logs" / "run").iterdir()
     assert f"--config {cfg}" in (log_dir / "prompt.md").read_text()
+
+
+@pytest.mark.parametrize("attempt", ["0", "-1"])
+def test_bad_attempt_is_refused_before_the_task_is_claimed(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str], attempt: str) -> None:
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('ran')\n"))
+    assert cli(tmp_git_repo, "agent", "--task", "t-1", f"--attempt={attempt}") == 2
+    assert f"--attempt {attempt}: must be 1 or more" in capsys.readouterr().err
+    assert task(tmp_git_repo, "t-1").status == "open"
+    assert not (tmp_git_repo / "logs").exists()
+
+
+def test_a_run_whose_agent_died_without_an_exit_line_is_not_running_and_follow_ends(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The orchestrator was killed hard: monitor.log has no exit line, no outcome.json, and
+    the agent process is gone. `logs list` must not call it running, `logs show --follow`
+    must not follow it forever."""
+    import subprocess
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run = tmp_path / "20261125T060000Z_t-8"
+    run.mkdir()
+    (run / "monitor.log").write_text(
+        "2026-11-25T06:00:00Z start task=t-8 attempt=1 profile=command kind=implement budget=high "
+        f"cwd=/w argv=agent\n2026-11-25T06:00:00Z running pid={gone.pid} pgid={gone.pid}\n")
+    (run / "verbose.jsonl").write_text("half way\n")
+    alive = tmp_path / "20261125T060001Z_t-9"
+    alive.mkdir()
+    (alive / "monitor.log").write_text(
+        f"2026-11-25T06:00:01Z start task=t-9 attempt=1 cwd=/w argv=agent\n"
+        f"2026-11-25T06:00:01Z running pid={os.getpid()} pgid={os.getpid()}\n")
+    from orchestrator.commands.logs import list_runs
+    assert {r.task_id: r.state for r in list_runs(tmp_path)} == {"t-8": "unknown", "t-9": "running"}
+    import orchestrator.commands.logs as logs_mod
+    real_sleep = logs_mod.time.sleep
+    logs_mod.time.sleep = lambda s: None  # type: ignore[assignment]
+    try:
+        assert logs_show(tmp_path, "t-8", follow=True) == 0
+    finally:
+        logs_mod.time.sleep = real_sleep  # type: ignore[assignment]
+    out = capsys.readouterr().out
+    assert "half way" in out and out.rstrip().endswith("== unknown")
+
+
+def test_a_released_task_is_unassigned_so_another_actor_can_claim_it(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('looked around')\n"))
+    assert cli(tmp_git_repo, "--actor", "alice", "agent", "--task", "t-1") == 1
+    t = task(tmp_git_repo, "t-1")
+    assert (t.status, t.assignee) == ("open", "")
+    assert cli(tmp_git_repo, "--actor", "bob", "agent", "--task", "t-1") == 1
+    assert "t-1: no_progress [attempt 2" in capsys.readouterr().out
+    (tmp_git_repo / ".orchestrator.yml").write_text("agent:\n  profile: command\n  command: [no-such-agent-cli]\n")
+    assert cli(tmp_git_repo, "--actor", "carol", "agent", "--task", "t-1") == 2  # setup error: released too
+    assert task(tmp_git_repo, "t-1").assignee == ""
+
+
+def test_a_task_another_actor_is_working_on_is_refused(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Never two agents on one task: in_progress and claimed by someone else is a one-line
+    error that leaves the task alone; the same actor may resume it."""
+    setup_repo(tmp_git_repo, write_script(tmp_git_repo.parent / "agent.py", "print('ran')\n"))
+    JsonlStore(tmp_git_repo / ".beads" / "issues.jsonl").claim("t-1", actor="alice")
+    assert cli(tmp_git_repo, "--actor", "bob", "agent", "--task", "t-1") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "claimed by alice" in err and "--assignee" in err
+    t = task(tmp_git_repo, "t-1")
+    assert (t.status, t.assignee, read_history(t)) == ("in_progress", "alice", [])
+    assert not (tmp_git_repo / "logs").exists()
+    assert cli(tmp_git_repo, "--actor", "alice", "agent", "--task", "t-1") == 1  # resumed: ran, no_progress
+    assert "t-1: no_progress" in capsys.readouterr().out
+    # the takeover command the error suggests works
+    assert cli(tmp_git_repo, "task", "update", "t-1", "--status", "open", "--assignee", "") == 0

@@ -149,6 +149,41 @@ def test_rebase_conflict_leaves_everything_as_it_was(tmp_git_repo: Path) -> None
     assert (wt.path / "README.md").read_text() == "agent version\n"
 
 
+def test_corrupt_queue_in_a_landing_says_why(tmp_git_repo: Path) -> None:
+    repo = tmp_git_repo
+    commit_file(repo, ".beads/issues.jsonl", '{"id":"x-1","title":"one","status":"open"}\n')
+    wt = gitops.create_task_worktree(repo, "t-1")
+    (wt.path / ".beads" / "issues.jsonl").write_text("{bad json\n")
+    gitops.commit_all(wt.path, "agent broke the queue", verify=False)
+    commit_file(repo, ".beads/issues.jsonl", '{"id":"x-1","title":"uno","status":"open"}\n')
+    before, wt_before = snapshot(repo), snapshot(wt.path)
+    result = gitops.land_task_branch(repo, wt)
+    assert not result.ok and ".beads/issues.jsonl" in result.conflict
+    assert "malformed JSON" in result.conflict and "\n" not in result.conflict  # not just "conflict"
+    assert snapshot(repo) == before and snapshot(wt.path) == wt_before
+
+
+@pytest.mark.parametrize("where", ["xdg", "core.attributesFile"])
+def test_landing_keeps_the_users_global_attributes(tmp_git_repo: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    repo = tmp_git_repo
+    attributes = tmp_path / "home" / ".config" / "git" / "attributes"
+    attributes.parent.mkdir(parents=True)
+    attributes.write_text("notes.txt merge=union\n")  # both sides' added lines are kept
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    if where == "core.attributesFile":
+        moved = attributes.rename(tmp_path / "my-attributes")
+        git(repo, "config", "core.attributesFile", str(moved))
+    commit_file(repo, "notes.txt", "start\n")
+    wt = gitops.create_task_worktree(repo, "t-1")
+    commit_file(wt.path, "notes.txt", "start\nagent\n")
+    commit_file(repo, "notes.txt", "start\nhuman\n")
+    result = gitops.land_task_branch(repo, wt)
+    assert result.ok, result.conflict
+    assert set((repo / "notes.txt").read_text().splitlines()) == {"start", "agent", "human"}
+
+
 def test_dirty_working_tree_refuses_fast_forward_without_loss(tmp_git_repo: Path) -> None:
     repo = tmp_git_repo
     wt = gitops.create_task_worktree(repo, "t-1")
@@ -157,6 +192,7 @@ def test_dirty_working_tree_refuses_fast_forward_without_loss(tmp_git_repo: Path
     head = git(repo, "rev-parse", "HEAD").strip()
     result = gitops.land_task_branch(repo, wt)
     assert not result.ok and "cannot fast-forward main" in result.conflict
+    assert "README.md" in result.conflict and "\n" not in result.conflict  # which files are in the way
     assert git(repo, "rev-parse", "HEAD").strip() == head
     assert (repo / "README.md").read_text() == "uncommitted human edit\n"
     assert (wt.path / "README.md").read_text() == "agent\n"
@@ -297,8 +333,9 @@ def test_bundle_and_patches_carry_a_tasks_commits(tmp_git_repo: Path, tmp_path: 
     commit_file(wt.path, "a.txt", "a\n")
     commit_file(wt.path, "b.txt", "b\n")
     bundle = gitops.write_task_bundle(runner, wt, tmp_path / "out" / "t-1.bundle")
-    patches = gitops.write_task_patches(runner, wt, tmp_path / "patches")
+    patches = gitops.write_task_patches(runner, wt, tmp_path / "task patches")
     assert bundle is not None and bundle.is_file() and len(patches) == 2
+    assert all(p.is_file() for p in patches)  # real paths, also under a directory with a space
     # the single writer: fetch the bundle and land it (no worktree there)
     commit_file(tmp_git_repo, "main.txt", "main moved\n")
     fetched = gitops.fetch_task_bundle(tmp_git_repo, bundle, "t-1")
@@ -327,6 +364,24 @@ def test_prune_after_crash_keeps_work(tmp_git_repo: Path) -> None:
     assert gitops.prune_task_worktrees(repo) == []
     again = gitops.create_task_worktree(repo, "t-1")  # the retry continues from the branch
     assert (again.path / "wip.txt").read_text() == "not committed yet\n"
+
+
+def test_prune_aborts_a_rebase_a_crash_left_half_applied(tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    wt = gitops.create_task_worktree(repo, "t-1")
+    first = commit_file(wt.path, "a.txt", "agent a\n")
+    tip = commit_file(wt.path, "README.md", "agent version\n")
+    commit_file(repo, "README.md", "human version\n")
+    # what a lander killed mid-rebase leaves behind: the task worktree detached, mid-rebase
+    stopped = subprocess.run(["git", "rebase", "-q", "main"], cwd=wt.path, capture_output=True)
+    assert stopped.returncode != 0 and git(wt.path, "branch", "--show-current").strip() == ""
+    assert gitops.prune_task_worktrees(repo) == [str(wt.path)]
+    assert git(repo, "rev-parse", "orchestrator/t-1").strip() == tip  # nothing lost or rewritten
+    assert git(repo, "rev-parse", "orchestrator/t-1~1").strip() == first
+    assert git(repo, "worktree", "list").count("\n") == 1
+    again = gitops.create_task_worktree(repo, "t-1")
+    assert (again.path / "README.md").read_text() == "agent version\n"
+    assert gitops.land_task_branch(repo, again).conflict.startswith("conflict rebasing")
 
 
 def test_tampered_paths(tmp_git_repo: Path) -> None:

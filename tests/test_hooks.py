@@ -46,7 +46,8 @@ def hooks_of(repo: Path) -> Path:
 def snapshot(repo: Path) -> dict[str, Any]:
     """Hooks (content and mode), .gitattributes and the git config file."""
     hdir = hooks_of(repo)
-    files = {p.name: (p.read_bytes(), p.stat().st_mode) for p in sorted(hdir.iterdir())} if hdir.exists() else {}
+    files = {p.name: (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
+             for p in sorted(hdir.iterdir())} if hdir.exists() else {}
     attrs = (repo / ".gitattributes").read_bytes() if (repo / ".gitattributes").exists() else None
     return {"hooks": files, "attributes": attrs, "config": (repo / ".git" / "config").read_bytes()}
 
@@ -105,8 +106,45 @@ def test_install_is_idempotent_and_uninstall_restores_exactly(tmp_git_repo: Path
     assert (repo / ".gitattributes").read_text() == "*.png binary\n.beads/issues.jsonl merge=orchestrator-jsonl\n"
     assert orch(repo, "hooks", "uninstall").returncode == 0
     assert snapshot(repo) == before
+    assert not (repo / ".git" / "orchestrator").exists()  # no install state left behind either
     assert orch(repo, "hooks", "uninstall").returncode == 0  # twice is fine too
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("obstacle", ["prev", "directory"])
+def test_install_refused_midway_changes_nothing(tmp_git_repo: Path, obstacle: str) -> None:
+    hdir = hooks_of(tmp_git_repo)
+    hdir.mkdir(exist_ok=True)
+    if obstacle == "prev":  # the last hook cannot be chained: both names are taken
+        for name in ("post-checkout", "post-checkout.orchestrator-prev"):
+            (hdir / name).write_text("#!/bin/sh\n")
+    else:
+        (hdir / "post-checkout").mkdir()
+    before = snapshot(tmp_git_repo)
+    done = orch(tmp_git_repo, "hooks", "install")
+    assert done.returncode == 2 and "post-checkout" in done.stderr
+    assert snapshot(tmp_git_repo) == before  # not four hooks of five and no driver
+
+
+def test_status_notices_a_stale_merge_driver(hooked: Path) -> None:
+    # the Python that installed it is gone (a removed venv): git would fail every queue merge
+    git(hooked, "config", "merge.orchestrator-jsonl.driver", "/gone/python -m orchestrator.cli merge-driver %O %A %B %P")
+    status = orch(hooked, "hooks", "status")
+    assert status.returncode == 1 and "merge driver: registered (outdated: run hooks install)" in status.stdout
+    assert orch(hooked, "hooks", "install").returncode == 0
+    assert orch(hooked, "hooks", "status").returncode == 0
+
+
+def test_uninstall_leaves_a_driver_line_it_did_not_add(tmp_git_repo: Path) -> None:
+    # a clone of a repository where someone committed the line, as install advises
+    attrs = tmp_git_repo / ".gitattributes"
+    attrs.write_text("*.png binary\n.beads/issues.jsonl merge=orchestrator-jsonl\n")
+    git(tmp_git_repo, "add", ".gitattributes")
+    git(tmp_git_repo, "commit", "-q", "-m", "use the driver")
+    before = snapshot(tmp_git_repo)
+    assert orch(tmp_git_repo, "hooks", "install").returncode == 0
+    assert orch(tmp_git_repo, "hooks", "uninstall").returncode == 0
+    assert snapshot(tmp_git_repo) == before and git(tmp_git_repo, "status", "--porcelain") == ""
 
 
 def test_uninstall_keeps_later_gitattributes_edits(hooked: Path) -> None:
@@ -297,10 +335,34 @@ def test_coexists_with_bd_managed_hooks(tmp_git_repo: Path, tmp_path: Path) -> N
     git(repo, "remote", "add", "origin", str(tmp_path / "o.git"))
     assert run_git(repo, "push", "-q", "origin", "main").returncode == 0
     assert "pre-push origin" in marker.read_text()
+    # reinstalling (an upgrade) and status leave bd's section alone
+    appended = (hdir / "pre-push").read_text()
+    assert orch(repo, "hooks", "install").returncode == 0
+    assert (hdir / "pre-push").read_text() == appended
+    assert orch(repo, "hooks", "status").returncode == 0
     orch(repo, "hooks", "uninstall")
     after = snapshot(repo)
     assert after["hooks"]["pre-commit"] == before["hooks"]["pre-commit"]
     assert after["hooks"]["post-merge"] == before["hooks"]["post-merge"]
+    # uninstall takes out only our section: bd's pre-push section stays and still runs
+    left = (hdir / "pre-push").read_text()
+    assert "ORCHESTRATOR HOOK" not in left and "BEGIN BEADS INTEGRATION" in left
+    assert run_git(repo, "commit", "-q", "--allow-empty", "-m", "again").returncode == 0
+    assert run_git(repo, "push", "-q", "origin", "main").returncode == 0
+    assert marker.read_text().count("pre-push origin") == 2
+
+
+def test_upgrade_replaces_only_our_section(hooked: Path) -> None:
+    hook = hooks_of(hooked) / "pre-commit"
+    bd_section = ("# --- BEGIN BEADS INTEGRATION v1.0.5 ---\necho bd\n"
+                  "# --- END BEADS INTEGRATION v1.0.5 ---\n")
+    hook.write_text(hook.read_text().replace("exit 1\nfi\n", "exit 2\nfi\n") + bd_section)
+    assert orch(hooked, "hooks", "status").returncode == 1  # our section is outdated
+    done = orch(hooked, "hooks", "install")
+    assert "pre-commit: updated" in done.stdout
+    assert hook.read_text() == (SHIMS / "pre-commit").read_text().replace(
+        "INSTALL_PYTHON=''", f"INSTALL_PYTHON={sys.executable}") + bd_section
+    assert os.access(hook, os.X_OK)
 
 
 # -- post-merge / post-checkout --------------------------------------------------------------------
@@ -338,6 +400,12 @@ def test_post_checkout_warns_but_does_not_fail_on_an_invalid_queue(hooked: Path)
     done = run_git(repo, "checkout", "main")
     assert done.returncode == 0
     assert "the task queue is invalid now: .beads/issues.jsonl:2: duplicate task ID x-1" in done.stderr
+
+
+def test_commit_msg_with_an_unreadable_message_file(tmp_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_TASK_ID", "x-1")
+    done = orch(tmp_git_repo, "hook", "commit-msg", "no-such-file")
+    assert done.returncode == 2 and "no-such-file" in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_unknown_hook_name(tmp_git_repo: Path) -> None:

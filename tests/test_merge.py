@@ -76,9 +76,15 @@ def test_explicit_later_reopen_wins_older_does_not() -> None:
     got = records(merge_records(base, kept_closed, reopened_late).text)["x-1"]
     assert got["status"] == "open" and "closed_at" not in got and "close_reason" not in got
     assert got["notes"] == "n"
+    # a reopen is the only status change when the other side left the close alone: it wins
+    # even against a later unrelated edit there (a field changed on one side takes that side)
     reopened_early = text(rec("x-1", status="open", updated_at=T1.replace("11:00", "11:30")))
     got = records(merge_records(base, kept_closed, reopened_early).text)["x-1"]
-    assert got["status"] == "closed" and got["close_reason"] == "done"
+    assert got["status"] == "open" and "close_reason" not in got and got["notes"] == "n"
+    # both sides changed the status (a re-close, a reopen): the older reopen does not undo it
+    reclosed = text(rec("x-1", status="closed", close_reason="really done", updated_at=T2))
+    got = records(merge_records(base, reclosed, reopened_early).text)["x-1"]
+    assert got["status"] == "closed" and got["close_reason"] == "really done"
 
 
 def test_labels_dependencies_comments_merge_as_sets() -> None:

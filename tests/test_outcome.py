@@ -281,3 +281,27 @@ def test_digest_quotes_the_agents_last_words() -> None:
                         terminal_reason="max_turns"))
     got = judge(out, 1, after=OPEN)
     assert "Its last message: I fixed the parser; next is the writer." in got.digest
+
+
+def test_text_agent_success_detail_is_its_own_last_line_not_a_stderr_warning() -> None:
+    facts = read_stream("text", "working\nwrote hello.txt\n", "warning: deprecated flag\n", 0)
+    assert facts.detail == "wrote hello.txt"
+    assert judge("working\nwrote hello.txt\n", 0, fmt="text", stderr="warning: x\n").digest \
+        == "Success: wrote hello.txt"
+
+
+@pytest.mark.parametrize("tail,subclass,retryable", [
+    ("litellm.AuthenticationError: Invalid API key provided", "auth", False),
+    ("litellm.RateLimitError: 429 Too Many Requests\nRetrying in 8.0 seconds...", "rate_limit", True),
+])
+def test_text_agent_exit_0_after_an_api_failure(tail: str, subclass: str, retryable: bool) -> None:
+    # aider exits 0 even when the LLM call failed (reference §3): with the task left open, the
+    # failure at the end of its output decides, so an auth error is escalated, not retried
+    out = "Aider v0.86.2\nModel: claude-sonnet-4-5\n" + tail + "\n"
+    got = judge(out, 0, fmt="text", after=OPEN)
+    assert (got.kind, got.subclass, got.retryable) == ("error", subclass, retryable)
+    # the task closed: the work is done whatever was printed
+    assert judge(out, 0, fmt="text").kind == "success"
+    # an API word early in a long output (the agent's own work) is not a failure
+    busy = "fixed the 401 Unauthorized handler\n" + "ran tests\n" * 30
+    assert judge(busy, 0, fmt="text", after=OPEN).kind == "no_progress"

@@ -99,3 +99,23 @@ def test_profile_from_label_flag_and_config() -> None:
     assert profile_for_task(plain, cfg(profile="command")) == "command"
     with pytest.raises(UserError, match="label agent:gpt"):
         profile_for_task(task_from_record(task_record("t-3", labels=["agent:gpt"])), cfg())
+
+
+def test_agent_command_belongs_to_the_configured_profile_only() -> None:
+    """A task's agent:<profile> label picks another CLI: it must not inherit the configured
+    profile's agent.command (aider's argv with claude's flags appended)."""
+    aider = cfg(profile="command", command=["aider", "--message-file", "{prompt_file}"])
+    assert launch(aider, "command").argv == ("aider", "--message-file", "/l/prompt.md")
+    assert launch(aider, "claude").argv[:2] == ("claude", "-p")
+    assert launch(aider, "codex").argv[:2] == ("codex", "exec")
+    npx_claude = cfg(command=["npx", "-y", "@anthropic-ai/claude-code@2.1.331"])
+    assert launch(npx_claude, "claude").argv[:4] == ("npx", "-y", "@anthropic-ai/claude-code@2.1.331", "-p")
+    assert launch(npx_claude, "codex").argv[:2] == ("codex", "exec")
+
+
+def test_command_prompt_placeholder_is_capped_like_claudes() -> None:
+    """One argv word is capped at 128 KiB on Linux: a longer {prompt} would make the launch
+    fail with E2BIG; it becomes the instruction to read the prompt file instead."""
+    got = launch(cfg(command=["my-agent", "--message", "{prompt}"]), "command", prompt="x" * 200_000)
+    assert got.argv[:2] == ("my-agent", "--message") and "/l/prompt.md" in got.argv[2]
+    assert launch(cfg(command=["my-agent", "{prompt}"]), "command").argv == ("my-agent", "Do it.")

@@ -94,3 +94,37 @@ def test_repo_prompt_folder_overrides(tmp_path: Path) -> None:
                         config=Config())
     assert text.startswith("House rules for t-1: run `make check` {not_a_placeholder}.")
     assert "bd close t-1" in text
+
+
+def test_every_queue_command_in_every_prompt_runs_against_the_jsonl_store(tmp_git_repo: Path) -> None:
+    """Read each prompt as an agent would: every `orchestrator task ...` line it is told to run
+    (with its <placeholders> filled in) must be accepted by the real command."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import write_queue
+    from orchestrator.tasks.jsonl import JsonlStore
+
+    write_queue(tmp_git_repo, [task_record("f-1", title="Feature: upload", issue_type="feature"),
+                               task_record("t-1", title="Upload endpoint", parent="f-1"),
+                               task_record("x-1", title="Storage setup")])
+    store = JsonlStore(tmp_git_repo / ".beads" / "issues.jsonl")
+    cmd = [sys.executable, "-m", "orchestrator.cli", "task", "--repo", str(tmp_git_repo)]
+    for kind in KINDS:
+        q = store.all()
+        text = build_prompt(task=q["t-1"], tasks=q, kind=kind, task_cmd="orchestrator task", config=Config())
+        lines = [m.group(1) for m in re.finditer(r"(?:\$\(|^\s*|`)orchestrator task ([^`\n]*?)\)?(?:`|$)",
+                                                 text, re.MULTILINE)]
+        assert any(line.startswith("close t-1") for line in lines), kind
+        for line in lines:
+            if line.startswith("close"):
+                continue  # closing would end the walk through the other kinds
+            for placeholder, tid in (("<feature-id>", "f-1"), ('"$NEW"', "x-1"), ("<later-task>", "t-1"),
+                                     ("<later>", "t-1"), ("<earlier-task>", "x-1"), ("<earlier>", "x-1"),
+                                     ("<id>", "t-1")):
+                line = line.replace(placeholder, tid)
+            argv = shlex.split(line.replace("...", "x"))
+            done = subprocess.run(cmd + argv, capture_output=True, text=True)
+            assert done.returncode == 0, (kind, line, done.stderr)

@@ -196,3 +196,99 @@ def test_missing_executable_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no-such-agent-cli: command not found"):
         run_agent_process(["no-such-agent-cli"], cwd=tmp_path, env=dict(os.environ),
                           log_dir=tmp_path / "l", timeout_s=5, idle_timeout_s=5)
+
+
+@pytest.mark.parametrize("text", [
+    b"cd /tmp/test_disk-usage-monitoring-service && pytest",
+    b"see risk-assessment-matrix-for-release.md",
+    b"ask-the-user-before-deleting-files",
+])
+def test_token_shapes_do_not_cut_ordinary_kebab_case_words(text: bytes) -> None:
+    assert Scrubber()(text) == text
+
+
+def test_token_shapes_still_match_after_separators() -> None:
+    key = "sk-proj-" + "a1" * 15
+    for sep in (" ", "=", ":", '"', "/", "\n"):
+        assert Scrubber().text(f"key{sep}{key} end") == f"key{sep}[REDACTED] end"
+
+
+def test_a_line_longer_than_one_read_is_scrubbed_and_rendered_whole(tmp_path: Path) -> None:
+    """A tool result bigger than the 64 KiB read size (Claude reading a big file): the secret
+    that straddles the read boundary is still scrubbed, and output.log shows the rendered
+    tool result, not raw JSON pieces."""
+    token = "ghp_" + "x" * 36
+    body = f"""
+    import json
+    def line(content):
+        return json.dumps({{"type": "user", "session_id": "s", "uuid": "u", "message": {{"role": "user",
+            "content": [{{"type": "tool_result", "tool_use_id": "t1", "content": content}}]}}}})
+    head = line("@").index("@")  # the token starts 20 bytes before the first read ends
+    print(line("a" * (65536 - 20 - head - 1) + " " + {token!r} + " " + "b" * 100000), flush=True)
+    print(json.dumps({{"type": "user", "session_id": "s", "uuid": "u2", "message": {{"role": "user",
+          "content": [{{"type": "tool_result", "tool_use_id": "t2", "content": "short one"}}]}}}}), flush=True)
+    """
+    result, log_dir = run(tmp_path, body, stream="claude")
+    verbose = (log_dir / "verbose.jsonl").read_text()
+    assert token not in verbose and "[REDACTED]" in verbose
+    output = (log_dir / "output.log").read_text()
+    assert token not in output and '"tool_result"' not in output
+    assert output.startswith("<- aaaa") and "<- short one" in output
+
+
+def test_a_long_stderr_line_is_scrubbed_whole_and_logged_as_one_line(tmp_path: Path) -> None:
+    token = "ghp_" + "y" * 36
+    body = f"""
+    import sys
+    sys.stderr.write("e" * (65536 - 20) + " " + {token!r} + " " + "f" * 70000 + "\\\\n")
+    """
+    result, log_dir = run(tmp_path, body)
+    output = (log_dir / "output.log").read_text()
+    assert token not in output and token not in result.stderr
+    assert output.count("[stderr] ") == 1
+
+
+def test_capped_log_ignores_writes_after_close(tmp_path: Path) -> None:
+    """A daemonized grandchild (outside the group) can keep the agent's stdout open and write
+    after the run is over: the late write is dropped, not a traceback in a reader thread."""
+    log = CappedLog(tmp_path / "x.log", 4096)
+    log.write(b"during\n")
+    log.close()
+    log.write(b"late\n")
+    assert (tmp_path / "x.log").read_bytes() == b"during\n"
+
+
+def test_a_daemonized_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: Path) -> None:
+    """A grandchild that left the process group (setsid) cannot be killed with it; the run
+    still ends, says so in monitor.log, and its late output is dropped quietly."""
+    import signal
+    body = f"""
+    import os, subprocess, sys
+    child = subprocess.Popen([sys.executable, "-c",
+        "import time; time.sleep(6); print('late', flush=True); time.sleep(30)"], start_new_session=True)
+    open({str(tmp_path / 'child.pid')!r}, "w").write(str(child.pid))
+    print("bye", flush=True)
+    """
+    try:
+        result, log_dir = run(tmp_path, body)
+        assert result.exit_code == 0
+        monitor = (log_dir / "monitor.log").read_text()
+        assert "output pipe still held open by a process outside the group" in monitor
+        assert (log_dir / "output.log").read_text() == "bye\n"
+    finally:
+        os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
+
+
+def test_secret_names_a_workflow_commonly_uses() -> None:
+    env = {"GH_PAT": "pat-value-123456", "DB_PASS": "db-pass-value-1", "PATH": "/usr/local/bin:/usr/bin",
+           "PYTHONPATH": "/src/lib/python", "PASSENGER_MODE": "enabled-mode", "MAX_THINKING_TOKENS": "16000"}
+    assert sorted(secret_values(env)) == ["db-pass-value-1", "pat-value-123456"]
+
+
+def test_a_script_without_a_shebang_is_a_user_error(tmp_path: Path) -> None:
+    script = tmp_path / "my-agent.sh"
+    script.write_text("echo hi\n")  # a team's script that forgot its #! line
+    script.chmod(0o755)
+    with pytest.raises(UserError, match="my-agent.sh: Exec format error"):
+        run_agent_process([str(script)], cwd=tmp_path, env=dict(os.environ), log_dir=tmp_path / "l",
+                          timeout_s=5, idle_timeout_s=5)

@@ -168,3 +168,10 @@ def test_budget_ladder() -> None:
     cfg = Config()
     assert [budget_for_attempt(cfg, n) for n in (1, 2, 3, 4, 9)] == ["high", "xhigh", "max", "max", "max"]
     assert budget_for_attempt(Config(agent=dataclasses.replace(AgentConfig(), budgets=[])), 2) == ""
+
+
+def test_unusable_logs_folder_is_a_user_error(repo: Path) -> None:
+    (repo / "logs").write_text("not a folder\n")
+    script = write_script(repo.parent / "noop.py", "print('hi')\n")
+    with pytest.raises(UserError, match="cannot create the run log folder"):
+        run_task_agent(repo=repo, store=store(repo), config=config(script), task_id="t-1")

@@ -48,7 +48,7 @@ class StreamFacts:
 
     format: str                       # claude | codex | gemini | text
     verdict: str                      # success | context_exhausted | max_turns | timeout | error
-    subclass: str = ""
+    subclass: str = ""                # on a text agent's exit-0 "success": an API failure it printed last
     retryable: bool = True
     detail: str = ""                  # the final text or the error message (one line, short)
     terminal: bool = False            # a terminal event (result / turn.completed|failed) was seen
@@ -338,6 +338,9 @@ def _read_gemini(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
                        detail=_one_line(msg or f"no result event (exit {exit_code})"), **base)
 
 
+_TEXT_TAIL = 20  # last lines of a plain-text agent's stdout and stderr searched for an API failure
+
+
 def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
                extra: Sequence[str]) -> StreamFacts:
     """A plain-text agent (aider, a team's script): only the exit code and signatures."""
@@ -351,7 +354,15 @@ def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
     if any(re.search(p, blob, re.MULTILINE | re.IGNORECASE) for p in extra):
         return StreamFacts(verdict="context_exhausted", subclass="marker", detail=_one_line(last), **base)
     if exit_code == 0:
-        return StreamFacts(verdict="success", detail=_one_line(last), **base)
+        # what the agent said last (stdout), not a warning it left on stderr
+        said = next((ln for ln in reversed(stdout.strip().splitlines()) if ln.strip()), last)
+        # aider and many scripts exit 0 even when the LLM call failed (reference §3): an API
+        # failure at the end of the output is kept, and counts if the task was left open
+        tail = "\n".join([*stdout.strip().splitlines()[-_TEXT_TAIL:], *stderr.strip().splitlines()[-_TEXT_TAIL:]])
+        subc, retry = _api_error_subclass(None, None, tail)
+        if subc == "api":
+            subc, retry = "", True
+        return StreamFacts(verdict="success", subclass=subc, retryable=retry, detail=_one_line(said), **base)
     if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
         return StreamFacts(verdict="timeout", subclass="killed",
                            detail=f"killed from outside (exit {exit_code})", **base)
@@ -574,6 +585,9 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
     # the stream says success, but the exit code or the task disagree
     if exit_code != 0:
         return out("error", "exit_code", True, f"Exited {exit_code} after reporting success: {facts.detail}")
+    if facts.subclass:  # a plain-text agent that exited 0 after an API failure (auth, rate limit)
+        return out("error", facts.subclass, facts.retryable,
+                   f"Exit 0 but the output ends with an API failure and the task is still open: {facts.detail}")
     if facts.context_marker:
         return out("context_exhausted", "marker", True,
                    "The log shows the context running out (free_space or a configured pattern)")

@@ -120,7 +120,7 @@ def claude_budget(budget: str, model: str) -> tuple[list[str], dict[str, str]]:
             env["CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING"] = "1"
         return [], env
     if budget not in EFFORT_LEVELS:
-        raise UserError(f"agent.budgets: {budget!r} is not a claude budget "
+        raise UserError(f"budget {budget!r} (agent.budgets or --budget) is not a claude budget "
                         f"(one of {', '.join(EFFORT_LEVELS)} or a token count like 32000)")
     if is_budget_model(model):
         return [], dict(_BUDGET_MODEL_EFFORT[budget])
@@ -132,7 +132,7 @@ def codex_effort(budget: str) -> str:
         return ""
     effort = "xhigh" if budget == "max" else budget
     if effort not in CODEX_EFFORTS:
-        raise UserError(f"agent.budgets: {budget!r} is not a codex reasoning effort "
+        raise UserError(f"budget {budget!r} (agent.budgets or --budget) is not a codex reasoning effort "
                         f"(one of {', '.join(CODEX_EFFORTS)}, or max)")
     return effort
 
@@ -151,12 +151,15 @@ def build_launch(profile: str, config: Config, *, prompt_text: str, prompt_file:
                  task_id: str, log_dir: Path, attempt: int, budget: str, workdir: Path) -> Launch:
     """The argv and environment for one run of `profile`."""
     agent = config.agent
-    values = {"prompt_file": str(prompt_file), "prompt": prompt_text, "task_id": task_id,
+    values = {"prompt_file": str(prompt_file), "prompt": _prompt_arg(prompt_text, prompt_file),
+              "task_id": task_id,
               "log_dir": str(log_dir), "attempt": str(attempt), "budget": budget,
               "model": agent.model, "workdir": str(workdir)}
     # agent.command: the whole argv of the command profile; for claude/codex, what replaces
-    # the bare executable (e.g. [npx, -y, "@anthropic-ai/claude-code@2.1.331"])
-    prefix = fill_template(agent.command, values) if agent.command else []
+    # the bare executable (e.g. [npx, -y, "@anthropic-ai/claude-code@2.1.331"]), but only for
+    # the configured profile: a task's agent:<profile> label must not run aider with claude's flags
+    own = profile == "command" or profile == agent.profile
+    prefix = fill_template(agent.command, values) if agent.command and own else []
     if profile == "command":
         if not prefix:
             raise UserError("agent.command: required for the command profile "

@@ -17,20 +17,23 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
+from orchestrator.tasks.model import now_rfc3339
 
 # Environment variables whose values are secrets: scrubbed from every log.
-_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|"
-                          r"CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
-# Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google).
-TOKEN_SHAPES = (
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
+                          r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
+# Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google),
+# but only where a token can start: not inside a longer word, or kebab-case words such as
+# "disk-usage-monitoring-service" (..."sk-usage-...") would be cut out of paths and transcripts.
+_TOKEN_START = rb"(?<![A-Za-z0-9_\-])"
+TOKEN_SHAPES = tuple(_TOKEN_START + shape for shape in (
     rb"gh[pousr]_[A-Za-z0-9]{36,}",
     rb"github_pat_[A-Za-z0-9_]{22,}",
     rb"sk-ant-[A-Za-z0-9_\-]{20,}",
@@ -39,9 +42,11 @@ TOKEN_SHAPES = (
     rb"xox[abprs]-[A-Za-z0-9\-]{10,}",
     rb"glpat-[A-Za-z0-9_\-]{20,}",
     rb"AIza[0-9A-Za-z_\-]{35}",
-)
+))
 REDACTED = b"[REDACTED]"
 _CHUNK = 1 << 16
+_DRAIN_S = 5.0  # how long the pipes are read after the group is gone (an escaped process may hold them)
+_MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
 
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
@@ -84,6 +89,8 @@ class CappedLog:
 
     def write(self, data: bytes) -> None:
         with self._lock:
+            if self._f.closed:  # a process that escaped the group still writing to the pipe
+                return
             room = self._head_room - self._written
             if room > 0:
                 head, data = data[:room], data[room:]
@@ -119,10 +126,6 @@ class ProcessResult:
     stderr: str                # scrubbed, the last 1 MiB at most
     pid: int
     leftovers: int             # processes still in the group after the agent exited, then killed
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def group_members(pgid: int) -> list[int]:
@@ -192,7 +195,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     monitor = CappedLog(log_dir / "monitor.log", max(1 << 20, max_log_bytes // 50))
 
     def note(text: str) -> None:
-        monitor.write(scrub(f"{_now()} {text}\n".encode()))
+        monitor.write(scrub(f"{now_rfc3339()} {text}\n".encode()))
 
     fields = " ".join(f"{k}={v}" for k, v in (monitor_fields or {}).items())
     note(f"start {fields} cwd={cwd} timeout={timeout_s:g}s idle_timeout={idle_timeout_s:g}s "
@@ -202,7 +205,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)  # setsid: own group, pgid == pid
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+    except OSError as e:  # not found, not executable, no #! line (ENOEXEC), argv too long
         note(f"failed to start: {e}")
         for log in (verbose, output, monitor):
             log.close()
@@ -217,11 +220,23 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     stderr_buf = bytearray()
     out_lock = threading.Lock()
 
+    def whole_lines(pipe: IO[bytes]) -> Iterator[bytes]:
+        """Scrubbed lines of a pipe, whole: a stream-json line can be far longer than one read
+        (a big tool result); scrubbed and rendered in pieces, a secret across the cut would
+        survive and the transcript would get raw JSON fragments."""
+        line = bytearray()
+        for chunk in iter(lambda: pipe.readline(_CHUNK), b""):
+            last_output[0] = time.monotonic()
+            line += chunk
+            if chunk.endswith(b"\n") or len(line) >= _MAX_LINE:
+                yield scrub(bytes(line))
+                line.clear()
+        if line:  # a last line without a newline (a killed agent)
+            yield scrub(bytes(line))
+
     def pump_stdout() -> None:
         assert proc.stdout is not None
-        for chunk in iter(lambda: proc.stdout.readline(_CHUNK), b""):  # type: ignore[union-attr]
-            last_output[0] = time.monotonic()
-            clean = scrub(chunk)
+        for clean in whole_lines(proc.stdout):
             verbose.write(clean)
             lines, fmt[0] = render_line(clean.decode("utf-8", "replace"), fmt[0])
             if lines:
@@ -230,9 +245,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 
     def pump_stderr() -> None:
         assert proc.stderr is not None
-        for chunk in iter(lambda: proc.stderr.readline(_CHUNK), b""):  # type: ignore[union-attr]
-            last_output[0] = time.monotonic()
-            clean = scrub(chunk)
+        for clean in whole_lines(proc.stderr):
             stderr_buf.extend(clean)
             if len(stderr_buf) > 2 << 20:
                 del stderr_buf[: len(stderr_buf) - (1 << 20)]
@@ -274,8 +287,12 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     leftovers = kill_group(pgid, kill_grace_s)
     if leftovers:
         note(f"killed {leftovers} leftover process(es) in group {pgid}")
+    drain_until = time.monotonic() + _DRAIN_S  # one deadline for both readers
     for t in readers:
-        t.join(timeout=5)
+        t.join(timeout=max(0.0, drain_until - time.monotonic()))
+    if any(t.is_alive() for t in readers):
+        note("output pipe still held open by a process outside the group (daemonized?); "
+             "stopped reading it")
     note(f"exit code={exit_code} duration={duration:.1f}s stdout={verbose.total}B "
          f"stderr={len(stderr_buf)}B" + (f" killed={killed}" if killed else ""))
     verbose.close()
@@ -291,4 +308,4 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 def append_monitor(log_dir: Path, text: str, secrets: Iterable[str] = ()) -> None:
     """One more timestamped line in monitor.log (the session's budget and outcome lines)."""
     with open(log_dir / "monitor.log", "ab") as f:
-        f.write(Scrubber(secrets)(f"{_now()} {text}\n".encode()))
+        f.write(Scrubber(secrets)(f"{now_rfc3339()} {text}\n".encode()))

@@ -29,7 +29,7 @@ from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_proce
 from orchestrator.config import Config
 from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
-from orchestrator.tasks.model import Task
+from orchestrator.tasks.model import Task, now_rfc3339
 from orchestrator.tasks.store import TaskStore
 
 _dir_lock = threading.Lock()
@@ -61,7 +61,10 @@ def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
     now = now or datetime.now(timezone.utc)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # e.g. `logs` is a file
+        raise UserError(f"{root}: cannot create the run log folder ({e.strerror or e})") from None
     with _dir_lock:
         for n in range(1, 1000):
             path = root / (f"{stamp}_{safe_id}" if n == 1 else f"{stamp}_{safe_id}.{n}")
@@ -206,7 +209,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
         out = outcomes.classify(facts, task_id=task_id, exit_code=result.exit_code,
                                 killed=result.killed, before=before, after=after)
     run = AgentRun(task_id=task_id, attempt=attempt, profile=profile_name, budget=run_budget,
-                   log_dir=log_dir, started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   log_dir=log_dir, started_at=now_rfc3339(started),
                    duration_s=round(result.duration_s, 3), outcome=out)
     write_atomic(log_dir / "outcome.json", json.dumps(run_to_dict(run), indent=2) + "\n")
     cost = f" cost=${out.cost_usd:.4f}" if out.cost_usd is not None else ""

@@ -78,6 +78,8 @@ def task_cmd_for(store: TaskStore, repo: Path, config_path: str | None, store_ki
 def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt: int | None,
           profile: str | None, budget: str | None, actor: str, as_json: bool,
           config_path: str | None = None, store_kind: str | None = None) -> int:
+    if attempt is not None and attempt < 1:  # before the claim: a refused run holds no task
+        raise UserError(f"--attempt {attempt}: must be 1 or more")
     task = store.show([task_id])[0]
     if task.status == Status.CLOSED:
         raise UserError(f"task {task_id} is closed; reopen it first "
@@ -88,10 +90,12 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
         claimed = True
     elif task.status != Status.IN_PROGRESS:
         raise UserError(f"task {task_id} is {task.status}, not open or in_progress")
+    elif task.assignee and task.assignee != actor:  # one agent per task
+        raise UserError(f"task {task_id} is in progress, claimed by {task.assignee}: another agent "
+                        f"may be on it (to take it over: {store.task_cmd} update {task_id} "
+                        f"--status open --assignee \"\")")
     history = since_last_reset(read_history(task))
     attempt = attempt or len(history) + 1
-    if attempt < 1:
-        raise UserError("--attempt must be 1 or more")
     try:
         with _stop_on_signals() as stop:
             cmd = task_cmd_for(store, repo, config_path, store_kind)
@@ -100,7 +104,7 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
                                  stop=stop, extra_env={"ORCHESTRATOR_TASK_CMD": cmd} if cmd else None)
     except UserError:
         if claimed:  # nothing ran: give the task back
-            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+            store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=actor)
         raise
     o = run.outcome
     record = AttemptRecord(attempt=run.attempt, kind=o.kind, subclass=o.subclass, budget=run.budget,
@@ -110,8 +114,9 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
     released = False
     if o.kind != "success":
         now = store.show([task_id])[0]
-        if now.status == Status.IN_PROGRESS:  # not done: back in the queue for the next try
-            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+        if now.status == Status.IN_PROGRESS:  # not done: back in the queue, unassigned, so
+            # anyone may claim it next (a claim refuses a task assigned to another actor)
+            store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=actor)
             released = True
     if as_json:
         print(json.dumps(run_to_dict(run) | {"released": released}, indent=2))

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import git
-
 from orchestrator.errors import UserError
+from orchestrator.gitops import run_git
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
@@ -42,20 +41,11 @@ TOKEN_PATTERNS = (
 )
 
 
-def _git(top: Path, *args: str, binary: bool = False, check: bool = True) -> Any:
-    try:
-        return git.Git(str(top)).execute(["git", *args], stdout_as_string=not binary,
-                                         strip_newline_in_stdout=False, with_exceptions=check)
-    except git.GitCommandError as e:
-        raise UserError(f"git {' '.join(args[:2])}: {str(e.stderr).strip() or e}") from None
-
-
 def _top(ctx: Any) -> Path:
-    try:
-        out = _git(Path(ctx.repo), "rev-parse", "--show-toplevel")
-    except UserError:
-        raise UserError(f"{ctx.repo}: not inside a git working tree") from None
-    return Path(out.strip())
+    out = run_git(Path(ctx.repo), "rev-parse", "--show-toplevel", check=False)
+    if out.status != 0 or not out.stdout.strip():
+        raise UserError(f"{ctx.repo}: not inside a git working tree")
+    return Path(out.stdout.strip())
 
 
 def _say(hook: str, message: str) -> None:
@@ -83,11 +73,11 @@ def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
 # -- pre-commit ---------------------------------------------------------------------------------
 
 def pre_commit(top: Path, queue_path: str) -> int:
-    staged = [p for p in _git(top, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR")
-              .split("\0") if p]
+    staged = [p for p in run_git(top, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR")
+              .stdout.split("\0") if p]
     problems: list[str] = []
     if queue_path in staged:
-        data = _git(top, "cat-file", "blob", f":{queue_path}", binary=True)
+        data = run_git(top, "cat-file", "blob", f":{queue_path}").raw
         try:
             parse(Path(queue_path), data)
         except UserError as e:
@@ -101,8 +91,8 @@ def pre_commit(top: Path, queue_path: str) -> int:
     for path in staged:
         if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs):
             problems.append(f"{path}: a run log; logs are uploaded as artifacts, not committed")
-    problems += find_tokens(_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
-                                 "--diff-filter=ACMR", binary=True))
+    problems += find_tokens(run_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
+                                    "--diff-filter=ACMR").raw)
     for p in problems:
         _say("pre-commit", p)
     if problems:
@@ -136,7 +126,10 @@ def commit_msg(top: Path, message_file: Path) -> int:
     if not task_id:
         return 0
     path = message_file if message_file.is_absolute() else top / message_file
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UserError(f"hook commit-msg: cannot read the message file {path}: {e.strerror}") from None
     if not any(line.strip() and not line.startswith("#") for line in text.splitlines()):
         return 0  # an empty message aborts the commit; a trailer must not rescue it
     args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent",
@@ -144,7 +137,7 @@ def commit_msg(top: Path, message_file: Path) -> int:
     attempt = os.environ.get("ORCHESTRATOR_ATTEMPT", "").strip()
     if attempt:
         args += ["--if-exists", "replace", "--trailer", f"Attempt: {attempt}"]
-    _git(top, *args, str(path))
+    run_git(top, *args, str(path))
     return 0
 
 
@@ -174,9 +167,7 @@ def pre_push(protected: Sequence[str], args: Sequence[str], refs: str) -> int:
 def _queue_changed(top: Path, old: str, new: str, queue_path: str) -> bool:
     if not old or old == NULL_SHA:
         return True
-    done = git.Git(str(top)).execute(["git", "diff", "--quiet", old, new, "--", queue_path],
-                                     with_exceptions=False, with_extended_output=True)
-    return done[0] != 0
+    return run_git(top, "diff", "--quiet", old, new, "--", queue_path, check=False).status != 0
 
 
 def post_change(top: Path, name: str, args: Sequence[str], queue_path: str,
@@ -186,8 +177,8 @@ def post_change(top: Path, name: str, args: Sequence[str], queue_path: str,
             return 0  # a file checkout, not a branch switch
         old, new = (args[0], args[1]) if len(args) >= 2 else ("", "HEAD")
     else:
-        has_orig = _git(top, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False)
-        old, new = (has_orig.strip() if isinstance(has_orig, str) else ""), "HEAD"
+        has_orig = run_git(top, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False)
+        old, new = (has_orig.stdout.strip() if has_orig.status == 0 else ""), "HEAD"
     path = top / queue_path
     if not path.is_file() or not _queue_changed(top, old, new, queue_path):
         return 0

@@ -5,7 +5,8 @@ Install copies the shims from orchestrator/hooks/ into the hooks directory git u
 manager's) is renamed to `<name>.orchestrator-prev` and the shim runs it first, with the same
 arguments and stdin; its exit code counts. bd's own shims keep working either way round: bd
 edits only the section between its BEGIN/END BEADS INTEGRATION markers, and our shim never
-`exec`s or exits early, so anything bd appends to it still runs. Install also registers the
+`exec`s or exits early, so anything bd appends to it still runs; only the part between our
+markers is ours (updated by a reinstall, removed by uninstall). Install also registers the
 issues.jsonl merge driver (`.gitattributes` + `merge.orchestrator-jsonl.*` in git config).
 Installing twice changes nothing; uninstall puts back exactly what was there.
 """
@@ -16,42 +17,34 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import git
-
 from orchestrator.commands.hook import HOOK_NAMES
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import merge_driver_command
+from orchestrator.gitops import merge_driver_command, run_git
 from orchestrator.errors import UserError
+from orchestrator.tasks.jsonl import write_atomic
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
+END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
 TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
 
 
-def _git(top: Path, *args: str, check: bool = True) -> tuple[int, str, str]:
-    status, out, err = git.Git(str(top)).execute(["git", *args], with_extended_output=True,
-                                                 with_exceptions=False)
-    if check and status != 0:
-        raise UserError(f"git {' '.join(args[:2])} in {top}: {err.strip() or 'failed'}")
-    return int(status or 0), out, err
-
-
 def _top(repo: Path) -> Path:
-    status, out, _ = _git(repo, "rev-parse", "--show-toplevel", check=False)
-    if status != 0 or not out.strip():
+    done = run_git(repo, "rev-parse", "--show-toplevel", check=False)
+    out = done.stdout
+    if done.status != 0 or not out.strip():
         raise UserError(f"{repo}: not inside a git working tree (hooks need a repository with a work tree)")
     return Path(out.strip())
 
 
 def hooks_dir(top: Path) -> Path:
     """Where git looks for hooks here: core.hooksPath if set, else the common .git/hooks."""
-    configured = _git(top, "config", "--get", "core.hooksPath", check=False)[1].strip()
-    path = Path(_git(top, "rev-parse", "--path-format=absolute", "--git-path", "hooks")[1].strip())
+    configured = run_git(top, "config", "--get", "core.hooksPath", check=False).stdout.strip()
+    path = Path(run_git(top, "rev-parse", "--path-format=absolute", "--git-path", "hooks").stdout.strip())
     if path.exists() and not path.is_dir():
         what = f"core.hooksPath ({configured})" if configured else "the hooks path"
         raise UserError(f"{path}: {what} is a file, not a directory; fix core.hooksPath or move the file")
@@ -59,22 +52,8 @@ def hooks_dir(top: Path) -> Path:
 
 
 def _state_path(top: Path) -> Path:
-    common = _git(top, "rev-parse", "--path-format=absolute", "--git-common-dir")[1].strip()
+    common = run_git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
     return Path(common) / "orchestrator" / "hooks-install.json"
-
-
-def _write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def shim(name: str) -> str:
@@ -88,6 +67,24 @@ def _is_ours(path: Path) -> bool:
         return path.is_file() and MARKER in path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
+
+
+def _split(text: str) -> tuple[str, str, str]:
+    """(before, our section with its markers and newline, after) of a hook file that is ours.
+
+    Only the section is ours: bd (and hook managers like it) add their own marked sections to a
+    hook file they find, and those must survive a reinstall or an uninstall."""
+    start = text.index(MARKER)
+    end = text.find(END_MARKER, start)
+    end = len(text) if end < 0 else text.find("\n", end) + 1 or len(text)
+    return text[:start], text[start:end], text[end:]
+
+
+def _foreign(text: str) -> str:
+    """What a hook file of ours holds besides our section and the shebang ('' if nothing)."""
+    before, _, after = _split(text)
+    rest = before.removeprefix("#!/bin/sh\n") + after
+    return rest if rest.strip() else ""
 
 
 def _describe(path: Path) -> str:
@@ -104,29 +101,35 @@ def _attributes_line(queue_path: str) -> str:
 
 def install(top: Path, queue_path: str) -> list[str]:
     hdir = hooks_dir(top)
+    for name in HOOK_NAMES:  # refuse before changing anything: no half-installed set
+        target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
+        if target.is_dir():
+            raise UserError(f"{target}: is a directory, expected a hook file")
+        taken = (target.exists() or target.is_symlink()) and (prev.exists() or prev.is_symlink())
+        if taken and not _is_ours(target):
+            raise UserError(f"{target} and {prev} both exist and neither is ours; move one away first")
     hdir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     for name in HOOK_NAMES:
         target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
-        if target.is_dir():
-            raise UserError(f"{target}: is a directory, expected a hook file")
         content = shim(name)
         if _is_ours(target):
-            if target.read_text(encoding="utf-8") != content:
-                _write(target, content, 0o755)
+            text = target.read_text(encoding="utf-8")
+            before, section, after = _split(text)
+            new = _split(content)[1]
+            if section != new:
+                write_atomic(target, before + new + after)
                 notes.append(f"{name}: updated")
             continue
         if target.exists() or target.is_symlink():
-            if prev.exists() or prev.is_symlink():
-                raise UserError(f"{target} and {prev} both exist and neither is ours; move one away first")
             what = _describe(target)
             os.rename(target, prev)
             notes.append(f"{name}: installed; {what} kept as {prev.name} and runs first")
         else:
             notes.append(f"{name}: installed")
-        _write(target, content, 0o755)
-    _git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
-    _git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
+        write_atomic(target, content, mode=0o755)
+    run_git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
+    run_git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
     before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
     line = _attributes_line(queue_path)
@@ -134,12 +137,12 @@ def install(top: Path, queue_path: str) -> list[str]:
         state_path = _state_path(top)
         if not state_path.exists():
             state_path.parent.mkdir(parents=True, exist_ok=True)
-            _write(state_path, json.dumps({"gitattributes_before": before}))
+            write_atomic(state_path, json.dumps({"gitattributes_before": before}))
         prefix = before if not before or before.endswith("\n") else before + "\n"
-        _write(attributes, f"{prefix or ''}{line}\n")
+        write_atomic(attributes, f"{prefix or ''}{line}\n")
         notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
     notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")
-    if _git(top, "rev-parse", "-q", "--verify", "HEAD", check=False)[0] != 0:
+    if run_git(top, "rev-parse", "-q", "--verify", "HEAD", check=False).status != 0:
         notes.append("note: the repository has no commits yet; the hooks apply from the first commit")
     return notes
 
@@ -152,13 +155,24 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
         if target.exists() and not _is_ours(target):
             notes.append(f"{name}: not ours, left alone")
             continue
+        # sections others (bd) added to our file since install are kept
+        added = _foreign(target.read_text(encoding="utf-8")) if target.exists() else ""
         if prev.exists() or prev.is_symlink():
+            if added and prev.is_file() and not prev.is_symlink():
+                old = prev.read_text(encoding="utf-8")
+                if added.strip() not in old:
+                    sep = "" if old.endswith("\n") else "\n"
+                    write_atomic(prev, old + sep + added)
+                    notes.append(f"{name}: kept the sections added to it since install")
             os.replace(prev, target)
             notes.append(f"{name}: restored the previous hook")
+        elif added:
+            write_atomic(target, "#!/bin/sh\n" + added.lstrip("\n"))
+            notes.append(f"{name}: removed our section, kept the sections added to it since install")
         elif target.exists():
             target.unlink()
             notes.append(f"{name}: removed")
-    if _git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False)[0] == 0:
+    if run_git(top, "config", "--remove-section", f"merge.{DRIVER}", check=False).status == 0:
         notes.append(f"merge driver: merge.{DRIVER} removed from git config")
     attributes = top / ".gitattributes"
     state_path = _state_path(top)
@@ -172,14 +186,17 @@ def uninstall(top: Path, queue_path: str) -> list[str]:
             if before is None:
                 attributes.unlink()
             else:
-                _write(attributes, before)
+                write_atomic(attributes, before)
             notes.append(".gitattributes: restored")
-        elif line in now.splitlines():  # edited since: take out only our line
+        elif "gitattributes_before" in state and line in now.splitlines():
+            # edited since: take out only our line (a line install found there is not ours)
             kept = [x for x in now.splitlines(keepends=True) if x.rstrip("\r\n") != line]
-            _write(attributes, "".join(kept))
+            write_atomic(attributes, "".join(kept))
             notes.append(".gitattributes: removed the merge driver line")
     with contextlib.suppress(FileNotFoundError):
         state_path.unlink()
+    with contextlib.suppress(OSError):  # only when empty: task worktrees may live beside it
+        state_path.parent.rmdir()
     return notes
 
 
@@ -190,7 +207,7 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
     for name in HOOK_NAMES:
         target, prev = hdir / name, hdir / (name + PREV_SUFFIX)
         if _is_ours(target):
-            up_to_date = target.read_text(encoding="utf-8") == shim(name)
+            up_to_date = _split(target.read_text(encoding="utf-8"))[1] == _split(shim(name))[1]
             state = "installed" if up_to_date else "installed (outdated: run hooks install)"
             if prev.exists():
                 state += f", chains {_describe(prev)} ({prev.name})"
@@ -200,12 +217,15 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
         else:
             state, complete = "not installed", False
         lines.append(f"{name}: {state}")
-    driver = _git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False)[1].strip()
+    driver = run_git(top, "config", "--get", f"merge.{DRIVER}.driver", check=False).stdout.strip()
     attributes = top / ".gitattributes"
     attr_ok = attributes.exists() and _attributes_line(queue_path) in attributes.read_text().splitlines()
-    lines.append(f"merge driver: {'registered' if driver else 'not registered'} in git config, "
+    current = driver == merge_driver_command()
+    registered = ("registered" if current else "registered (outdated: run hooks install)") \
+        if driver else "not registered"
+    lines.append(f"merge driver: {registered} in git config, "
                  f"{'listed' if attr_ok else 'not listed'} in .gitattributes")
-    complete &= bool(driver) and attr_ok
+    complete &= current and attr_ok
     return complete, lines
 
 

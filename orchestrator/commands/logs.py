@@ -6,6 +6,7 @@ run's verbose.jsonl (a task ID picks its latest run), `--follow` keeps printing 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
 
+_ENDED_POLLS = 10  # polls `--follow` waits for outcome.json once the agent has gone
 _DIR = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<task>.+?)(?:\.(?P<n>\d+))?$")
 
 
@@ -41,7 +43,8 @@ class RunInfo:
 
 
 def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
-    """The key=value fields of monitor.log's start line, and whether an exit line exists."""
+    """The key=value fields of monitor.log's start line, and whether the run is over: an exit
+    line, or an agent process that is gone without one (the orchestrator itself was killed)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -51,7 +54,20 @@ def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
         if " start " in line and not fields:
             head = line.split(" argv=", 1)[0]
             fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", head))
-    return fields, " exit code=" in text
+    if " exit code=" in text:
+        return fields, True
+    pid = re.search(r" running pid=(\d+)", text)
+    return fields, pid is not None and not _alive(int(pid.group(1)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        pass
+    return True
 
 
 def read_run(path: Path) -> RunInfo | None:
@@ -132,8 +148,15 @@ def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int
     fmt = "auto"
     offset = 0
     pending = b""
+    ended_polls = 0
     while True:
         done = (path / "outcome.json").exists()
+        now = read_run(path) if follow and not done else None
+        if now is not None and now.state != "running":
+            # the agent is gone but no outcome was written (yet): give the orchestrator a
+            # moment to classify, then stop rather than follow a dead run forever
+            ended_polls += 1
+            done = ended_polls > _ENDED_POLLS
         if verbose.exists():
             with open(verbose, "rb") as f:
                 f.seek(offset)

@@ -5,13 +5,11 @@ cleanly, 1 means conflicts remain (git then stops the merge for a human). A corr
 one-line error naming the file and line, and %A is left untouched."""
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from orchestrator.tasks.jsonl import write_atomic
 from orchestrator.tasks.merge import merge_records
 
 
@@ -25,23 +23,6 @@ def _read(label: str, path: Path) -> str:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise UserError(f"merge-driver: {label} {path}:{line}: not UTF-8") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` via a temp file in the same directory (mode kept)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def merge_driver(base: Path, ours: Path, theirs: Path, *, name: str = "") -> int:

@@ -155,6 +155,30 @@ def _parse(path: Path, data: bytes) -> _State:
     return _State(lines, tasks, line_of)
 
 
+def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    """Replace `path` with `data` via a synced temp file in the same directory; the file keeps
+    its mode (or gets `mode`; new files otherwise get the umask's)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is None and path.exists():
+            mode = path.stat().st_mode & 0o777
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def parse_dep_spec(spec: str) -> tuple[bool, str, str]:
     """bd create --deps item -> (new task is the dependent, edge type, other task).
 
@@ -297,20 +321,7 @@ class JsonlStore:
         for tid, task in state.tasks.items():  # new tasks go at the end
             if tid not in seen:
                 out.append(dumps(to_record(task, counts[tid])))
-        body = "\n".join(out) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".issues.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            if self.path.exists():
-                os.chmod(tmp, self.path.stat().st_mode & 0o777)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, "\n".join(out) + "\n")
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())

@@ -6,8 +6,9 @@ Per task present on all sides, per field:
 - a field changed on both sides takes the value of the side with the later `updated_at` (ours on
   a tie), and the result records a `Resolution` saying which;
 - `closed` is never undone by an older change: when one side is closed and the other is not, the
-  task stays closed unless the other side explicitly reopened it (closed in base) later than the
-  close; closed_at / close_reason / closed_by_session follow the status;
+  task stays closed unless the other side explicitly reopened it (closed in base) and either the
+  closed side left the close as it was in base or the reopen is later; closed_at / close_reason /
+  closed_by_session follow the status;
 - labels, dependencies (by target and type) and comments (by ID) merge as sets: additions from
   both sides are kept, removals from either side are applied;
 - `updated_at` is the later of the two.
@@ -29,14 +30,13 @@ from typing import Any
 from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import (
-    COUNT_KEYS, FIELD_ORDER, PARENT_CHILD, Status, Task, dumps, parse_time, task_from_record, to_record,
+    COUNT_KEYS, PARENT_CHILD, Status, Task, dumps, parse_time, place_keys, task_from_record, to_record,
 )
 
 OURS, THEIRS = "ours", "theirs"
 _MISSING: Any = object()
 _STATUS_GROUP = ("status", "closed_at", "close_reason", "closed_by_session")
 _SET_FIELDS = ("labels", "dependencies", "comments")
-_RANK = {k: i for i, k in enumerate(FIELD_ORDER)}
 _SPECIAL = frozenset({"updated_at", *_STATUS_GROUP, *_SET_FIELDS, *COUNT_KEYS})
 
 
@@ -165,7 +165,9 @@ def _merge_status(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[
     if o_closed != t_closed:
         closed, other = (o, t) if o_closed else (t, o)
         reopened = b is not None and b.get("status") == Status.CLOSED
-        if reopened and _time(other) > _time(closed):
+        # the reopen is the only status change when the closed side left the close as in base
+        close_untouched = b is not None and all(closed.get(k) == b.get(k) for k in _STATUS_GROUP)
+        if reopened and (close_untouched or _time(other) > _time(closed)):
             source = other
         else:
             source = closed
@@ -220,18 +222,7 @@ def _merge_task(b: Mapping[str, Any] | None, o: Mapping[str, Any], t: Mapping[st
 
 def _in_order(rec: dict[str, Any], ours_keys: list[str]) -> dict[str, Any]:
     """Ours' key order; keys new to ours go where bd emits them (unknown ones at the end)."""
-    keys = [k for k in ours_keys if k in rec]
-    for k in rec:
-        if k in keys:
-            continue
-        pos = len(keys)
-        if k in _RANK:
-            pos = 0
-            for i, existing in enumerate(keys):
-                if _RANK.get(existing, len(_RANK)) < _RANK[k]:
-                    pos = i + 1
-        keys.insert(pos, k)
-    return {k: rec[k] for k in keys}
+    return {k: rec[k] for k in place_keys([k for k in ours_keys if k in rec], rec)}
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -7,7 +7,7 @@ unchanged. `to_record` overlays the modelled fields on that record in bd's key o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -292,12 +292,17 @@ def to_record(task: Task, counts: Mapping[str, int] | None = None) -> dict[str, 
         "id", "status", "priority", "issue_type", "metadata", "labels", "dependencies",
         "comments", "pinned", "ephemeral",
     } | (set(counts) if counts else set())
-    keys = [k for k in task.raw if k not in modelled_names or k in new]
-    for k in new:
+    keys = place_keys([k for k in task.raw if k not in modelled_names or k in new], new)
+    return {k: (new[k] if k in new else task.raw[k]) for k in keys}
+
+
+def place_keys(keys: list[str], extra: Iterable[str]) -> list[str]:
+    """`keys` with each of `extra` not yet in it inserted where bd emits it: after the last
+    present key bd emits before it (unknown keys keep their place and do not count; an unknown
+    extra key goes at the end)."""
+    for k in extra:
         if k in keys:
             continue
-        # insert after the last present key that bd emits before it (unknown keys keep
-        # their place and do not count)
         pos = len(keys)
         if k in _RANK:
             pos = 0
@@ -305,7 +310,7 @@ def to_record(task: Task, counts: Mapping[str, int] | None = None) -> dict[str, 
                 if _RANK.get(existing, len(_RANK)) < _RANK[k]:
                     pos = i + 1
         keys.insert(pos, k)
-    return {k: (new[k] if k in new else task.raw[k]) for k in keys}
+    return keys
 
 
 def dumps(record: Mapping[str, Any]) -> str:
