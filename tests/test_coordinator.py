@@ -293,7 +293,7 @@ def test_kill_switch_stops_before_launching(env: dict[str, Any]) -> None:
     ("dirty", "uncommitted changes"),
     ("max-parallel", "--max-parallel must be at least 1"),
     ("bad-config", "dispatch.max_parallel must be at least 1"),
-    ("bad-budget", "agent.budgets: 'enormous' is not a claude budget"),
+    ("bad-budget", "budget 'enormous' (agent.budgets or --budget) is not a claude budget"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_claimed(env: dict[str, Any], case: str,
                                                       expect: str) -> None:
