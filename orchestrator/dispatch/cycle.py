@@ -640,6 +640,8 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 if a.record.decision == policy.DONE:
                     closed.append(tid)
                     progressed = True
+                if a.record.decision == policy.HANDOFF:
+                    progressed = True  # it left notes and work for the next agent
                 if a.record.decision == policy.ESCALATE:
                     new_escalations.append(tid)
                     escalated.append(tid)
