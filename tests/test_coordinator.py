@@ -524,3 +524,22 @@ open(path, "w").writelines(lines)
         run_loop(coord)
     assert not list(lease_dir(repo).glob("*.json"))
     assert tasks_of(repo)["t-2"].status == "open"
+
+
+def test_cost_cap_stops_launching_when_agents_report_cost(env: dict[str, Any]) -> None:
+    # the agent speaks claude's stream-json (the command profile parses it) and reports $0.60
+    body = '''
+commit(f"{task_id}.txt", "done\\n")
+task("close", task_id, "--reason", "done")
+print(json.dumps({"type": "system", "subtype": "init", "session_id": "s", "model": "m",
+                  "tools": [], "cwd": os.getcwd()}), flush=True)
+print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                  "result": "done", "session_id": "s", "total_cost_usd": 0.6,
+                  "usage": {"input_tokens": 10, "output_tokens": 5}}), flush=True)
+trace("end")
+'''
+    records = [task_record(f"t-{i}") for i in range(4)]
+    summary, _ = drain(env, records, body, max_cost_usd=1.0)
+    assert summary.exit_code == 3 and "max_cost_usd" in summary.reason
+    assert len(summary.closed) == 2 and round(summary.cost_usd, 2) == 1.2
+    assert [r.cost_usd for r in history_of(env["repo"], summary.closed[0])] == [0.6]
