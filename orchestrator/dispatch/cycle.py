@@ -542,19 +542,19 @@ class Coordinator:
         path = getattr(self.store, "path", None)
         if path is None:
             return ""
-        rel = str(Path(path).resolve().relative_to(self.repo))
+        try:
+            rel = str(Path(path).resolve().relative_to(self.repo))
+        except ValueError:  # a queue file outside the repository
+            return ""
+        tracked = subprocess.run(["git", "-C", str(self.repo), "ls-files", "--error-unmatch", "--",
+                                  rel], capture_output=True, text=True).returncode == 0
         changed = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain", "--", rel],
                                  capture_output=True, text=True).stdout.strip()
-        if not changed:
+        if not tracked or not changed:  # a queue the user keeps out of git stays out
             return ""
         done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify", "-m",
                                "orchestrator: queue state", "--", rel],
                               capture_output=True, text=True)
-        if done.returncode != 0:
-            subprocess.run(["git", "-C", str(self.repo), "add", "--", rel], capture_output=True)
-            done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify",
-                                   "-m", "orchestrator: queue state", "--", rel],
-                                  capture_output=True, text=True)
         return rel if done.returncode == 0 else ""
 
     def _event(self, line: str) -> None:
