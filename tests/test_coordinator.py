@@ -4,6 +4,7 @@ blocker, or leave the task open): the task's final state, its recorded attempt h
 budget each attempt got, and that no task ever ran twice at once."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -543,3 +544,38 @@ trace("end")
     assert summary.exit_code == 3 and "max_cost_usd" in summary.reason
     assert len(summary.closed) == 2 and round(summary.cost_usd, 2) == 1.2
     assert [r.cost_usd for r in history_of(env["repo"], summary.closed[0])] == [0.6]
+
+
+def test_a_coordinator_killed_hard_leaves_no_second_agent_running(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    body = '''
+if attempt == 1:
+    print("working...", flush=True)
+    time.sleep(300)
+''' + SUCCEED
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
+    exe = Path(sys.executable).parent / "orchestrator"
+    proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not trace_of(env["trace"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup; its agent runs on in its own process group
+    proc.wait()
+    orphan = trace_of(env["trace"])[0]["pid"]
+    os.kill(orphan, 0)  # still running
+    summary = run_loop(_coordinator(repo))
+    assert summary.exit_code == 0
+    trace = trace_of(env["trace"])
+    assert_never_twice_at_once(trace)  # the orphan ended before the new agent started
+    assert [e["event"] for e in trace][:3] == ["start", "end", "start"]
+    hist = history_of(repo, "t-1")
+    assert [(r.kind, r.decision) for r in hist] == [("interrupted", "release"), ("success", "done")]
+    assert "orphaned agent" in hist[0].digest
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(orphan, os.WNOHANG)
+    try:
+        state = Path(f"/proc/{orphan}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    assert state in ("gone", "Z")

@@ -13,7 +13,9 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shlex
+import signal
 import shutil
 import socket
 import subprocess
@@ -153,6 +155,58 @@ class Leases:
                 self._path(task_id).unlink(missing_ok=True)
 
 
+# -- orphaned agents -----------------------------------------------------------------------------
+
+def orphaned_agents(logs_root: Path, task_id: str) -> list[int]:
+    """Process groups of agent runs of this task that never logged an exit (their coordinator
+    was killed hard) and are still alive here: monitor.log's `running pid= pgid=` line, with the
+    live process's working directory matching the run's `cwd=` (so a reused pid is never taken
+    for the agent). Linux only (/proc); elsewhere nothing is found."""
+    if not Path("/proc/self/cwd").exists() or not logs_root.is_dir():
+        return []
+    safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
+    out = []
+    for run_dir in logs_root.glob(f"*_{safe_id}*"):
+        try:
+            text = (run_dir / "monitor.log").read_text(errors="replace")
+        except OSError:
+            continue
+        if " exit code=" in text or f" start task={task_id} " not in text:
+            continue
+        m = re.search(r" running pid=(\d+) pgid=(\d+)", text)
+        cwd = re.search(r" start .* cwd=(\S+)", text)
+        if not m or not cwd:
+            continue
+        pid, pgid = int(m.group(1)), int(m.group(2))
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == cwd.group(1) and os.getpgid(pid) == pgid:
+                out.append(pgid)
+        except OSError:
+            continue
+    return out
+
+
+def _leader_running(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie leader (nobody reaped it) has finished
+        return Path(f"/proc/{pgid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stop_group(pgid: int, grace_s: float = 5.0) -> None:
+    """SIGTERM to the group, SIGKILL to what is left after grace_s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _leader_running(pgid):
+            time.sleep(0.05)
+        os.killpg(pgid, signal.SIGKILL)
+
+
 # -- results -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -226,6 +280,7 @@ class Coordinator:
         self.cost_usd = 0.0
         self._reported = 0.0
         self.only: str | None = None      # `cycle --task ID`
+        self._orphans: dict[str, list[int]] = {}
 
     # -- setup -----------------------------------------------------------------------------
     def _task_cmd(self, config_path: str | None, store_kind: str | None) -> str | None:
@@ -285,10 +340,31 @@ class Coordinator:
         if launching and self._launcher is None:
             self._launcher = _load_launcher()
 
+    def _stop_orphans(self, task_id: str) -> list[int]:
+        """Stop agents still running for a task whose coordinator died (killed hard: its
+        agents live on in their own process groups), so a task never has two agents."""
+        if task_id in self._orphans:
+            return self._orphans.pop(task_id)
+        lease = self.leases.read(task_id)
+        if lease is not None and lease.host != socket.gethostname():
+            return []
+        stopped = []
+        for pgid in orphaned_agents(self.repo / "logs" / "run", task_id):
+            stop_group(pgid)
+            stopped.append(pgid)
+            self._event(f"stopped the orphaned agent of {task_id} (process group {pgid}): "
+                        "its coordinator is gone")
+        return stopped
+
     def prune_leftovers(self) -> None:
-        """After a crash: with no live run anywhere, task worktrees left behind are removed,
-        their uncommitted work committed to their task branches (a retry continues there)."""
-        if not self.use_worktrees or self.leases.live():
+        """After a crash: orphaned agents of stale claims are stopped first; then, with no live
+        run anywhere, task worktrees left behind are removed, their uncommitted work committed
+        to their task branches (a retry continues there)."""
+        live = self.leases.live()
+        for t in self.store.all().values():
+            if t.status == Status.IN_PROGRESS and t.assignee == self.actor and t.id not in live:
+                self._orphans[t.id] = self._stop_orphans(t.id)
+        if not self.use_worktrees or live:
             return
         from orchestrator import gitops
         for path in gitops.prune_task_worktrees(self.repo):
@@ -315,8 +391,11 @@ class Coordinator:
     def reconcile(self, plan: Plan) -> None:
         """Release stale claims (recorded as interrupted attempts) and close finished containers."""
         for r in plan.reclaim:
+            digest = f"Reclaimed: {r.reason}."
+            for pgid in self._stop_orphans(r.task_id):
+                digest += f" Its orphaned agent (process group {pgid}) was stopped."
             rec = AttemptRecord(attempt=r.attempt, kind="interrupted", decision=policy.RELEASE,
-                                digest=f"Reclaimed: {r.reason}.", at=now_rfc3339())
+                                digest=digest, at=now_rfc3339())
             self.store.comment(r.task_id, render(rec), author=self.actor)
             self.store.update([r.task_id], TaskChanges(status=Status.OPEN, assignee=""),
                               actor=self.actor)
