@@ -1,0 +1,38 @@
+"""The run command's live progress line (a terminal) and plain lines (not a terminal)."""
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from conftest import task_record
+from orchestrator.commands.run import Progress
+from orchestrator.tasks.model import task_from_record
+
+
+def _coord() -> SimpleNamespace:
+    tasks = {r["id"]: task_from_record(r) for r in (
+        task_record("a", status="closed"), task_record("b", status="in_progress"),
+        task_record("c", blocks_on=["b"]), task_record("d"))}
+    return SimpleNamespace(store=SimpleNamespace(all=lambda: tasks), running={"b": None})
+
+
+def test_live_line_on_a_terminal() -> None:
+    out = io.StringIO()
+    p = Progress(out, live=True)
+    p.coord = _coord()
+    p.echo("claim b")
+    p.tick()
+    p.finish()
+    text = out.getvalue()
+    assert text.startswith("\r\033[Kclaim b\n[1/4 done | running: b | blocked: 1 | 0:00]")
+    assert text.endswith("\r\033[K")
+
+
+def test_plain_lines_otherwise() -> None:
+    out = io.StringIO()
+    p = Progress(out, live=False)
+    p.coord = _coord()
+    p.echo("claim b")
+    p.tick()
+    p.finish()
+    assert out.getvalue() == "claim b\n"
