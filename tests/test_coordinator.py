@@ -579,3 +579,18 @@ if attempt == 1:
     except OSError:
         state = "gone"
     assert state in ("gone", "Z")
+
+
+def test_a_fresh_claim_without_a_lease_is_left_alone_until_the_lease_time(env: dict[str, Any]) -> None:
+    from orchestrator.tasks.model import now_rfc3339
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1", status="in_progress", assignee="orchestrator",
+                                  started_at=now_rfc3339()),
+                      task_record("t-2", status="in_progress", assignee="orchestrator",
+                                  started_at="2026-01-01T00:00:00Z")],
+               make_agent(env["dir"] / "agent.py", SUCCEED), max_parallel=2)
+    summary = run_loop(_coordinator(repo), once=True)
+    tasks = tasks_of(repo)
+    assert tasks["t-1"].status == "in_progress" and history_of(repo, "t-1") == []
+    assert tasks["t-2"].status == "closed"  # claimed long ago with no lease: reclaimed, run
+    assert summary.attempts == 1

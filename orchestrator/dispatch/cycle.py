@@ -36,7 +36,7 @@ from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.forge.local import Forge
 from orchestrator.forge.status import render_status
 from orchestrator.tasks import graph
-from orchestrator.tasks.model import Status, Task, now_rfc3339
+from orchestrator.tasks.model import Status, Task, now_rfc3339, parse_time
 from orchestrator.tasks.store import TaskChanges, TaskStore
 
 Launcher = Callable[..., Any]   # orchestrator.agents.session.run_task_agent
@@ -360,8 +360,9 @@ class Coordinator:
         """After a crash: orphaned agents of stale claims are stopped first; then, with no live
         run anywhere, task worktrees left behind are removed, their uncommitted work committed
         to their task branches (a retry continues there)."""
-        live = self.leases.live()
-        for t in self.store.all().values():
+        tasks = self.store.all()
+        live = self.live_runs(tasks)
+        for t in tasks.values():
             if t.status == Status.IN_PROGRESS and t.assignee == self.actor and t.id not in live:
                 self._orphans[t.id] = self._stop_orphans(t.id)
         if not self.use_worktrees or live:
@@ -379,9 +380,25 @@ class Coordinator:
         return [p for p in paths if not p.startswith((".beads/", "logs/"))]
 
     # -- one step ---------------------------------------------------------------------------
+    def live_runs(self, tasks: Mapping[str, Task]) -> set[str]:
+        """Tasks whose runs may still be going: ours, those with a live lease, and those
+        claimed by our actor with no lease file at all (claimed by something that takes no
+        lease, e.g. another machine) until the lease time has passed since the claim."""
+        live = set(self.running) | self.leases.live()
+        now = datetime.now(timezone.utc)
+        for t in tasks.values():
+            if t.status != Status.IN_PROGRESS or t.assignee != self.actor or t.id in live:
+                continue
+            if self.leases.read(t.id) is not None:
+                continue  # a lease that is not live: its run is gone
+            claimed = parse_time(t.started_at) or parse_time(t.updated_at)
+            if claimed is not None and now - claimed < self.leases.ttl:
+                live.add(t.id)
+        return live
+
     def plan(self, state: policy.LoopState) -> Plan:
         tasks = self.store.all()
-        live = set(self.running) | self.leases.live()
+        live = self.live_runs(tasks)
         stop_file = (self.repo / ".beads" / "STOP").exists()
         state = policy.LoopState(state.cycles, state.idle_cycles, state.cost_usd + self.cost_usd,
                                  stop_file, state.escalated)
