@@ -243,8 +243,12 @@ def test_a_live_lease_is_never_run_twice(env: dict[str, Any]) -> None:
 def test_landing_conflict_requeues_the_task_and_keeps_its_work(env: dict[str, Any]) -> None:
     # both tasks write the same file from the same base: the second to land conflicts
     body = '''
-if task_id == "t-2" and attempt == 1:
-    time.sleep(0.5)
+if task_id == "t-2" and attempt == 1:  # write only once t-1's version has landed
+    main = os.environ["ORCHESTRATOR_REPO"]
+    for _ in range(600):
+        if subprocess.run(["git", "-C", main, "cat-file", "-e", "HEAD:shared.txt"]).returncode == 0:
+            break
+        time.sleep(0.05)
 commit("shared.txt", f"{task_id} attempt {attempt}\\n")
 task("close", task_id, "--reason", "done")
 trace("end")
