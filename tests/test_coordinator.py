@@ -482,7 +482,9 @@ trace("end")
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert all("claim t-" in out for out, _ in outs)  # both did some of the work
+    claims = [line.split()[1].rstrip(";") for out, _ in outs for line in out.splitlines()
+              if line.startswith("claim ")]
+    assert sorted(claims) == [f"t-{i}" for i in range(6)]  # between them, each claimed once
     trace = trace_of(env["trace"])
     assert_never_twice_at_once(trace)
     starts = [e["task"] for e in trace if e["event"] == "start"]
