@@ -600,3 +600,19 @@ def test_a_fresh_claim_without_a_lease_is_left_alone_until_the_lease_time(env: d
     assert tasks["t-1"].status == "in_progress" and history_of(repo, "t-1") == []
     assert tasks["t-2"].status == "closed"  # claimed long ago with no lease: reclaimed, run
     assert summary.attempts == 1
+
+
+def test_plan_text_names_kind_attempt_budget_and_why(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1", title="Plan features for p2", priority=1),
+                      task_record("t-2", title="Run full regression pack", blocks_on=["t-1"])],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    done = run_cli(repo, "plan")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "ready: t-1",
+        "claim and launch t-1 (plan_features, attempt 1, budget low; first try): "
+        "Plan features for p2",
+    ]
+    done = run_cli(repo, "cycle", "--dry-run", "--json")
+    assert json.loads(done.stdout)["launches"][0]["kind"] == "plan_features"
