@@ -700,6 +700,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     escalated: list[str] = []
     reason = ""
     known = set(coord.store.all())
+    waiting_on: tuple[str, ...] = ()
     try:
         while True:
             plan = coord.plan(state)
@@ -715,6 +716,10 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 if plan.running and not plan.stop and not once:
                     # another coordinator's runs hold the slots (max_parallel is for the whole
                     # queue) or may unblock more work: wait for them instead of stopping
+                    if plan.running != waiting_on:
+                        waiting_on = plan.running
+                        coord._event("waiting for runs of another coordinator: "
+                                     + ", ".join(plan.running))
                     time.sleep(OTHERS_POLL_S)
                     if tick is not None:
                         tick()
