@@ -329,8 +329,8 @@ class ScriptedAnthropicAPI:
         handler = type("ScriptedHandler", (_Handler,), {"state": self._state})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-anthropic",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="scripted-anthropic", daemon=True)
 
     @property
     def url(self) -> str:
