@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long,
-                           text)
+                           text, unauthorized)
 from claude_util import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
 from conftest import git, task_record, write_queue
 from orchestrator.dispatch.history import AttemptRecord, read_history
@@ -41,7 +41,8 @@ pytestmark = pytest.mark.xfail(
 ORCHESTRATOR = Path(sys.executable).parent / "orchestrator"   # the installed console script
 TASK = "e2e-1"
 LOG_FILES = ("output.log", "verbose.jsonl", "monitor.log")
-# acceptEdits + an allow rule: bypassPermissions refuses to start as root (CI runs as root).
+# The default permission mode (bypassPermissions; as root the profile must add IS_SANDBOX=1 or
+# claude refuses to start), or acceptEdits with an allow rule for the queue command.
 CONFIG = """\
 store: jsonl
 agent:
@@ -49,10 +50,12 @@ agent:
   model: opus
   budgets: [high, xhigh, max]
   max_turns: {max_turns}
-  permission_mode: acceptEdits
-  allowed_tools: ["Bash(orchestrator task *)"]
   timeout_minutes: 5
   idle_timeout_minutes: 3
+"""
+ALLOW_RULE = """\
+  permission_mode: acceptEdits
+  allowed_tools: ["Bash(orchestrator task *)"]
 """
 
 
@@ -88,8 +91,9 @@ def repo(tmp_git_repo: Path) -> Path:
     return tmp_git_repo
 
 
-def set_config(repo: Path, *, max_turns: int) -> None:
-    (repo / ".orchestrator.yml").write_text(CONFIG.format(max_turns=max_turns))
+def set_config(repo: Path, *, max_turns: int, allow_rule: bool = False) -> None:
+    body = CONFIG.format(max_turns=max_turns) + (ALLOW_RULE if allow_rule else "")
+    (repo / ".orchestrator.yml").write_text(body)
 
 
 def outcome_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +183,15 @@ def test_overloaded_is_a_retryable_error(claude: Path, repo: Path, tmp_path: Pat
     assert [(a.kind, a.subclass) for a in result.attempts] == [("error", "overloaded")]
 
 
+def test_auth_error_is_not_retryable(claude: Path, repo: Path, tmp_path: Path) -> None:
+    result = run_agent(claude, repo, tmp_path / "home", [unauthorized()], side=unauthorized())
+
+    assert_real_cli_ran(result)
+    assert (result.outcome["kind"], result.outcome["subclass"], result.outcome["retryable"]) == \
+        ("error", "auth", False)
+    assert result.task.status != "closed"
+
+
 def test_max_turns(claude: Path, repo: Path, tmp_path: Path) -> None:
     set_config(repo, max_turns=2)
     result = run_agent(claude, repo, tmp_path / "home", [bash("echo still working")])
@@ -190,7 +203,9 @@ def test_max_turns(claude: Path, repo: Path, tmp_path: Path) -> None:
 
 
 def test_attempt_two_raises_effort(claude: Path, repo: Path, tmp_path: Path) -> None:
-    """The budget ladder [high, xhigh, max]: attempt 2 sends output_config.effort=xhigh."""
+    """The budget ladder [high, xhigh, max]: attempt 2 sends output_config.effort=xhigh.
+    (Also the acceptEdits + allowed-tools path: the rule lets the close command run.)"""
+    set_config(repo, max_turns=10, allow_rule=True)
     script = [bash(f"orchestrator task close {TASK} --reason 'second try'", "Close the task"),
               text("Closed.")]
     result = run_agent(claude, repo, tmp_path / "home", script, "--attempt", "2")
