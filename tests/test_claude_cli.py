@@ -168,3 +168,36 @@ def test_effort_flag_reaches_the_request(claude: Path, tmp_path: Path, args: tup
     (request,) = api.main_requests
     assert request.thinking is not None and request.thinking["type"] == "adaptive"
     assert request.effort == effort
+
+
+@pytest.mark.parametrize("model, env, thinking, max_tokens", [
+    # budget model: thinking on at max_tokens-1; raising CLAUDE_CODE_MAX_OUTPUT_TOKENS raises it
+    ("claude-sonnet-4-5", {}, {"type": "enabled", "budget_tokens": 31999}, 32000),
+    ("claude-sonnet-4-5", {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "48000"},
+     {"type": "enabled", "budget_tokens": 47999}, 48000),
+    ("claude-sonnet-4-5", {"MAX_THINKING_TOKENS": "16000"}, {"type": "enabled", "budget_tokens": 16000}, 32000),
+    # adaptive opus-4-6: DISABLE_ADAPTIVE_THINKING makes MAX_THINKING_TOKENS count
+    ("claude-opus-4-6", {"CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING": "1", "MAX_THINKING_TOKENS": "16000",
+                         "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000"},
+     {"type": "enabled", "budget_tokens": 16000}, 32000),
+    # the `opus` alias (claude-opus-5-5 on this version) ignores both: only --effort moves it
+    ("opus", {"CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING": "1", "MAX_THINKING_TOKENS": "16000",
+              "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000"}, {"type": "adaptive"}, 32000),
+])
+def test_thinking_token_settings_reach_the_request(claude: Path, tmp_path: Path, model: str,
+                                                   env: dict[str, str], thinking: dict[str, Any],
+                                                   max_tokens: int) -> None:
+    """Reference §1.7, for the pinned version: what the token-budget variables actually send."""
+    work = tmp_path / "work"
+    work.mkdir()
+    with ScriptedAnthropicAPI([text("ok")]) as api:
+        run_env = claude_env(base_url=api.url, home=tmp_path / "home", api_key=dummy_api_key(),
+                             extra=env)
+        proc = subprocess.run([str(claude), "-p", "hi", "--output-format", "stream-json", "--verbose",
+                               "--model", model], cwd=work, env=run_env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    (request,) = api.main_requests
+    assert request.thinking is not None
+    assert {k: request.thinking.get(k) for k in thinking} == thinking
+    assert request.max_tokens == max_tokens
