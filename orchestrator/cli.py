@@ -180,6 +180,34 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.store, a.task_id, " ".join(a.text), author=a.author or c.actor, as_json=a.as_json))
 
 
+def _add_agent_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("agent", parents=[common], help="run one agent on one task (manual single task)")
+    _json(p)
+    p.add_argument("--task", required=True, metavar="ID", help="the task to work on")
+    p.add_argument("--attempt", type=int, help="attempt number (default: recorded attempts + 1)")
+    p.add_argument("--profile", choices=("claude", "codex", "command"),
+                   help="agent profile (default: the task's agent:<profile> label, else config)")
+    p.add_argument("--budget", help="thinking budget (default: agent.budgets for the attempt)")
+    p.set_defaults(func=lambda a, c: _cmd("agent").agent(
+        c.repo, c.store, c.config, task_id=a.task, attempt=a.attempt, profile=a.profile,
+        budget=a.budget, actor=c.actor, as_json=a.as_json, config_path=c.config_path,
+        store_kind=c.store_kind))
+
+    logs = sub.add_parser("logs", parents=[common], help="agent run logs (logs/run/)")
+    lsub = logs.add_subparsers(dest="logs_command", required=True, metavar="ACTION",
+                               parser_class=_Parser)
+    p = lsub.add_parser("list", parents=[common], help="recent runs with their outcome")
+    p.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
+    p.add_argument("-n", "--limit", type=int, default=20, help="at most N runs (0 = all)")
+    p.set_defaults(func=lambda a, c: _cmd("logs").logs_list(
+        c.repo / "logs" / "run", limit=a.limit, as_json=a.as_json))
+    p = lsub.add_parser("show", parents=[common], help="readable transcript of a run (RUN or TASK)")
+    p.add_argument("ref", metavar="RUN|TASK", help="run directory name or path, or a task ID (latest run)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing while the agent runs")
+    p.set_defaults(func=lambda a, c: _cmd("logs").logs_show(
+        c.repo / "logs" / "run", a.ref, follow=a.follow))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -237,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     _add_queue_commands(sub, common)
+    _add_agent_commands(sub, common)
     return parser
 
 

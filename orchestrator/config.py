@@ -54,6 +54,18 @@ class AgentConfig:
     allowed_tools: list[str] = _opt([])
     context_patterns: list[str] = _opt([])   # extra regexes that mean "ran out of context"
     log_max_mb: int = _opt(50, minimum=1)
+    codex_sandbox: str = _opt("workspace-write", choices=("read-only", "workspace-write",
+                                                          "danger-full-access"))
+    heartbeat_seconds: int = _opt(60, minimum=1)   # monitor.log heartbeat interval
+    kill_grace_seconds: int = _opt(10, minimum=0)  # TERM -> KILL wait when ending a run
+    # Prompts: the repo's template overrides, and how a task's kind is recognised (a
+    # `kind:<kind>` label wins; else the first list, in this order, with an entry matching:
+    # a case-insensitive title regex, `label:NAME` or `type:NAME`; else implementation).
+    prompt_dir: str = _opt("prompt")
+    kind_plan_features: list[str] = _opt(["^plan features", "^bootstrap", "label:bootstrap"])
+    kind_plan_tasks: list[str] = _opt(["^plan tasks", "label:plan-tasks"])
+    kind_regression: list[str] = _opt(["regression"])
+    kind_verify: list[str] = _opt(["e2e", "end-to-end", "^verify", "verification"])
 
 
 @dataclass(frozen=True)

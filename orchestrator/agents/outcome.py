@@ -1,0 +1,569 @@
+"""Pure: how did one agent run end? From the exit code, the stream it printed, how the
+orchestrator ended it (if it did) and the task's state before and after, to an `Outcome`.
+
+Two steps, both pure:
+- `read_stream(fmt, stdout, stderr, exit_code, ...)` reads what the agent said about itself
+  (Claude stream-json, Codex `exec --json`, Gemini stream-json, or plain text) into `StreamFacts`;
+- `classify(facts, ...)` adds what the queue says: the task was closed, notes were added, a new
+  blocker appeared. Exit 0 alone is never success (reference agents.md §1.4: a killed or
+  interrupted claude exits 0 without a `result` event), and the task must be closed.
+
+The rules follow reference agents.md §1.6 (context exhaustion: terminal_reason, the "Prompt is
+too long" family, failed compaction; a compaction that worked is not a failure) and §4 (the
+failure signatures and the classification order).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.tasks.model import Task
+
+OUTCOME_KINDS = ("success", "context_exhausted", "max_turns", "timeout", "idle_timeout", "error",
+                 "blocked_by_new_task", "no_progress", "interrupted")
+KILL_KINDS = ("timeout", "idle_timeout", "interrupted")
+STREAM_FORMATS = ("claude", "codex", "gemini", "text")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                          # one of OUTCOME_KINDS
+    subclass: str = ""                 # e.g. rate_limit, overloaded, auth, permission, tamper
+    retryable: bool = True             # False: escalate at once (auth, tamper)
+    digest: str = ""                   # one paragraph for the next attempt and for humans
+    exit_code: int | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    critical_errors: tuple[str, ...] = ()
+    new_blockers: tuple[str, ...] = ()  # open tasks the agent created/added that now block the task
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """What the agent's own output says, before looking at the queue."""
+
+    format: str                       # claude | codex | gemini | text
+    verdict: str                      # success | context_exhausted | max_turns | timeout | error
+    subclass: str = ""
+    retryable: bool = True
+    detail: str = ""                  # the final text or the error message (one line, short)
+    terminal: bool = False            # a terminal event (result / turn.completed|failed) was seen
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    num_turns: int | None = None
+    compactions: int = 0              # successful compactions (informational)
+    permission_denials: int = 0
+    context_marker: bool = False      # a free_space / configured context pattern was seen
+    critical_errors: tuple[str, ...] = ()
+
+
+# Context exhaustion in text (reference §1.6 and §4): Claude's result texts, the raw API 400,
+# Codex, OpenAI, Gemini and Aider.
+CONTEXT_PATTERNS = (
+    r"^prompt is too long",
+    r"prompt is too long.*cannot be compacted",
+    r"conversation too long\. press esc twice",
+    r"input length and `max_tokens` exceed context limit",
+    r"prompt is too long: \d+ tokens? > \d+ maximum",
+    r"ran out of room in the model's context window",
+    r"context_length_exceeded",
+    r"exceeds the maximum number of tokens allowed",
+    r"has hit a token limit!",
+    r"possibly exhausted context window",
+)
+# The seed's marker: its agent wrapper logged `free_space` when the context ran low
+# ("Look for `free_space` in logs"); user patterns (agent.context_patterns) are added to it.
+SEED_CONTEXT_MARKER = r"\bfree_space\b"
+# Lines of an agent's stderr (or plain-text output) that are crashes, not warnings.
+CRITICAL_PATTERNS = (
+    r"Traceback \(most recent call last\)",
+    r"^panic: ",
+    r"^FATAL\b",
+    r"Segmentation fault",
+    r"\bout of memory\b",
+    r"^thread '.*' panicked at",
+)
+KILLED_EXITS = (124, 137, 143)
+
+
+def _ctx(text: str, extra: Sequence[str] = ()) -> bool:
+    low = (text or "").lower()
+    if any(re.search(p, low, re.MULTILINE) for p in CONTEXT_PATTERNS):
+        return True
+    return any(re.search(p, text or "", re.MULTILINE | re.IGNORECASE) for p in extra)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL stream; bad lines (a truncated last line of a killed
+    process, plain text) are skipped. `claude --output-format json --verbose` prints one
+    array, accepted too."""
+    text = stdout.strip()
+    if text.startswith("["):
+        try:
+            data = json.loads(text)
+            return [e for e in data if isinstance(e, dict)]
+        except ValueError:
+            pass
+    out = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def detect_format(event: Mapping[str, Any] | None) -> str:
+    """Which agent printed this JSON event: claude, codex, gemini, or text (not a known stream)."""
+    if not event:
+        return "text"
+    kind = event.get("type")
+    if not isinstance(kind, str):
+        return "text"
+    if kind.startswith(("thread.", "turn.", "item.")):
+        return "codex"
+    if "session_id" in event and kind in ("system", "assistant", "user", "result", "stream_event",
+                                          "rate_limit_event"):
+        return "claude"
+    if "timestamp" in event and kind in ("init", "message", "tool_use", "tool_result", "error",
+                                         "result"):
+        return "gemini"
+    return "text"
+
+
+def sniff_format(stdout: str) -> str:
+    for event in parse_events(stdout)[:5]:
+        fmt = detect_format(event)
+        if fmt != "text":
+            return fmt
+    return "text"
+
+
+def _api_error_subclass(status: Any, err: Any, text: str) -> tuple[str, bool]:
+    """(subclass, retryable) of an API failure; reference §4 "Failure signatures"."""
+    low = (text or "").lower()
+    if status == 429 or err == "rate_limit" or "request rejected (429)" in low \
+            or "you've hit your" in low or "usage limit reached" in low \
+            or "429 too many requests" in low or "rate limit" in low:
+        return "rate_limit", True
+    if status == 529 or err == "overloaded" or "overloaded" in low or "repeated 529" in low:
+        return "overloaded", True
+    if status in (401, 403) or err in ("authentication_failed", "oauth_org_not_allowed",
+                                       "account_on_hold", "verification_required") \
+            or "invalid api key" in low or "not logged in" in low or "please run /login" in low \
+            or "401 unauthorized" in low or "oauth token" in low:
+        return "auth", False
+    if err == "billing_error" or "credit balance is too low" in low:
+        return "billing", False
+    if err == "model_not_found":
+        return "model_not_found", False
+    if (isinstance(status, int) and status >= 500) or err == "server_error" \
+            or "request timed out" in low or "stream disconnected" in low:
+        return "server", True
+    return "api", True
+
+
+def _critical(stderr: str) -> tuple[str, ...]:
+    found = []
+    for line in (stderr or "").splitlines():
+        if any(re.search(p, line) for p in CRITICAL_PATTERNS):
+            found.append(_one_line(line, 200))
+    return tuple(dict.fromkeys(found))[:10]
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _claude_usage(result: Mapping[str, Any]) -> tuple[float | None, int | None, int | None]:
+    cost = _num(result.get("total_cost_usd"))
+    if cost is None:
+        cost = _num(result.get("cost_usd"))  # 1.0.x name
+    model_usage = result.get("modelUsage")
+    if isinstance(model_usage, Mapping) and model_usage:
+        tin = tout = 0
+        for m in model_usage.values():
+            if isinstance(m, Mapping):
+                tin += sum(_int(m.get(k)) or 0 for k in ("inputTokens", "cacheReadInputTokens",
+                                                         "cacheCreationInputTokens"))
+                tout += _int(m.get("outputTokens")) or 0
+        return cost, tin, tout
+    usage = result.get("usage")
+    if isinstance(usage, Mapping):
+        tin = sum(_int(usage.get(k)) or 0 for k in ("input_tokens", "cache_read_input_tokens",
+                                                    "cache_creation_input_tokens"))
+        return cost, tin, _int(usage.get("output_tokens"))
+    return cost, None, None
+
+
+def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
+                 marker: bool) -> StreamFacts:
+    base: dict[str, Any] = dict(
+        format="claude", context_marker=marker, critical_errors=_critical(stderr),
+        compactions=sum(1 for e in events if e.get("type") == "system"
+                        and e.get("subtype") == "compact_boundary"))
+    results = [e for e in events if e.get("type") == "result"]
+    if not results:
+        if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
+            return StreamFacts(verdict="timeout", subclass="killed",
+                               detail=f"killed from outside (exit {exit_code}); no result event", **base)
+        if "requires --verbose" in stderr or "cannot be used with root/sudo" in stderr:
+            return StreamFacts(verdict="error", subclass="cli_usage", retryable=False,
+                               detail=_one_line(stderr), **base)
+        interrupted = any(e.get("type") == "user" and "[Request interrupted by user]"
+                          in json.dumps(e.get("message", {})) for e in events)
+        if interrupted:
+            return StreamFacts(verdict="error", subclass="interrupted",
+                               detail="interrupted (SIGINT): no result event", **base)
+        tail = _one_line(stderr.strip().splitlines()[-1]) if stderr.strip() else ""
+        return StreamFacts(verdict="error", subclass="crash",
+                           detail=f"no result event (exit {exit_code})" + (f": {tail}" if tail else ""),
+                           **base)
+    r = results[-1]
+    cost, tin, tout = _claude_usage(r)
+    base.update(terminal=True, cost_usd=cost, input_tokens=tin, output_tokens=tout,
+                num_turns=_int(r.get("num_turns")),
+                permission_denials=len(r.get("permission_denials") or []))
+    sub, reason = r.get("subtype"), r.get("terminal_reason")
+    text = r.get("result") if isinstance(r.get("result"), str) else ""
+    errors = " | ".join(str(x) for x in r.get("errors") or [])
+    if sub == "error_max_turns" or reason == "max_turns":
+        return StreamFacts(verdict="max_turns", detail=_one_line(errors or text or "max turns"), **base)
+    if sub == "error_max_budget_usd" or reason == "budget_exhausted":
+        return StreamFacts(verdict="error", subclass="budget", retryable=False,
+                           detail=_one_line(errors or "budget exhausted"), **base)
+    compact_failed = any(e.get("type") == "system" and e.get("subtype") == "status"
+                         and e.get("compact_result") == "failed" for e in events)
+    if reason in ("prompt_too_long", "blocking_limit") or \
+            (r.get("is_error") and (_ctx(text) or _ctx(errors) or compact_failed)):
+        return StreamFacts(verdict="context_exhausted", subclass=str(reason or ""),
+                           detail=_one_line(text or errors or "prompt too long"), **base)
+    if r.get("is_error") or sub != "success":
+        last = next((e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
+        status = r.get("api_error_status", last.get("api_error_status"))
+        subc, retry = _api_error_subclass(status, last.get("error"), f"{text} {errors}")
+        if sub == "error_during_execution" and subc == "api" and status is None:
+            subc = "execution"
+        return StreamFacts(verdict="error", subclass=subc, retryable=retry,
+                           detail=_one_line(text or errors or str(sub)), **base)
+    if not text.strip() and exit_code == 0:
+        # 2.1.83 regression (anthropics/claude-code#38769): an empty result with exit 0;
+        # trust it only together with the task's state, which `classify` checks.
+        return StreamFacts(verdict="success", detail="(empty result text)", **base)
+    return StreamFacts(verdict="success", detail=_one_line(text), **base)
+
+
+def _read_codex(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
+                marker: bool) -> StreamFacts:
+    base: dict[str, Any] = dict(format="codex", context_marker=marker,
+                                critical_errors=_critical(stderr))
+    failed = [e for e in events if e.get("type") == "turn.failed"]
+    done = [e for e in events if e.get("type") == "turn.completed"]
+    tin = tout = None
+    if done:
+        tin = sum(_int((e.get("usage") or {}).get("input_tokens")) or 0 for e in done)
+        tout = sum(_int((e.get("usage") or {}).get("output_tokens")) or 0 for e in done)
+    base.update(input_tokens=tin, output_tokens=tout, num_turns=len(done) + len(failed) or None,
+                terminal=bool(done or failed))
+    if done and not failed:
+        msg = next((e["item"].get("text", "") for e in reversed(events)
+                    if e.get("type") == "item.completed"
+                    and (e.get("item") or {}).get("type") == "agent_message"), "")
+        return StreamFacts(verdict="success", detail=_one_line(msg), **base)
+    if failed:
+        msg = str((failed[-1].get("error") or {}).get("message", ""))
+    else:
+        msg = next((str(e.get("message", "")) for e in reversed(events) if e.get("type") == "error"), "")
+        if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
+            return StreamFacts(verdict="timeout", subclass="killed",
+                               detail=f"killed from outside (exit {exit_code})", **base)
+    if _ctx(msg):
+        return StreamFacts(verdict="context_exhausted", detail=_one_line(msg), **base)
+    subc, retry = _api_error_subclass(None, None, f"{msg} {stderr}")
+    if not failed:
+        subc = "crash" if subc == "api" else subc
+    return StreamFacts(verdict="error", subclass=subc, retryable=retry,
+                       detail=_one_line(msg or f"no turn.completed (exit {exit_code})"), **base)
+
+
+# gemini-cli exit codes (docs/cli/headless.md)
+GEMINI_EXITS = {41: ("auth", False), 42: ("input", False), 44: ("sandbox", False),
+                52: ("config", False), 54: ("tool", True), 130: ("interrupted", True)}
+
+
+def _read_gemini(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
+                 marker: bool) -> StreamFacts:
+    base: dict[str, Any] = dict(format="gemini", context_marker=marker,
+                                critical_errors=_critical(stderr))
+    res = next((e for e in reversed(events) if e.get("type") == "result"), None)
+    if res is not None:
+        stats = res.get("stats") or {}
+        base.update(terminal=True, input_tokens=_int(stats.get("input_tokens")),
+                    output_tokens=_int(stats.get("output_tokens")))
+    if res and res.get("status") == "success":
+        return StreamFacts(verdict="success", **base)
+    err = (res or {}).get("error") or {}
+    msg = f"{err.get('message', '')} {stderr}".strip()
+    if err.get("type") == "FatalTurnLimitedError" or exit_code == 53:
+        return StreamFacts(verdict="max_turns", detail=_one_line(msg), **base)
+    if _ctx(msg):
+        return StreamFacts(verdict="context_exhausted", detail=_one_line(msg), **base)
+    if res is None and (exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0)):
+        return StreamFacts(verdict="timeout", subclass="killed", detail=f"exit {exit_code}", **base)
+    if exit_code in GEMINI_EXITS:
+        subc, retry = GEMINI_EXITS[exit_code]
+        return StreamFacts(verdict="error", subclass=subc, retryable=retry, detail=_one_line(msg), **base)
+    subc, retry = _api_error_subclass(None, None, msg)
+    return StreamFacts(verdict="error", subclass=subc if res else "crash", retryable=retry,
+                       detail=_one_line(msg or f"no result event (exit {exit_code})"), **base)
+
+
+def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
+               extra: Sequence[str]) -> StreamFacts:
+    """A plain-text agent (aider, a team's script): only the exit code and signatures."""
+    blob = f"{stdout}\n{stderr}"
+    # crashes only from stderr: stdout may quote failing test output the agent was fixing
+    base: dict[str, Any] = dict(format="text", context_marker=marker,
+                                critical_errors=_critical(stderr))
+    last = next((ln for ln in reversed(blob.strip().splitlines()) if ln.strip()), "")
+    if _ctx(blob):
+        return StreamFacts(verdict="context_exhausted", detail=_one_line(last), **base)
+    if any(re.search(p, blob, re.MULTILINE | re.IGNORECASE) for p in extra):
+        return StreamFacts(verdict="context_exhausted", subclass="marker", detail=_one_line(last), **base)
+    if exit_code == 0:
+        return StreamFacts(verdict="success", detail=_one_line(last), **base)
+    if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
+        return StreamFacts(verdict="timeout", subclass="killed",
+                           detail=f"killed from outside (exit {exit_code})", **base)
+    if re.search(r"max(imum)? (session )?turns", blob, re.IGNORECASE):
+        return StreamFacts(verdict="max_turns", detail=_one_line(last), **base)
+    subc, retry = _api_error_subclass(None, None, blob)
+    if subc == "api":
+        subc = "exit_code"
+    return StreamFacts(verdict="error", subclass=subc, retryable=retry,
+                       detail=_one_line(f"exit {exit_code}: {last}"), **base)
+
+
+def _marker_text(fmt: str, events: list[dict[str, Any]], stdout: str, stderr: str) -> str:
+    """Where context markers are looked for: never inside the files an agent read (a tool
+    result mentioning `free_space` is not the agent running out of context), only in the
+    agent's own messages, its final result, non-JSON lines and stderr."""
+    if fmt == "text":
+        return f"{stdout}\n{stderr}"
+    parts = [stderr]
+    parts += [ln for ln in stdout.splitlines() if ln.strip() and not ln.lstrip().startswith("{")]
+    for e in events:
+        kind = e.get("type")
+        if kind == "result":
+            parts.append(str(e.get("result") or ""))
+            parts += [str(x) for x in e.get("errors") or []]
+            if isinstance(e.get("error"), Mapping):
+                parts.append(str(e["error"].get("message", "")))
+        elif kind == "assistant":
+            for block in (e.get("message") or {}).get("content") or []:
+                if isinstance(block, Mapping) and block.get("type") == "text":
+                    parts.append(str(block.get("text", "")))
+        elif kind == "system":
+            parts.append(str(e.get("message") or ""))
+        elif kind in ("error", "turn.failed"):
+            parts.append(json.dumps(e))
+        elif kind == "item.completed" and (e.get("item") or {}).get("type") == "agent_message":
+            parts.append(str(e["item"].get("text", "")))
+        elif kind == "message" and e.get("role") == "assistant":
+            parts.append(str(e.get("content", "")))
+    return "\n".join(parts)
+
+
+def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None = None, *,
+                context_patterns: Sequence[str] = ()) -> StreamFacts:
+    """What the agent's output says. `fmt` is claude, codex, gemini, text or auto (sniffed
+    from the first events: the `command` profile may run any of them)."""
+    events = parse_events(stdout)
+    if fmt == "auto":
+        fmt = next((f for f in map(detect_format, events[:5]) if f != "text"), "text")
+    if fmt not in STREAM_FORMATS:
+        raise ValueError(f"unknown stream format {fmt!r}")
+    patterns = (SEED_CONTEXT_MARKER, *context_patterns)
+    marker_text = _marker_text(fmt, events, stdout, stderr)
+    marker = any(re.search(p, marker_text, re.MULTILINE | re.IGNORECASE) for p in patterns)
+    if fmt == "claude":
+        return _read_claude(events, stderr, exit_code, marker)
+    if fmt == "codex":
+        return _read_codex(events, stderr, exit_code, marker)
+    if fmt == "gemini":
+        return _read_gemini(events, stderr, exit_code, marker)
+    return _read_text(stdout, stderr, exit_code, marker, patterns)
+
+
+def _open(task: Task | None) -> bool:
+    return task is not None and task.status not in ("closed", "pinned")
+
+
+def new_blockers(task_id: str, before: Mapping[str, Task], after: Mapping[str, Task]) -> tuple[str, ...]:
+    """Open tasks the task now depends on (blocks / conditional-blocks / waits-for) that it did
+    not depend on, or that were closed, before the run."""
+    now = after.get(task_id)
+    if now is None:
+        return ()
+    was = before.get(task_id)
+    old = {d.depends_on_id for d in (was.dependencies if was else ())
+           if d.type in ("blocks", "conditional-blocks", "waits-for")
+           and _open(before.get(d.depends_on_id))}
+    out = []
+    for d in now.dependencies:
+        if d.type not in ("blocks", "conditional-blocks", "waits-for"):
+            continue
+        if d.depends_on_id in old or not _open(after.get(d.depends_on_id)):
+            continue
+        out.append(d.depends_on_id)
+    return tuple(dict.fromkeys(out))
+
+
+def _new_notes(before: Task | None, after: Task) -> bool:
+    """The agent wrote something for its successor: notes changed, or a comment that is
+    not one of the orchestrator's own attempt records."""
+    if before is None:
+        return bool(after.notes.strip())
+    if after.notes.strip() != before.notes.strip() and after.notes.strip():
+        return True
+    old = {c.id for c in before.comments}
+    return any(c.id not in old and "<!-- orchestrator:attempt " not in c.text for c in after.comments)
+
+
+def _fmt_usage(facts: StreamFacts) -> str:
+    bits = []
+    if facts.num_turns:
+        bits.append(f"{facts.num_turns} turns")
+    if facts.cost_usd is not None:
+        bits.append(f"${facts.cost_usd:.4f}")
+    if facts.compactions:
+        bits.append(f"{facts.compactions} compaction(s)")
+    if facts.permission_denials:
+        bits.append(f"{facts.permission_denials} permission denial(s)")
+    return f" ({', '.join(bits)})" if bits else ""
+
+
+ADVICE = {
+    "success": "",
+    "context_exhausted": "Continue from the handoff notes in a fresh session; read less at once "
+                         "(grep, head) and write handoff notes early.",
+    "max_turns": "It used all its turns: plan the remaining steps first and work in fewer, larger steps.",
+    "timeout": "It ran out of wall-clock time: split the work, avoid long-running commands, "
+               "run the narrowest tests.",
+    "idle_timeout": "It printed nothing for too long: avoid commands that wait for input or run "
+                    "for a long time without output (servers, watchers, interactive prompts).",
+    "error": "",
+    "blocked_by_new_task": "Wait for the new blocking task(s) to close, then resume.",
+    "no_progress": "It exited without closing the task or leaving notes: finish the work and close "
+                   "the task, or record why it cannot be done.",
+    "interrupted": "The run was stopped by the orchestrator (shutdown); resume where it left off.",
+}
+
+
+def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed: str = "",
+             before: Mapping[str, Task] | None = None, after: Mapping[str, Task] | None = None,
+             ) -> Outcome:
+    """The run's outcome. `killed` is how the orchestrator ended it ("" if it did not):
+    timeout, idle_timeout or interrupted. `before`/`after` are the queue before and after the
+    run (None: not known, judge by the stream alone, as the fixture tests do)."""
+    usage = dict(cost_usd=facts.cost_usd, input_tokens=facts.input_tokens,
+                 output_tokens=facts.output_tokens, exit_code=exit_code,
+                 critical_errors=facts.critical_errors)
+    judge_queue = after is not None
+    task_after = (after or {}).get(task_id)
+    task_before = (before or {}).get(task_id)
+    closed = task_after is not None and not _open(task_after)
+
+    def out(kind: str, subclass: str = "", retryable: bool = True, what: str = "",
+            blockers: tuple[str, ...] = ()) -> Outcome:
+        head = f"Attempt ended: {kind}" + (f" ({subclass})" if subclass else "")
+        head += _fmt_usage(facts) + "."
+        parts = [head]
+        if what:
+            parts.append(what if what.endswith((".", "!", "?", "…")) else what + ".")
+        if judge_queue and closed and kind != "success":
+            parts.append("The task was closed during the run.")
+        advice = ADVICE.get(kind, "")
+        if kind == "error" and not retryable:
+            advice = "A retry will not help: a human must fix the cause (credentials, billing, setup)."
+        if advice:
+            parts.append(advice)
+        if facts.critical_errors:
+            parts.append("Errors: " + "; ".join(facts.critical_errors[:3]) + ".")
+        return Outcome(kind=kind, subclass=subclass, retryable=retryable, digest=" ".join(parts),
+                       new_blockers=blockers, **usage)  # type: ignore[arg-type]
+
+    if killed:
+        if killed not in KILL_KINDS:
+            raise ValueError(f"unknown kill reason {killed!r}")
+        what = {"timeout": "The orchestrator stopped it at the wall-clock limit",
+                "idle_timeout": "The orchestrator stopped it after a stretch with no output",
+                "interrupted": "The orchestrator stopped it"}[killed]
+        if facts.detail and facts.terminal:
+            what += f"; last result: {facts.detail}"
+        return out(killed, "", True, what)
+
+    if judge_queue and task_after is None:
+        return out("error", "task_missing", False, f"Task {task_id} is gone from the queue after the run")
+
+    stream_ok = facts.verdict == "success" and exit_code == 0
+    if stream_ok and (closed or not judge_queue):
+        if judge_queue and facts.critical_errors:
+            return out("error", "critical", True, "The task was closed but the agent's log shows "
+                       "critical errors")
+        return Outcome(kind="success", digest=f"Success{_fmt_usage(facts)}: {facts.detail}".rstrip(": "),
+                       **usage)  # type: ignore[arg-type]
+
+    blockers = new_blockers(task_id, before or {}, after or {}) if judge_queue and not closed else ()
+    if blockers:
+        return out("blocked_by_new_task", "", True,
+                   f"The task now depends on new open task(s) {', '.join(blockers)}", blockers)
+
+    if facts.verdict != "success":
+        # the seed's free_space marker / agent.context_patterns explain an otherwise unexplained failure
+        if facts.verdict == "error" and facts.context_marker and \
+                facts.subclass in ("crash", "exit_code", "api", "execution"):
+            return out("context_exhausted", "marker", True, facts.detail)
+        return out(facts.verdict, facts.subclass, facts.retryable, facts.detail)
+
+    # the stream says success, but the exit code or the task disagree
+    if exit_code != 0:
+        return out("error", "exit_code", True, f"Exited {exit_code} after reporting success: {facts.detail}")
+    if facts.context_marker:
+        return out("context_exhausted", "marker", True,
+                   "The log shows the context running out (free_space or a configured pattern)")
+    if _new_notes(task_before, task_after):  # type: ignore[arg-type]
+        return out("context_exhausted", "handoff", True,
+                   "It left handoff notes and exited without closing the task")
+    return out("no_progress", "", True, f"Exit 0 but the task is still {task_after.status}"  # type: ignore[union-attr]
+               + (f"; last message: {facts.detail}" if facts.detail else ""))
+
+
+def outcome_from_dict(data: Mapping[str, Any]) -> Outcome:
+    """Read back an `Outcome` written as JSON (outcome.json)."""
+    fields = Outcome.__dataclass_fields__
+    kwargs = {k: v for k, v in data.items() if k in fields}
+    for key in ("critical_errors", "new_blockers"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key] or ())
+    return Outcome(**kwargs)
+

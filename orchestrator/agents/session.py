@@ -1,0 +1,215 @@
+"""One agent run on one task, start to finish: what `orchestrator agent` and the coordinator call.
+
+`run_task_agent` builds the prompt for the task's kind, launches the profile's command in its own
+process group with the agent environment, applies the timeouts, writes the logs, re-reads the
+task from the store, classifies the run and writes `outcome.json`. It does not claim the task and
+does not record the attempt: the caller does both. It keeps no shared state, so several threads
+may run it at once (one per task).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agents import outcome as outcomes
+from orchestrator.agents.outcome import Outcome
+from orchestrator.agents.profiles import build_launch, profile_for_task
+from orchestrator.agents.prompts import build_prompt, task_kind
+from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
+from orchestrator.config import Config
+from orchestrator.dispatch.history import AttemptRecord
+from orchestrator.errors import UserError
+from orchestrator.tasks.model import Task
+from orchestrator.tasks.store import TaskStore
+
+_dir_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    task_id: str
+    attempt: int
+    profile: str
+    budget: str            # the thinking budget this run got ("" if the profile has none)
+    log_dir: Path          # logs/run/<UTC timestamp>_<task-id>/ (output.log, verbose.jsonl,
+                           # monitor.log, prompt.md, outcome.json)
+    started_at: str        # RFC 3339 UTC
+    duration_s: float
+    outcome: Outcome
+
+
+def budget_for_attempt(config: Config, attempt: int) -> str:
+    """The ladder: attempt N gets budgets[N-1]; the last entry repeats; no budgets -> ""."""
+    budgets = config.agent.budgets
+    if not budgets:
+        return ""
+    return budgets[min(max(attempt, 1) - 1, len(budgets) - 1)]
+
+
+def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
+    """logs/run/<UTC timestamp>_<task-id>/, unique even for two runs of a task in one second."""
+    now = now or datetime.now(timezone.utc)
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
+    root.mkdir(parents=True, exist_ok=True)
+    with _dir_lock:
+        for n in range(1, 1000):
+            path = root / (f"{stamp}_{safe_id}" if n == 1 else f"{stamp}_{safe_id}.{n}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    raise UserError(f"{root}: cannot create a log directory for {task_id}")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_to_dict(run: AgentRun) -> dict[str, Any]:
+    data = asdict(run)
+    data["log_dir"] = str(run.log_dir)
+    return data
+
+
+def run_from_dict(data: Mapping[str, Any]) -> AgentRun:
+    return AgentRun(task_id=str(data["task_id"]), attempt=int(data["attempt"]),
+                    profile=str(data.get("profile", "")), budget=str(data.get("budget", "")),
+                    log_dir=Path(data["log_dir"]), started_at=str(data.get("started_at", "")),
+                    duration_s=float(data.get("duration_s", 0.0)),
+                    outcome=outcomes.outcome_from_dict(data.get("outcome") or {}))
+
+
+def task_command(store: TaskStore, repo: Path, workdir: Path) -> str:
+    """What the agent types to update the queue. The embedded store lives in the main
+    repository: an agent in another worktree must point `orchestrator task` at it, or it
+    would edit the worktree's copy of the queue."""
+    cmd = store.task_cmd
+    if cmd.startswith("orchestrator") and workdir.resolve() != repo.resolve():
+        cmd = f"{cmd} --repo {shlex.quote(str(repo.resolve()))}"
+    return cmd
+
+
+def agent_env(*, base: Mapping[str, str], launch_env: Mapping[str, str], task_id: str, attempt: int,
+              log_dir: Path, prompt_file: Path, task_cmd: str, budget: str, profile: str,
+              extra_env: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(base)
+    env.update(launch_env)
+    # the `orchestrator` the agent finds must be this one (its venv), not another install
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+    env.update({
+        "ORCHESTRATOR_TASK_ID": task_id,
+        "ORCHESTRATOR_ATTEMPT": str(attempt),
+        "ORCHESTRATOR_LOG_DIR": str(log_dir),
+        "ORCHESTRATOR_PROMPT_FILE": str(prompt_file),
+        "ORCHESTRATOR_TASK_CMD": task_cmd,
+        "ORCHESTRATOR_BUDGET": budget,
+        "ORCHESTRATOR_PROFILE": profile,
+    })
+    env.setdefault("BD_ACTOR", f"{profile}-agent")
+    if extra_env:
+        env.update(extra_env)
+    return env
+
+
+def _read_after(store: TaskStore) -> dict[str, Task] | None:
+    try:
+        return store.all()
+    except UserError:
+        return None
+
+
+def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str, attempt: int = 1,
+                   budget: str | None = None, profile: str | None = None,
+                   workdir: Path | None = None,
+                   history: Sequence[AttemptRecord] = (),
+                   logs_root: Path | None = None,
+                   stop: threading.Event | None = None,
+                   extra_env: Mapping[str, str] | None = None,
+                   ) -> AgentRun:
+    """Run one agent on one task and judge it. Raises UserError only for setup problems (unknown
+    task, bad profile or template, agent executable not found); everything the agent does ends
+    up in the returned outcome."""
+    repo = Path(repo).resolve()
+    workdir = Path(workdir).resolve() if workdir is not None else repo
+    logs_root = Path(logs_root) if logs_root is not None else repo / "logs" / "run"
+    before = store.all()
+    if task_id not in before:
+        raise UserError(f"no task {task_id} in the queue")
+    task = before[task_id]
+    profile_name = profile_for_task(task, config, profile)
+    run_budget = budget if budget is not None else budget_for_attempt(config, attempt)
+    kind = task_kind(task, config)
+    # a caller that knows more (an explicit --config/--store) passes its own command
+    task_cmd = (extra_env or {}).get("ORCHESTRATOR_TASK_CMD") or task_command(store, repo, workdir)
+    prompt = build_prompt(task=task, tasks=before, kind=kind, task_cmd=task_cmd, attempt=attempt,
+                          budget=run_budget, history=history, repo=repo, config=config)
+
+    started = datetime.now(timezone.utc)
+    log_dir = new_log_dir(logs_root, task_id, started)
+    prompt_file = log_dir / "prompt.md"
+    try:
+        launch = build_launch(profile_name, config, prompt_text=prompt, prompt_file=prompt_file,
+                              task_id=task_id, log_dir=log_dir, attempt=attempt, budget=run_budget,
+                              workdir=workdir)
+        env = agent_env(base=os.environ, launch_env=launch.env, task_id=task_id, attempt=attempt,
+                        log_dir=log_dir, prompt_file=prompt_file, task_cmd=task_cmd,
+                        budget=run_budget, profile=profile_name, extra_env=extra_env)
+        exe = launch.argv[0]
+        found = Path(workdir, exe).exists() if os.sep in exe else shutil.which(exe, path=env["PATH"])
+        if not found:
+            raise UserError(f"{exe}: command not found for agent profile {profile_name!r} "
+                            "(is it installed and on PATH?)")
+    except UserError:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        raise
+    secrets = secret_values(env)
+    write_atomic(prompt_file, Scrubber(secrets).text(prompt))
+
+    agent = config.agent
+    result = run_agent_process(
+        launch.argv, cwd=workdir, env=env, log_dir=log_dir, stream=launch.stream,
+        timeout_s=agent.timeout_minutes * 60, idle_timeout_s=agent.idle_timeout_minutes * 60,
+        kill_grace_s=agent.kill_grace_seconds, heartbeat_s=agent.heartbeat_seconds,
+        max_log_bytes=agent.log_max_mb << 20, secrets=secrets, stop=stop,
+        monitor_fields={"task": task_id, "attempt": str(attempt), "profile": profile_name,
+                        "kind": kind, "budget": run_budget or "-"})
+
+    after = _read_after(store)
+    facts = outcomes.read_stream(launch.stream, result.stdout, result.stderr, result.exit_code,
+                                 context_patterns=agent.context_patterns)
+    if after is None:
+        out = outcomes.classify(facts, task_id=task_id, exit_code=result.exit_code,
+                                killed=result.killed)
+        out = replace(out, kind="error", subclass="store_unreadable",
+                      digest="The task store could not be read after the run. " + out.digest)
+    else:
+        out = outcomes.classify(facts, task_id=task_id, exit_code=result.exit_code,
+                                killed=result.killed, before=before, after=after)
+    run = AgentRun(task_id=task_id, attempt=attempt, profile=profile_name, budget=run_budget,
+                   log_dir=log_dir, started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   duration_s=round(result.duration_s, 3), outcome=out)
+    write_atomic(log_dir / "outcome.json", json.dumps(run_to_dict(run), indent=2) + "\n")
+    cost = f" cost=${out.cost_usd:.4f}" if out.cost_usd is not None else ""
+    append_monitor(log_dir, f"outcome kind={out.kind}" + (f" subclass={out.subclass}" if out.subclass else "")
+                   + f" retryable={str(out.retryable).lower()}{cost} format={facts.format}", secrets)
+    return run

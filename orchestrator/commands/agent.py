@@ -1,0 +1,122 @@
+"""`orchestrator agent --task ID`: run one agent on one task (the seed's "Manual Single Task").
+
+Claims the task if it is open, runs the agent, records the attempt on the task as a comment
+(`orchestrator.dispatch.history`), releases the claim when the task is not done, and prints the
+outcome. Exit 0 on success, 1 otherwise.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from orchestrator.agents.session import AgentRun, run_task_agent, run_to_dict
+from orchestrator.config import Config
+from orchestrator.dispatch.history import AttemptRecord, read_history, render, since_last_reset
+from orchestrator.errors import UserError
+from orchestrator.tasks.model import Status
+from orchestrator.tasks.store import TaskChanges, TaskStore
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM ends the agent's process group and the run is recorded as interrupted."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _relative(path: Path, repo: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def describe(run: AgentRun, repo: Path) -> str:
+    o = run.outcome
+    bits = [f"attempt {run.attempt}", f"profile {run.profile}"]
+    if run.budget:
+        bits.append(f"budget {run.budget}")
+    bits.append(f"{run.duration_s:.1f}s")
+    if o.cost_usd is not None:
+        bits.append(f"${o.cost_usd:.4f}")
+    head = f"{run.task_id}: {o.kind}" + (f" ({o.subclass})" if o.subclass else "") + f" [{', '.join(bits)}]"
+    lines = [head, o.digest]
+    if o.new_blockers:
+        lines.append("new blockers: " + ", ".join(o.new_blockers))
+    lines.append(f"logs: {_relative(run.log_dir, repo)}")
+    return "\n".join(line for line in lines if line)
+
+
+def task_cmd_for(store: TaskStore, repo: Path, config_path: str | None, store_kind: str | None) -> str | None:
+    """The agent's `orchestrator task` must read the same queue as this command: pass on an
+    explicit --config/--store (None: the default form is right)."""
+    if store.kind == "bd" or not (config_path or store_kind):
+        return None
+    argv = ["orchestrator", "task", "--repo", str(repo.resolve())]
+    if config_path:
+        argv += ["--config", str(Path(config_path).resolve())]
+    if store_kind:
+        argv += ["--store", store_kind]
+    return shlex.join(argv)
+
+
+def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt: int | None,
+          profile: str | None, budget: str | None, actor: str, as_json: bool,
+          config_path: str | None = None, store_kind: str | None = None) -> int:
+    task = store.show([task_id])[0]
+    if task.status == Status.CLOSED:
+        raise UserError(f"task {task_id} is closed; reopen it first "
+                        f"({store.task_cmd} update {task_id} --status open)")
+    claimed = False
+    if task.status == Status.OPEN:
+        task = store.claim(task_id, actor=actor)
+        claimed = True
+    elif task.status != Status.IN_PROGRESS:
+        raise UserError(f"task {task_id} is {task.status}, not open or in_progress")
+    history = since_last_reset(read_history(task))
+    attempt = attempt or len(history) + 1
+    if attempt < 1:
+        raise UserError("--attempt must be 1 or more")
+    try:
+        with _stop_on_signals() as stop:
+            cmd = task_cmd_for(store, repo, config_path, store_kind)
+            run = run_task_agent(repo=repo, store=store, config=config, task_id=task_id,
+                                 attempt=attempt, budget=budget, profile=profile, history=history,
+                                 stop=stop, extra_env={"ORCHESTRATOR_TASK_CMD": cmd} if cmd else None)
+    except UserError:
+        if claimed:  # nothing ran: give the task back
+            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+        raise
+    o = run.outcome
+    record = AttemptRecord(attempt=run.attempt, kind=o.kind, subclass=o.subclass, budget=run.budget,
+                           digest=o.digest, log_dir=_relative(run.log_dir, repo), at=run.started_at,
+                           cost_usd=o.cost_usd)
+    store.comment(task_id, render(record), author=actor)
+    released = False
+    if o.kind != "success":
+        now = store.show([task_id])[0]
+        if now.status == Status.IN_PROGRESS:  # not done: back in the queue for the next try
+            store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+            released = True
+    if as_json:
+        print(json.dumps(run_to_dict(run) | {"released": released}, indent=2))
+    else:
+        print(describe(run, repo))
+        if released:
+            print(f"{task_id} is open again for the next attempt.")
+    return 0 if o.kind == "success" else 1
