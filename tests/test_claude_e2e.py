@@ -34,7 +34,7 @@ CONFIG = """\
 store: jsonl
 agent:
   profile: claude
-  model: opus
+  model: {model}
   budgets: [high, xhigh, max]
   max_turns: {max_turns}
   timeout_minutes: 5
@@ -82,8 +82,8 @@ def repo(tmp_git_repo: Path) -> Path:
     return tmp_git_repo
 
 
-def set_config(repo: Path, *, max_turns: int, allow_rule: bool = False) -> None:
-    body = CONFIG.format(max_turns=max_turns) + (ALLOW_RULE if allow_rule else "")
+def set_config(repo: Path, *, max_turns: int, allow_rule: bool = False, model: str = "opus") -> None:
+    body = CONFIG.format(max_turns=max_turns, model=model) + (ALLOW_RULE if allow_rule else "")
     (repo / ".orchestrator.yml").write_text(body)
 
 
@@ -157,6 +157,21 @@ def test_success_agent_closes_task_itself(claude: Path, repo: Path, tmp_path: Pa
         assert dummy_api_key() not in (result.run_dir / name).read_text()
 
 
+def test_secrets_the_agent_prints_are_scrubbed_from_logs(claude: Path, repo: Path,
+                                                         tmp_path: Path) -> None:
+    script = [bash('echo "key=$ANTHROPIC_API_KEY"', "Print the key"),
+              bash(f"orchestrator task close {TASK} --reason done", "Close the task"), text("Done.")]
+    result = run_agent(claude, repo, tmp_path / "home", script)
+
+    assert result.outcome["kind"] == "success", result.proc.stderr
+    # the CLI really printed it (the server saw it in the tool result) ...
+    assert result.main_requests[1].tool_results() == [f"key={dummy_api_key()}"]
+    # ... and no log kept it
+    for path in result.run_dir.iterdir():
+        assert dummy_api_key() not in path.read_text(errors="replace"), path.name
+    assert "key=" in (result.run_dir / "verbose.jsonl").read_text()
+
+
 def test_context_exhausted(claude: Path, repo: Path, tmp_path: Path) -> None:
     """Two turns, then 'prompt is too long' on every request: compaction fails, the run ends."""
     script = [bash("echo reading big file one"), bash("echo reading big file two"), prompt_too_long()]
@@ -225,3 +240,23 @@ def test_second_attempt_raises_effort(claude: Path, repo: Path, tmp_path: Path) 
     prompt = second.main_requests[0].prompt_text()
     assert "attempt 2 (thinking budget xhigh)" in prompt
     assert "Attempt 1: no_progress, budget high" in prompt
+
+
+@pytest.mark.parametrize("attempt, budget, budget_tokens, max_tokens",
+                         [(1, "high", 31999, 32000), (2, "xhigh", 47999, 48000), (3, "max", 63999, 64000)])
+def test_budget_model_ladder_raises_thinking_tokens(claude: Path, repo: Path, tmp_path: Path,
+                                                    attempt: int, budget: str, budget_tokens: int,
+                                                    max_tokens: int) -> None:
+    """On a budget-thinking model (claude-sonnet-4-5) the same ladder raises max_tokens, and with
+    it the thinking budget (max_tokens - 1) the request carries."""
+    set_config(repo, max_turns=10, model="claude-sonnet-4-5")
+    script = [bash(f"orchestrator task close {TASK} --reason done", "Close the task"), text("Done.")]
+    result = run_agent(claude, repo, tmp_path / "home", script, "--attempt", str(attempt))
+
+    assert result.outcome["kind"] == "success", result.proc.stderr
+    assert (result.run["attempt"], result.run["budget"]) == (attempt, budget)
+    for request in result.main_requests:
+        assert request.model == "claude-sonnet-4-5"
+        assert request.thinking is not None
+        assert (request.thinking["type"], request.thinking["budget_tokens"]) == ("enabled", budget_tokens)
+        assert request.max_tokens == max_tokens
