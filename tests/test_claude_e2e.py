@@ -96,7 +96,8 @@ def run_agent(claude: Path, repo: Path, home: Path, script: Sequence[Reply], *ar
         proc = subprocess.run([str(ORCHESTRATOR), "--repo", str(repo), "agent", "--task", TASK, *args],
                               cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=300)
-    new = sorted(set((repo / "logs" / "run").glob(f"*_{TASK}")) - before)
+    # logs/run/<UTC timestamp>_<task-id>/, with a .N suffix when two runs start in the same second
+    new = sorted(set((repo / "logs" / "run").glob(f"*_{TASK}*")) - before)
     assert len(new) == 1, f"expected one new run dir, got {new}\n{proc.stdout}\n{proc.stderr}"
     run_dir = new[0]
     for name in LOG_FILES:
