@@ -199,8 +199,9 @@ def _add_agent_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     p = lsub.add_parser("list", parents=[common], help="recent runs with their outcome")
     p.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
     p.add_argument("-n", "--limit", type=int, default=20, help="at most N runs (0 = all)")
+    p.add_argument("--task", metavar="ID", help="only runs of this task")
     p.set_defaults(func=lambda a, c: _cmd("logs").logs_list(
-        c.repo / "logs" / "run", limit=a.limit, as_json=a.as_json))
+        c.repo / "logs" / "run", limit=a.limit, as_json=a.as_json, task_id=a.task))
     p = lsub.add_parser("show", parents=[common], help="readable transcript of a run (RUN or TASK)")
     p.add_argument("ref", metavar="RUN|TASK", help="run directory name or path, or a task ID (latest run)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the agent runs")

@@ -79,6 +79,10 @@ def test_failed_attempt_releases_task_and_next_attempt_climbs_the_ladder(
     run = json.loads(capsys.readouterr().out)
     assert (run["attempt"], run["budget"], run["outcome"]["kind"]) == (2, "xhigh", "no_progress")
     assert [r.attempt for r in read_history(task(tmp_git_repo, "t-1"))] == [1, 2]
+    assert cli(tmp_git_repo, "logs", "list", "--json", "--task", "t-1") == 0
+    assert [r["attempt"] for r in json.loads(capsys.readouterr().out)] == [2, 1]  # newest first
+    assert cli(tmp_git_repo, "logs", "list", "--json", "--task", "t-2") == 0
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_unknown_task_and_missing_agent_are_one_line_errors(

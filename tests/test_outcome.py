@@ -3,7 +3,6 @@ transcripts for each outcome kind, judged together with the task's state."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +273,11 @@ def test_configured_pattern_explains_a_claude_error_result() -> None:
     assert judge(out, 1, after=OPEN).kind == "error"
     got = judge(out, 1, after=OPEN, patterns=(r"context budget spent",))
     assert (got.kind, got.subclass) == ("context_exhausted", "marker")
+
+
+def test_digest_quotes_the_agents_last_words() -> None:
+    out = stream(init(), text("I fixed the parser; next is the writer."),
+                 result("error_max_turns", True, errors=["Reached maximum number of turns (5)"],
+                        terminal_reason="max_turns"))
+    got = judge(out, 1, after=OPEN)
+    assert "Its last message: I fixed the parser; next is the writer." in got.digest

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestrator.tasks.model import Task
@@ -60,6 +60,7 @@ class StreamFacts:
     permission_denials: int = 0
     context_marker: bool = False      # a free_space / configured context pattern was seen
     critical_errors: tuple[str, ...] = ()
+    last_message: str = ""            # the agent's last own words (for the next attempt's digest)
 
 
 # Context exhaustion in text (reference §1.6 and §4): Claude's result texts, the raw API 400,
@@ -393,6 +394,26 @@ def _marker_text(fmt: str, events: list[dict[str, Any]], stdout: str, stderr: st
     return "\n".join(parts)
 
 
+def _last_message(fmt: str, events: list[dict[str, Any]], stdout: str) -> str:
+    for e in reversed(events):
+        kind = e.get("type")
+        if fmt == "claude" and kind == "assistant" and not e.get("parent_tool_use_id") \
+                and (e.get("message") or {}).get("model") != "<synthetic>":
+            texts = [str(b.get("text", "")) for b in (e.get("message") or {}).get("content") or []
+                     if isinstance(b, Mapping) and b.get("type") == "text"]
+            if any(t.strip() for t in texts):
+                return _one_line(" ".join(texts), 400)
+        elif fmt == "codex" and kind == "item.completed" \
+                and (e.get("item") or {}).get("type") == "agent_message":
+            return _one_line(str(e["item"].get("text", "")), 400)
+        elif fmt == "gemini" and kind == "message" and e.get("role") == "assistant":
+            return _one_line(str(e.get("content", "")), 400)
+    if fmt == "text":
+        last = next((ln for ln in reversed(stdout.strip().splitlines()) if ln.strip()), "")
+        return _one_line(last, 400)
+    return ""
+
+
 def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None = None, *,
                 context_patterns: Sequence[str] = ()) -> StreamFacts:
     """What the agent's output says. `fmt` is claude, codex, gemini, text or auto (sniffed
@@ -406,12 +427,14 @@ def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None =
     marker_text = _marker_text(fmt, events, stdout, stderr)
     marker = any(re.search(p, marker_text, re.MULTILINE | re.IGNORECASE) for p in patterns)
     if fmt == "claude":
-        return _read_claude(events, stderr, exit_code, marker)
-    if fmt == "codex":
-        return _read_codex(events, stderr, exit_code, marker)
-    if fmt == "gemini":
-        return _read_gemini(events, stderr, exit_code, marker)
-    return _read_text(stdout, stderr, exit_code, marker, patterns)
+        facts = _read_claude(events, stderr, exit_code, marker)
+    elif fmt == "codex":
+        facts = _read_codex(events, stderr, exit_code, marker)
+    elif fmt == "gemini":
+        facts = _read_gemini(events, stderr, exit_code, marker)
+    else:
+        facts = _read_text(stdout, stderr, exit_code, marker, patterns)
+    return replace(facts, last_message=_last_message(fmt, events, stdout))
 
 
 def _open(task: Task | None) -> bool:
@@ -500,6 +523,9 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
         parts = [head]
         if what:
             parts.append(what if what.endswith((".", "!", "?", "…")) else what + ".")
+        last = facts.last_message
+        if last and last not in what and (not facts.detail or last not in facts.detail):
+            parts.append(f"Its last message: {last}" + ("" if last.endswith((".", "!", "?", "…")) else "."))
         if judge_queue and closed and kind != "success":
             parts.append("The task was closed during the run.")
         advice = ADVICE.get(kind, "")

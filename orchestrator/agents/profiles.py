@@ -84,7 +84,7 @@ def fill_template(words: Sequence[str], values: Mapping[str, str], *, key: str =
     (other braces, such as JSON in an argument, are left alone)."""
     out = []
     for word in words:
-        def sub(m: re.Match[str]) -> str:
+        def sub(m: re.Match[str], word: str = word) -> str:
             name = m.group(1)
             if name not in values:
                 raise UserError(f"{key}: unknown placeholder {{{name}}} in {word!r} "

@@ -89,8 +89,9 @@ def list_runs(root: Path) -> list[RunInfo]:
     return sorted(runs, key=lambda r: (r.started_at, r.run), reverse=True)
 
 
-def logs_list(root: Path, *, limit: int, as_json: bool) -> int:
-    runs = list_runs(root)[:limit] if limit > 0 else list_runs(root)
+def logs_list(root: Path, *, limit: int, as_json: bool, task_id: str | None = None) -> int:
+    runs = [r for r in list_runs(root) if task_id is None or r.task_id == task_id]
+    runs = runs[:limit] if limit > 0 else runs
     if as_json:
         print(json.dumps([r.as_dict() for r in runs], indent=2))
         return 0
@@ -105,7 +106,7 @@ def logs_list(root: Path, *, limit: int, as_json: bool) -> int:
                      f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
