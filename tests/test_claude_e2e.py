@@ -2,8 +2,11 @@
 real git repo with the JSONL store, against the scripted Anthropic API on loopback.
 
 For each case: the three log files exist, the task's state after the run is right (closed by the
-agent's own `orchestrator task close` tool call on success), outcome.json classifies the run, the
-attempt is recorded on the task, and attempt 2's budget raised the effort the API received.
+agent's own `orchestrator task close` tool call on success, released to open otherwise), the exit
+code, outcome.json's classification, the attempt comment on the task, and the thinking the API
+received for the attempt's budget (effort on the adaptive `opus` alias, budget_tokens on a
+budget model). The `orchestrator` is the installed console script, run as a subprocess; the
+claude it launches is the pinned npm package (tests/claude_util.py), found on PATH.
 """
 from __future__ import annotations
 
@@ -109,6 +112,13 @@ def run_agent(claude: Path, repo: Path, home: Path, script: Sequence[Reply], *ar
     return AgentResult(proc, run_dir, run, task, api.requests)
 
 
+def orchestrator(repo: Path, *args: str) -> str:
+    proc = subprocess.run([str(ORCHESTRATOR), "--repo", str(repo), *args], cwd=repo, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def stream(result: AgentResult) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (result.run_dir / "verbose.jsonl").read_text().splitlines()
             if line.strip()]
@@ -156,6 +166,13 @@ def test_success_agent_closes_task_itself(claude: Path, repo: Path, tmp_path: Pa
     assert "Closed e2e-1" in (result.run_dir / "output.log").read_text()
     for name in ("output.log", "monitor.log", "verbose.jsonl"):
         assert dummy_api_key() not in (result.run_dir / name).read_text()
+    # the log commands read the real CLI's run
+    listed = json.loads(orchestrator(repo, "logs", "list", "--json"))
+    assert [(r["task_id"], r["attempt"], r["outcome"], r["budget"]) for r in listed] == \
+        [(TASK, 1, "success", "high")]
+    shown = orchestrator(repo, "logs", "show", TASK)
+    assert f"-> Bash: orchestrator task close {TASK} --reason 'wrote hello.txt'" in shown
+    assert f"<- Closed {TASK}: wrote hello.txt" in shown and "version=" + PINNED_VERSION in shown
 
 
 def test_secrets_the_agent_prints_are_scrubbed_from_logs(claude: Path, repo: Path,
