@@ -43,7 +43,7 @@ def claude_binary() -> Path:
     if shutil.which("npm") is None:
         pytest.skip("npm is unavailable, so @anthropic-ai/claude-code could not be installed "
                     "(.ci/install-claude); set ORCHESTRATOR_TEST_CLAUDE to a claude binary to run this")
-    pytest.fail(f"npm is available but {CI_BINARY.relative_to(ROOT)} is missing: run "
+    pytest.fail(f"npm is available but {CI_BINARY} is missing: run "
                 f"`bash .ci/install-claude` (installs @anthropic-ai/claude-code@{PINNED_VERSION})")
 
 

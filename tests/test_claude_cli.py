@@ -63,6 +63,23 @@ def script_run(claude: Path, tmp_path: Path, script: Sequence[Reply], *args: str
     return run, api
 
 
+def test_binary_lookup_skips_only_without_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import claude_util
+    monkeypatch.delenv("ORCHESTRATOR_TEST_CLAUDE", raising=False)
+    monkeypatch.setattr(claude_util, "CI_BINARY", tmp_path / "absent" / "claude")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="npm is unavailable"):
+        claude_util.claude_binary()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/npm")
+    with pytest.raises(pytest.fail.Exception, match="npm is available but .* is missing"):
+        claude_util.claude_binary()
+    monkeypatch.setenv("ORCHESTRATOR_TEST_CLAUDE", str(tmp_path / "nope"))
+    with pytest.raises(pytest.fail.Exception, match="not an executable file"):
+        claude_util.claude_binary()
+
+
 def test_pinned_version_runs_offline(claude: Path, tmp_path: Path) -> None:
     assert claude_version(claude, tmp_path / "home") == PINNED_VERSION
 

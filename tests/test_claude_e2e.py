@@ -93,9 +93,12 @@ def set_config(repo: Path, *, max_turns: int, allow_rule: bool = False, model: s
 def run_agent(claude: Path, repo: Path, home: Path, script: Sequence[Reply], *args: str,
               side: Reply | None = None) -> AgentResult:
     before = set((repo / "logs" / "run").glob("*")) if (repo / "logs" / "run").exists() else set()
+    bin_dir = home.parent / "bin"   # the profile runs `claude` from PATH: link ours in as that name
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    if not (bin_dir / "claude").exists():
+        (bin_dir / "claude").symlink_to(claude.resolve())
     with ScriptedAnthropicAPI(script, side=side) as api:
-        env = claude_env(base_url=api.url, home=home, api_key=dummy_api_key(),
-                         path_dirs=(claude.parent,))
+        env = claude_env(base_url=api.url, home=home, api_key=dummy_api_key(), path_dirs=(bin_dir,))
         proc = subprocess.run([str(ORCHESTRATOR), "--repo", str(repo), "agent", "--task", TASK, *args],
                               cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=300)
