@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,7 @@ class Reply:
     error_type: str = ""
     message: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    hold: bool = False         # answer nothing until the server stops (a hung API)
 
 
 def text(reply_text: str) -> Reply:
@@ -73,6 +75,11 @@ def api_error(status: int, error_type: str, message: str, *,
               headers: Mapping[str, str] | None = None) -> Reply:
     return Reply(status=status, error_type=error_type, message=message,
                  headers=tuple((headers or {}).items()))
+
+
+def hang() -> Reply:
+    """No answer at all until the server stops: the CLI sits waiting (for timeout/interrupt tests)."""
+    return Reply(status=503, error_type="api_error", message="server stopped", hold=True)
 
 
 def prompt_too_long(tokens: int = 215443, limit: int = 200000) -> Reply:
@@ -222,6 +229,7 @@ class _State:
     script: tuple[Reply, ...]
     side: Reply
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
     requests: list[Request] = field(default_factory=list)
     main_count: int = 0
 
@@ -309,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 reply = self.state.side
         self._record(body, reply.status)
+        if reply.hold:
+            self.state.stopping.wait(timeout=120)
         if reply.status >= 400:
             self._json(reply.status, {"type": "error",
                                       "error": {"type": reply.error_type, "message": reply.message},
@@ -350,7 +360,16 @@ class ScriptedAnthropicAPI:
         self._thread.start()
         return self
 
+    def wait_for(self, count: int = 1, *, main: bool = True, timeout_s: float = 60) -> None:
+        """Block until `count` (main) requests have arrived; AssertionError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.main_requests if main else self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the API got {len(self.requests)} requests, waited for {count}")
+            time.sleep(0.02)
+
     def stop(self) -> None:
+        self._state.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
 
-from anthropic_api import ScriptedAnthropicAPI, bash, overloaded, prompt_too_long, rate_limited, text
+from anthropic_api import ScriptedAnthropicAPI, bash, hang, overloaded, prompt_too_long, rate_limited, text
 
 
 def post(api: ScriptedAnthropicAPI, body: dict[str, Any], path: str = "/v1/messages?beta=true"
@@ -132,3 +133,15 @@ def test_non_streaming_and_count_tokens_and_unknown_paths() -> None:
         assert status == 200 and json.loads(raw) == {"input_tokens": 1234}
         status, _, _ = post(api, MAIN, "/v1/other")
         assert status == 404
+
+
+def test_hang_answers_nothing_until_the_server_stops() -> None:
+    api = ScriptedAnthropicAPI([hang()]).start()
+    got: list[int] = []
+    client = threading.Thread(target=lambda: got.append(post(api, MAIN)[0]))
+    client.start()
+    api.wait_for(1)
+    assert got == []            # still waiting for an answer
+    api.stop()
+    client.join(timeout=30)
+    assert got == [503]

@@ -11,6 +11,9 @@ claude it launches is the pinned npm package (tests/claude_util.py), found on PA
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -20,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long,
-                           text, unauthorized)
+from anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, hang, overloaded,
+                           prompt_too_long, text, unauthorized)
 from claude_util import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
 from conftest import git, task_record, write_queue
 from orchestrator.dispatch.history import AttemptRecord, read_history
@@ -91,7 +94,9 @@ def set_config(repo: Path, *, max_turns: int, allow_rule: bool = False, model: s
 
 
 def run_agent(claude: Path, repo: Path, home: Path, script: Sequence[Reply], *args: str,
-              side: Reply | None = None) -> AgentResult:
+              side: Reply | None = None, interrupt: bool = False) -> AgentResult:
+    """Run `orchestrator agent --task TASK` against `script`; with `interrupt`, send the command
+    SIGTERM once the CLI's first turn has reached the API (as a user's Ctrl-C or a CI cancel)."""
     before = set((repo / "logs" / "run").glob("*")) if (repo / "logs" / "run").exists() else set()
     bin_dir = home.parent / "bin"   # the profile runs `claude` from PATH: link ours in as that name
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -99,9 +104,19 @@ def run_agent(claude: Path, repo: Path, home: Path, script: Sequence[Reply], *ar
         (bin_dir / "claude").symlink_to(claude.resolve())
     with ScriptedAnthropicAPI(script, side=side) as api:
         env = claude_env(base_url=api.url, home=home, api_key=dummy_api_key(), path_dirs=(bin_dir,))
-        proc = subprocess.run([str(ORCHESTRATOR), "--repo", str(repo), "agent", "--task", TASK, *args],
-                              cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=300)
+        popen = subprocess.Popen([str(ORCHESTRATOR), "--repo", str(repo), "agent", "--task", TASK, *args],
+                                 cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            if interrupt:
+                api.wait_for(1)
+                popen.send_signal(signal.SIGTERM)
+            out, err = popen.communicate(timeout=300)
+        finally:
+            if popen.poll() is None:
+                popen.kill()
+                popen.wait()
+        proc = subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
     # logs/run/<UTC timestamp>_<task-id>/, with a .N suffix when two runs start in the same second
     new = sorted(set((repo / "logs" / "run").glob(f"*_{TASK}*")) - before)
     assert len(new) == 1, f"expected one new run dir, got {new}\n{proc.stdout}\n{proc.stderr}"
@@ -231,6 +246,21 @@ def test_max_turns(claude: Path, repo: Path, tmp_path: Path) -> None:
     assert "--max-turns 2" in (result.run_dir / "monitor.log").read_text()
     assert len(result.main_requests) == 2
     assert_failed_and_released(result, "max_turns")
+
+
+def test_interrupt_ends_the_cli_and_releases_the_task(claude: Path, repo: Path, tmp_path: Path) -> None:
+    """SIGTERM to `orchestrator agent` while claude waits on a hung API: the agent's whole process
+    group ends, the run is `interrupted`, the attempt is recorded and the task is open again."""
+    result = run_agent(claude, repo, tmp_path / "home", [hang()], side=hang(), interrupt=True)
+
+    assert_real_cli_ran(result)
+    assert_failed_and_released(result, "interrupted")
+    monitor = (result.run_dir / "monitor.log").read_text()
+    match = re.search(r"pgid=(\d+)", monitor)
+    assert match, monitor
+    with pytest.raises(ProcessLookupError):
+        os.killpg(int(match.group(1)), 0)
+    assert not any(e.get("type") == "result" for e in stream(result))
 
 
 def test_second_attempt_raises_effort(claude: Path, repo: Path, tmp_path: Path) -> None:
