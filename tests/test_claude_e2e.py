@@ -219,6 +219,39 @@ def test_context_exhausted(claude: Path, repo: Path, tmp_path: Path) -> None:
     assert_failed_and_released(result, "context_exhausted")
 
 
+def test_context_exhausted_hands_off_notes_to_the_next_run(claude: Path, repo: Path,
+                                                           tmp_path: Path) -> None:
+    """The agent writes its HANDOFF note, then runs out of context; the next run's prompt has it."""
+    note = "HANDOFF: read both fixtures; next write hello.txt"
+    script = [bash(f"orchestrator task update {TASK} --append-notes '{note}'", "Hand off"),
+              prompt_too_long()]
+    first = run_agent(claude, repo, tmp_path / "home", script, side=prompt_too_long())
+    assert first.outcome["kind"] == "context_exhausted"
+    assert note in first.task.notes and first.task.status == "open"
+
+    second = run_agent(claude, repo, tmp_path / "home",
+                       [bash(f"orchestrator task close {TASK} --reason done"), text("Done.")])
+    assert second.outcome["kind"] == "success" and second.task.status == "closed"
+    assert note in second.main_requests[0].prompt_text()
+
+
+def test_blocked_by_new_task(claude: Path, repo: Path, tmp_path: Path) -> None:
+    """The prompt's recipe for a blocker, run by the real CLI's Bash tool."""
+    recipe = (f'NEW=$(orchestrator task create --title "Decide the greeting" --type task --priority 1 '
+              f'--description "Which words?" --silent) && orchestrator task dep add {TASK} "$NEW" && '
+              f'orchestrator task update {TASK} --append-notes "Blocked by $NEW: wording" && echo "$NEW"')
+    result = run_agent(claude, repo, tmp_path / "home", [bash(recipe, "Create a blocker"),
+                                                         text("Blocked on a new task.")])
+
+    (new_id,) = [t.id for t in JsonlStore(repo / ".beads" / "issues.jsonl").list(statuses=("open",))
+                 if t.id != TASK]
+    (output,) = result.main_requests[1].tool_results()
+    assert output.endswith(f"\n{new_id}") and f"{TASK} depends on {new_id}" in output
+    assert result.outcome["kind"] == "blocked_by_new_task"
+    assert result.outcome["new_blockers"] == [new_id]
+    assert result.task.status != "closed" and f"Blocked by {new_id}" in result.task.notes
+
+
 def test_overloaded_is_a_retryable_error(claude: Path, repo: Path, tmp_path: Path) -> None:
     result = run_agent(claude, repo, tmp_path / "home", [overloaded()], side=overloaded())
 
