@@ -295,3 +295,17 @@ def test_a_task_another_actor_is_working_on_is_refused(
     assert "t-1: no_progress" in capsys.readouterr().out
     # the takeover command the error suggests works
     assert cli(tmp_git_repo, "task", "update", "t-1", "--status", "open", "--assignee", "") == 0
+
+
+def test_token_budget_on_an_adaptive_alias_is_refused_before_the_claim(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Claude Code 2.1.331 ignores a token budget on the `opus` alias (test_claude_e2e.py shows
+    the request stays adaptive), so the run is refused instead of silently getting less."""
+    write_queue(tmp_git_repo, [task_record("t-1", title="Add parser")])
+    (tmp_git_repo / ".orchestrator.yml").write_text(
+        "agent:\n  profile: claude\n  model: opus\n  budgets: ['16000']\n")
+    assert cli(tmp_git_repo, "agent", "--task", "t-1") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no effect on model 'opus'" in err
+    t = task(tmp_git_repo, "t-1")
+    assert t.status == "open" and not t.assignee

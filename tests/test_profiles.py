@@ -51,8 +51,8 @@ def test_claude_executable_override_and_long_prompt() -> None:
     ("claude-sonnet-4-5-20250929", "max", [], {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "64000"}),
     ("claude-sonnet-4-5", "low", [], {"MAX_THINKING_TOKENS": "4000"}),
     ("claude-sonnet-4-5", "48k", [], {"MAX_THINKING_TOKENS": "48000", "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "48001"}),
-    ("opus", "8000", [], {"MAX_THINKING_TOKENS": "8000", "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000",
-                          "CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING": "1"}),
+    ("claude-opus-4-6", "8000", [], {"MAX_THINKING_TOKENS": "8000", "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000",
+                                     "CLAUDE_CODE_DISABLE_ADAPTIVE_THINKING": "1"}),
     ("opus", "", [], {}),
 ])
 def test_claude_budget_ladder(model: str, budget: str, argv: list[str], env: dict[str, str]) -> None:
@@ -67,6 +67,9 @@ def test_budget_models() -> None:
 def test_bad_budget_names_the_key() -> None:
     with pytest.raises(UserError, match="agent.budgets"):
         launch(cfg(), "claude", budget="ultra")
+    for alias in ("opus", "sonnet"):  # adaptive aliases ignore a token count (test_claude_e2e)
+        with pytest.raises(UserError, match="agent.budgets.*no effect on model"):
+            launch(cfg(model=alias), "claude", budget="16000")
     with pytest.raises(UserError, match="agent.budgets"):
         launch(cfg(), "codex", budget="16000")
 

@@ -94,6 +94,9 @@ def fill_template(words: Sequence[str], values: Mapping[str, str], *, key: str =
     return out
 
 
+_ADAPTIVE_ALIASES = frozenset({"opus", "sonnet"})
+
+
 def is_budget_model(model: str) -> bool:
     return bool(_BUDGET_MODEL.match(model.strip().lower()))
 
@@ -109,10 +112,17 @@ def claude_budget(budget: str, model: str) -> tuple[list[str], dict[str, str]]:
     """(extra argv, extra env) for a thinking budget (reference agents.md §1.7):
     effort words -> `--effort` on adaptive models, token settings on budget models;
     a number (`16000`, `32k`) -> MAX_THINKING_TOKENS with room in CLAUDE_CODE_MAX_OUTPUT_TOKENS
-    (thinking is capped at max_tokens-1) and adaptive thinking off, so every model honours it."""
+    (thinking is capped at max_tokens-1) and adaptive thinking off, which dated adaptive models
+    (claude-opus-4-6) honour; the `opus`/`sonnet` aliases do not, so a number is refused there."""
     if not budget:
         return [], {}
     tokens = _tokens(budget)
+    if tokens is not None and model.strip().lower() in _ADAPTIVE_ALIASES:
+        # claude-code 2.1.331 resolves these aliases to models that ignore MAX_THINKING_TOKENS
+        # even with adaptive thinking disabled (tests/test_claude_e2e.py shows the request)
+        raise UserError(f"budget {budget!r} (agent.budgets or --budget): a token count has no effect on "
+                        f"model {model!r}, which stays adaptive; use low, medium, high, xhigh or max, "
+                        f"or name a full model (e.g. claude-opus-4-6) in agent.model")
     if tokens is not None:
         env = {"MAX_THINKING_TOKENS": str(tokens),
                "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(max(32000, tokens + 1))}
