@@ -405,11 +405,20 @@ def test_stall_guard_stops_a_loop_that_makes_no_progress(env: dict[str, Any],
     assert tasks_of(env["repo"])["t-1"].status == "open"  # nothing lost: a later run goes on
 
 
-def test_max_cycles_guard(env: dict[str, Any]) -> None:
-    records = [task_record(f"t-{i}") for i in range(3)]
+def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any]) -> None:
+    records = [task_record(f"t-{i}") for i in range(4)]
     summary, _ = drain(env, records, SUCCEED, max_cycles=2)
+    assert summary.exit_code == 0 and summary.cycles == 4 and len(summary.closed) == 4
+
+
+def test_max_cycles_counts_cycles_that_close_no_task(env: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", "99")
+    records = [task_record("t-1", priority=1), task_record("t-2", priority=2)]
+    summary, _ = drain(env, records, FAIL_UNTIL, max_cycles=2, max_attempts=9, stall_cycles=9)
     assert summary.exit_code == 3 and "max_cycles" in summary.reason
-    assert len(summary.closed) == 2
+    assert summary.cycles == 2 and [r.decision for r in history_of(env["repo"], "t-1")] == \
+        ["retry", "retry"]
 
 
 def test_a_crashed_run_leaves_nothing_behind_the_next_run_cannot_use(env: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ claim whose run is gone is found and reclaimed as an interrupted attempt.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -400,8 +401,8 @@ class Coordinator:
         tasks = self.store.all()
         live = self.live_runs(tasks)
         stop_file = (self.repo / ".beads" / "STOP").exists()
-        state = policy.LoopState(state.cycles, state.idle_cycles, state.cost_usd + self.cost_usd,
-                                 stop_file, state.escalated)
+        state = dataclasses.replace(state, cost_usd=state.cost_usd + self.cost_usd,
+                                    stop_file=stop_file)
         return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,
                          only=self.only)
 
@@ -668,7 +669,6 @@ def _rel(path: Any, repo: Path) -> str:
 
 
 def _replace_outcome(outcome: Any, **changes: Any) -> Any:
-    import dataclasses
     return dataclasses.replace(outcome, **changes)
 
 
@@ -734,6 +734,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 if tick is not None:
                     tick()
             progressed = False
+            closed_before = len(closed)
             new_escalations = []
             for tid in finished:
                 a = coord.collect(tid)
@@ -750,7 +751,9 @@ def run_loop(coord: Coordinator, *, once: bool = False,
             if now_ids - known:
                 progressed = True
                 known = now_ids
-            state = policy.after_cycle(state, progressed=progressed, escalated=new_escalations)
+            state = policy.after_cycle(state, progressed=progressed,
+                                       closed=len(closed) > closed_before,
+                                       escalated=new_escalations)
             coord.report(force=False)
             if once:
                 # a last reconcile so a finished feature's epic closes in the same cycle
