@@ -40,3 +40,6 @@ def test_demo_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("")
     done = subprocess.run([str(exe), "demo", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "not empty" in done.stderr
+    done = subprocess.run([str(exe), "demo", str(tmp_path / "x")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr == f"orchestrator: {tmp_path / 'x'}: is a file; " \
+        "give a new directory\n"

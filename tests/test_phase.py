@@ -37,6 +37,15 @@ def test_refuses_when_the_regression_command_fails(tmp_path: Path) -> None:
     assert len(tasks_of(repo)) == 1
 
 
+def test_a_regression_command_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, [task_record("p-1", status="closed")])
+    done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "docs/phase2.md",
+                   "--regression-cmd", 'pytest -k "broken')
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--regression-cmd pytest -k \"broken: No closing quotation" in done.stderr
+    assert len(tasks_of(repo)) == 1
+
+
 def test_missing_plan_file_is_refused(tmp_path: Path) -> None:
     repo = _repo(tmp_path, [])
     done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "docs/nope.md")

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from orchestrator import process
 from orchestrator.config import CONFIG_NAME, config_for_repo
 from orchestrator.errors import UserError
 from orchestrator.tasks.store import NewTask, open_store
@@ -55,10 +56,12 @@ def _config_text() -> str:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True)
+    process.run(["git", "-C", str(repo), *args])
 
 
 def create_demo_repo(repo: Path) -> None:
+    if repo.exists() and not repo.is_dir():
+        raise UserError(f"{repo}: is a file; give a new directory")
     if repo.exists() and any(repo.iterdir()):
         raise UserError(f"{repo}: exists and is not empty; give a new directory")
     repo.mkdir(parents=True, exist_ok=True)
