@@ -129,7 +129,8 @@ def test_crash_is_retried_with_larger_budgets_then_succeeds(env: dict[str, Any],
     assert all(r.log_dir.startswith("logs/run/") for r in hist)
 
 
-def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
+def test_three_failures_escalate_to_a_human(env: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     records = [task_record("t-1"), task_record("t-2", blocks_on=["t-1"])]
     summary, forge = drain(env, records, FAIL_UNTIL)
     assert summary.exit_code == 3 and summary.escalated == ("t-1",)
@@ -143,14 +144,15 @@ def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
     assert tasks_of(env["repo"])["t-2"].status == "open"  # never dispatched
     status = run_cli(env["repo"], "status").stdout
     assert "Waiting for a human" in status and "t-1" in status.split("Waiting for a human")[1]
-    # a human resumes it: a fresh count, the first budget again
-    os.environ["FAIL_UNTIL"] = "0"
+    # a human resumes it: a fresh count, the first budget again, no longer labelled as waiting
+    monkeypatch.setenv("FAIL_UNTIL", "2")
     run_cli(env["repo"], "task", "update", "t-1", "--status", "open")
     coord = _coordinator(env["repo"])
     assert run_loop(coord).exit_code == 0
     hist = history_of(env["repo"], "t-1")
-    assert [(r.attempt, r.decision, r.budget) for r in hist][3:] == [(1, "done", "low")]
-    del os.environ["FAIL_UNTIL"]
+    assert [(r.attempt, r.decision, r.budget) for r in hist][3:] == [
+        (1, "retry", "low"), (2, "done", "medium")]
+    assert "needs-human" not in tasks_of(env["repo"])["t-1"].labels
 
 
 def _coordinator(repo: Path) -> Coordinator:

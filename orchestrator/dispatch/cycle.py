@@ -437,6 +437,10 @@ class Coordinator:
                 self.leases.release(ln.task_id)
                 self._event(f"skip {ln.task_id}: claim refused ({e})")
                 continue
+            label = self.config.github.escalation_label
+            if label in task.labels:  # a human resumed an escalated task: it is no longer waiting
+                task = self.store.update([ln.task_id], TaskChanges(remove_labels=(label,)),
+                                         actor=self.actor)[0]
             wt = None
             try:
                 if self.use_worktrees:
