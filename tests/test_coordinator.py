@@ -375,8 +375,8 @@ def test_run_command_prints_plain_lines_and_a_summary(env: dict[str, Any]) -> No
     lines = done.stdout.splitlines()
     assert lines[0] == "ready queue: t-1"
     assert "\r" not in done.stdout and "\033" not in done.stdout  # not a terminal: no live line
-    assert lines[-1].startswith("summary: drained (nothing is ready); 2 cycle(s), 2 attempt(s), "
-                                "2 task(s) done, 0 not closed")
+    assert lines[-2].startswith("summary: drained (nothing is ready); 2 cycle(s), ")
+    assert lines[-1] == "  2 agent run(s): 2 done; 0 task(s) not closed"
     assert "## Orchestrator status" in (repo / "logs" / "status.md").read_text()
 
 

@@ -278,6 +278,8 @@ class Coordinator:
                                        thread_name_prefix="agent")
         self.task_cmd = task_cmd or self._task_cmd(config_path, store_kind)
         self.events: list[str] = []
+        self.decisions: dict[str, int] = {}          # attempts per recorded decision
+        self.containers_closed: list[str] = []
         self.cost_usd = 0.0
         self._reported = 0.0
         self.only: str | None = None      # `cycle --task ID`
@@ -423,6 +425,7 @@ class Coordinator:
         for tid in plan.close:
             result = self.store.close([tid], reason="all children closed", actor=self.actor)
             if result.closed:
+                self.containers_closed.append(tid)
                 self._event(f"close {tid}: all its children are closed")
 
     def launch(self, launches: Sequence[Launch]) -> list[str]:
@@ -566,6 +569,7 @@ class Coordinator:
                 status=Status.BLOCKED, assignee="",
                 add_labels=(self.config.github.escalation_label,)), actor=self.actor)
         self.leases.release(task_id)
+        self.decisions[action] = self.decisions.get(action, 0) + 1
         applied = Applied(task_id, decision, record, landed, note)
         self._report_applied(applied, r, outcome)
         return applied
@@ -689,6 +693,8 @@ class RunSummary:
     remaining: int
     cost_usd: float
     elapsed_s: float
+    decisions: Mapping[str, int] = field(default_factory=dict)  # attempts per decision
+    containers_closed: tuple[str, ...] = ()   # epics/features closed with their children
 
 
 def run_loop(coord: Coordinator, *, once: bool = False,
@@ -796,19 +802,27 @@ def _summary(coord: Coordinator, code: int, reason: str, state: policy.LoopState
     tasks = coord.store.all()
     remaining = sum(1 for t in tasks.values() if t.status != Status.CLOSED)
     return RunSummary(code, reason, state.cycles, attempts, tuple(closed), tuple(escalated),
-                      remaining, coord.cost_usd, time.monotonic() - started)
+                      remaining, coord.cost_usd, time.monotonic() - started,
+                      dict(coord.decisions), tuple(coord.containers_closed))
+
+
+_DECISION_ORDER = (policy.DONE, policy.RETRY, policy.HANDOFF, policy.WAIT, "requeue",
+                   policy.RELEASE, policy.ESCALATE)
 
 
 def summary_lines(s: RunSummary) -> list[str]:
     status = {0: "drained", 3: "stopped for a human", 1: "error", 130: "interrupted"}.get(
         s.exit_code, str(s.exit_code))
-    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.attempts} attempt(s), "
-             f"{len(s.closed)} task(s) done, {s.remaining} not closed, "
-             f"{s.elapsed_s:.1f}s"]
+    counts = ", ".join(f"{s.decisions[d]} {d}" for d in _DECISION_ORDER if s.decisions.get(d))
+    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
+             f"  {s.attempts} agent run(s)" + (f": {counts}" if counts else "")
+             + (f"; {len(s.containers_closed)} epic(s)/feature(s) closed with their children"
+                if s.containers_closed else "")
+             + f"; {s.remaining} task(s) not closed"]
     if s.cost_usd:
-        lines.append(f"agent cost: ${s.cost_usd:.2f}")
+        lines.append(f"  agent cost: ${s.cost_usd:.2f}")
     if s.escalated:
-        lines.append(f"escalated: {', '.join(s.escalated)}")
+        lines.append(f"  escalated: {', '.join(s.escalated)}")
     return lines
 
 
