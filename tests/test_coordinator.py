@@ -478,6 +478,31 @@ def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
         assert [(r.kind, r.decision) for r in history_of(repo, tid)] == [("interrupted", "release")]
 
 
+def test_startup_cleanup_spares_a_worktree_another_coordinator_made_meanwhile(
+        env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    from orchestrator import gitops
+    coord = _coordinator(repo)
+    left = gitops.create_task_worktree(repo, "t-2")  # a crashed run's leftover
+    # the other coordinator leases t-1 and makes its worktree just after our first look
+    real_live_runs = Coordinator.live_runs
+    made: list[gitops.TaskWorktree] = []
+
+    def first_look_sees_nothing(self: Coordinator, tasks: Any) -> set[str]:
+        if not made:
+            assert coord.leases.acquire("t-1")  # held by a live pid (this test's)
+            made.append(gitops.create_task_worktree(repo, "t-1"))
+            return set()
+        return real_live_runs(self, tasks)
+
+    monkeypatch.setattr(Coordinator, "live_runs", first_look_sees_nothing)
+    coord.prune_leftovers()
+    assert made[0].path.is_dir()  # the other coordinator's run is untouched
+    assert not left.path.exists()
+
+
 def test_two_coordinators_on_one_queue_never_run_a_task_twice(env: dict[str, Any]) -> None:
     repo = env["repo"]
     body = '''

@@ -366,6 +366,16 @@ def test_prune_after_crash_keeps_work(tmp_git_repo: Path) -> None:
     assert (again.path / "wip.txt").read_text() == "not committed yet\n"
 
 
+def test_prune_spares_the_worktrees_it_is_told_to_keep(tmp_git_repo: Path) -> None:
+    left = gitops.create_task_worktree(tmp_git_repo, "t-1")
+    running = gitops.create_task_worktree(tmp_git_repo, "t-2")
+    asked: list[str] = []
+    removed = gitops.prune_task_worktrees(tmp_git_repo,
+                                          keep=lambda tid: asked.append(tid) or tid == "t-2")
+    assert removed == [str(left.path)] and sorted(asked) == ["t-1", "t-2"]
+    assert running.path.is_dir() and not left.path.exists()
+
+
 def test_prune_aborts_a_rebase_a_crash_left_half_applied(tmp_git_repo: Path, tmp_path: Path) -> None:
     repo = tmp_git_repo
     wt = gitops.create_task_worktree(repo, "t-1")

@@ -371,7 +371,13 @@ class Coordinator:
         if not self.use_worktrees or live:
             return
         from orchestrator import gitops
-        for path in gitops.prune_task_worktrees(self.repo):
+
+        def still_running(task_id: str) -> bool:
+            # another coordinator may have leased, claimed and made a worktree since `live`
+            # was read (its lease comes before its worktree, so the lease is seen here)
+            return task_id in self.live_runs(self.store.all())
+
+        for path in gitops.prune_task_worktrees(self.repo, keep=still_running):
             self._event(f"pruned a worktree left by an earlier run: {path} (its work is on its "
                         "task branch)")
 
