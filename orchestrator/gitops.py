@@ -69,6 +69,10 @@ def run_git(path: Path, *args: str, check: bool = True,
             env: dict[str, str] | None = None) -> GitResult:
     """Run one git command through GitPython in `path` (the one way the orchestrator runs git);
     with check, failure is a UserError naming the command and the tail of its output."""
+    if not Path(path).is_dir():
+        # GitPython runs the command in the process's own directory when the given one is
+        # missing (a worktree removed under a run): that committed into the wrong repository
+        raise UserError(f"git {' '.join(args[:2])} in {path}: no such directory")
     try:
         status, raw, err = git.Git(str(path)).execute(
             ["git", *args], with_extended_output=True, with_exceptions=False,

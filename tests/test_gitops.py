@@ -464,3 +464,14 @@ def test_parallel_agents_closing_their_tasks_in_the_queue_land_in_any_order(tmp_
         assert [r["status"] for r in final] == ["closed"] * 3
         queues.add(tree(repo))
     assert len(queues) == 1
+
+
+def test_git_in_a_vanished_worktree_fails_instead_of_running_in_the_current_directory(
+        tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_git_repo)
+    (tmp_git_repo / "mine.txt").write_text("the user's uncommitted work\n")
+    head = git(tmp_git_repo, "rev-parse", "HEAD")
+    with pytest.raises(UserError, match="no such directory"):
+        gitops.commit_all(tmp_path / "gone-worktree", "t-1: work left uncommitted")
+    assert git(tmp_git_repo, "rev-parse", "HEAD") == head
+    assert "mine.txt" in git(tmp_git_repo, "status", "--porcelain")
