@@ -72,6 +72,12 @@ print("working...", flush=True)
 time.sleep(300)
 '''
 
+HANG_FIRST_TRY = '''
+if attempt == 1:
+    print("working...", flush=True)
+    time.sleep(300)
+''' + SUCCEED
+
 
 @pytest.fixture
 def env(tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -535,11 +541,7 @@ trace("end")
 def test_a_hanging_agent_times_out_and_is_retried_with_a_larger_budget(env: dict[str, Any]) -> None:
     import dataclasses
     repo = env["repo"]
-    body = '''
-if attempt == 1:
-    print("working...", flush=True)
-    time.sleep(300)
-''' + SUCCEED
+    body = HANG_FIRST_TRY
     setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
     config = config_for_repo(repo, None)
     # the config file allows whole minutes only; a test's clock is shorter
@@ -590,11 +592,7 @@ trace("end")
 
 def test_a_coordinator_killed_hard_leaves_no_second_agent_running(env: dict[str, Any]) -> None:
     repo = env["repo"]
-    body = '''
-if attempt == 1:
-    print("working...", flush=True)
-    time.sleep(300)
-''' + SUCCEED
+    body = HANG_FIRST_TRY
     setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
     exe = Path(sys.executable).parent / "orchestrator"
     proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.DEVNULL,
