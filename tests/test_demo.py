@@ -15,10 +15,12 @@ def test_demo_drains_the_phase(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     for part in ("ready queue: demo-1", "claim demo-1; launch agent (plan_features, attempt 1 "
-                 "with budget high)", "demo-2.2 attempt 1 ended: error", "next: retry",
+                 "with budget high)", "demo-2.2 attempt 1 ended: error (exit_code); next: retry (retry 2 of 3 with a "
+                 "larger budget)",
                  "attempt 2 with budget xhigh", "demo-3.2 attempt 1 ended: context_exhausted",
                  "next: handoff", "land demo-3.2: 2 commit(s)", "close demo-2: all its children "
-                 "are closed", "summary: drained"):
+                 "are closed", "summary: drained", "11 agent run(s): 9 done, 1 retry, 1 handoff; "
+                 "3 epic(s)/feature(s) closed with their children; 0 task(s) not closed"):
         assert part in out, part
     tasks = tasks_of(repo)
     assert len(tasks) == 12 and all(t.status == "closed" for t in tasks.values())

@@ -583,8 +583,9 @@ class Coordinator:
     def _report_applied(self, a: Applied, r: _Running, outcome: Any) -> None:
         d = a.decision
         what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
+        reason = d.reason.removeprefix(what + "; ")  # the policy's reason repeats the outcome
         self._event(f"{a.task_id} attempt {d.attempt} ended: {what}; next: {a.record.decision} "
-                    f"({d.reason})")
+                    f"({reason})")
         if outcome.kind != "success" and outcome.digest:
             digest = outcome.digest if len(outcome.digest) <= 200 else outcome.digest[:199] + "…"
             self._event(f"  {digest} Logs: {a.record.log_dir}")
