@@ -556,7 +556,7 @@ class Coordinator:
         digest = outcome.digest or ""
         if note:
             digest = (digest + " " + note).strip()
-        if action in (policy.ESCALATE,) or decision.releases:
+        if action == policy.ESCALATE or decision.releases:
             if r.worktree is not None:
                 digest = (digest + f" Work so far is on branch {r.worktree.branch}.").strip()
         record = AttemptRecord(
@@ -564,10 +564,7 @@ class Coordinator:
             budget=run.budget, digest=digest, log_dir=_rel(run.log_dir, self.repo),
             at=run.started_at or now_rfc3339(), decision=action, cost_usd=outcome.cost_usd)
         self.store.comment(task_id, render(record), author=self.actor)
-        if action == "requeue":
-            self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
-                              actor=self.actor)
-        elif decision.releases:
+        if action == "requeue" or decision.releases:
             self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
                               actor=self.actor)
         elif action == policy.ESCALATE:
