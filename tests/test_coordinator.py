@@ -23,6 +23,7 @@ from dispatch_util import (
     tasks_of, trace_of,
 )
 from orchestrator.config import config_for_repo
+from orchestrator.errors import UserError
 from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.store import open_store
@@ -565,8 +566,9 @@ open(path, "w").writelines(lines)
     setup_repo(repo, [task_record("t-1"), task_record("t-2")],
                make_agent(env["dir"] / "agent.py", body))
     coord = _coordinator(repo)
-    with pytest.raises(Exception, match="disappeared"):
+    with pytest.raises(UserError, match="^task t-1 disappeared from the queue during its run$"):
         run_loop(coord)
+    assert coord.forge.alerts == ["t-1"]  # type: ignore[attr-defined]
     assert not list(lease_dir(repo).glob("*.json"))
     assert tasks_of(repo)["t-2"].status == "open"
 
