@@ -5,6 +5,7 @@ by a scripted agent (`orchestrator/demo_agent.py`) through the real coordinator:
 once and is retried with a larger budget, one runs out of context once and is handed off."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,7 @@ QUEUE: tuple[tuple[str, str, str, str | None, tuple[str, ...], tuple[str, ...]],
 
 def _config_text() -> str:
     argv = [sys.executable, "-m", "orchestrator.demo_agent", "{task_id}", "{attempt}", "{budget}"]
-    command = "[" + ", ".join(f'"{a}"' for a in argv) + "]"
+    command = json.dumps(argv)  # a JSON list is YAML, quoted and escaped
     return (
         "# orchestrator demo: a scripted agent instead of an LLM\n"
         "store: jsonl\n"
