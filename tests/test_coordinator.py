@@ -414,6 +414,21 @@ def test_stall_guard_stops_a_loop_that_makes_no_progress(env: dict[str, Any],
     assert tasks_of(env["repo"])["t-1"].status == "open"  # nothing lost: a later run goes on
 
 
+@pytest.mark.parametrize("epic", [
+    task_record("e", issue_type="epic", blocks_on=["x"]),  # an open blocker: bd refuses to close
+    task_record("e", issue_type="epic", pinned=True),      # pinned: refused too
+])
+def test_a_container_the_store_will_not_close_does_not_spin_the_loop(
+        env: dict[str, Any], epic: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("x", status="blocked"), epic,
+                      task_record("c", status="closed", parent="e")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    done = run_cli(repo, "run", timeout=60)  # it used to retry the close for ever
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tasks_of(repo)["e"].status == "open"
+
+
 def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any]) -> None:
     records = [task_record(f"t-{i}") for i in range(4)]
     summary, _ = drain(env, records, SUCCEED, max_cycles=2)

@@ -414,8 +414,9 @@ class Coordinator:
         return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,
                          only=self.only)
 
-    def reconcile(self, plan: Plan) -> None:
-        """Release stale claims (recorded as interrupted attempts) and close finished containers."""
+    def reconcile(self, plan: Plan) -> bool:
+        """Release stale claims (recorded as interrupted attempts) and close finished
+        containers. True when it changed anything."""
         for r in plan.reclaim:
             digest = f"Reclaimed: {r.reason}."
             for pgid in self._stop_orphans(r.task_id):
@@ -433,6 +434,7 @@ class Coordinator:
             if result.closed:
                 self.containers_closed.append(tid)
                 self._event(f"close {tid}: all its children are closed")
+        return bool(plan.reclaim) or any(tid in self.containers_closed for tid in plan.close)
 
     def launch(self, launches: Sequence[Launch]) -> list[str]:
         started = []
@@ -718,15 +720,15 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     try:
         while True:
             plan = coord.plan(state)
-            coord.reconcile(plan)
+            reconciled = coord.reconcile(plan)
             if plan.stop:
                 reason = plan.stop
             if plan.launches:
                 coord._event("ready queue: " + ", ".join(plan.ready))
                 coord.launch(plan.launches)
             if not coord.running:
-                if (plan.reclaim or plan.close) and not plan.stop and not once:
-                    continue
+                if reconciled and not plan.stop and not once:
+                    continue  # what it reopened or closed may make more work ready
                 if plan.running and not plan.stop and not once:
                     # another coordinator's runs hold the slots (max_parallel is for the whole
                     # queue) or may unblock more work: wait for them instead of stopping
