@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 from conftest import git, task_record
 from dispatch_util import (
     assert_never_twice_at_once, history_of, make_agent, run_cli, setup_repo,
-    tasks_of, trace_of,
+    tasks_of, trace_of, write_config,
 )
 from orchestrator.config import config_for_repo
 from orchestrator.errors import UserError
@@ -427,6 +428,23 @@ def test_a_container_the_store_will_not_close_does_not_spin_the_loop(
     done = run_cli(repo, "run", timeout=60)  # it used to retry the close for ever
     assert done.returncode == 0, done.stdout + done.stderr
     assert tasks_of(repo)["e"].status == "open"
+
+
+def test_a_relative_agent_command_is_found_in_the_repository(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    agent = make_agent(env["dir"] / "agent.py", SUCCEED)
+    script = repo / "scripts" / "agent"
+    script.parent.mkdir()
+    script.write_text(f"#!/bin/sh\nexec {shlex.join(agent[:2])} \"$@\"\n")
+    script.chmod(0o755)
+    setup_repo(repo, [task_record("t-1")], ["scripts/agent", *agent[2:]])
+    done = run_cli(repo, "run")  # from this process's directory, not the repository
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tasks_of(repo)["t-1"].status == "closed"
+    write_config(repo, ["scripts/missing", "{task_id}"])
+    git(repo, "commit", "-qam", "a missing agent")
+    done = run_cli(repo, "run")
+    assert done.returncode == 2 and "agent command not found: scripts/missing" in done.stderr
 
 
 def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any]) -> None:

@@ -325,7 +325,9 @@ class Coordinator:
                             "(remove one edge with `orchestrator task dep remove`)")
         check_budgets(self.config)
         argv0 = agent_argv0(self.config)
-        if shutil.which(argv0) is None and not Path(argv0).is_file():
+        # a relative path is run from the agent's worktree, a checkout of this repository
+        found = Path(self.repo, argv0).is_file() if os.sep in argv0 else shutil.which(argv0)
+        if not found:
             raise UserError(f"agent command not found: {argv0} (agent.profile "
                             f"{self.config.agent.profile}); install it or set agent.command")
         if not self.git and self.config.dispatch.max_parallel > 1:
