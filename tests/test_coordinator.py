@@ -447,10 +447,13 @@ def test_a_relative_agent_command_is_found_in_the_repository(env: dict[str, Any]
     assert done.returncode == 2 and "agent command not found: scripts/missing" in done.stderr
 
 
-def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any]) -> None:
+@pytest.mark.parametrize("fail_until, cycles", [(0, 4), (2, 8)])  # 2: each fails once
+def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                fail_until: int, cycles: int) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", str(fail_until))
     records = [task_record(f"t-{i}") for i in range(4)]
-    summary, _ = drain(env, records, SUCCEED, max_cycles=2)
-    assert summary.exit_code == 0 and summary.cycles == 4 and len(summary.closed) == 4
+    summary, _ = drain(env, records, FAIL_UNTIL, max_cycles=2)
+    assert summary.exit_code == 0 and summary.cycles == cycles and len(summary.closed) == 4
 
 
 def test_max_cycles_counts_cycles_that_close_no_task(env: dict[str, Any],
