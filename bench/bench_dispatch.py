@@ -242,8 +242,7 @@ def overhead(n: int) -> dict[str, float]:
                                                      updated_at="2026-01-01T00:00:00Z"))) + "\n"
                                 for i in range(n)))
         config = dataclasses.replace(Config(), store="jsonl", agent=dataclasses.replace(
-            Config().agent, profile="command", command=[sys.executable]),
-            dispatch=dataclasses.replace(DispatchConfig(), max_cycles=10 * n))
+            Config().agent, profile="command", command=[sys.executable]))
         coord = Coordinator(repo=repo, store=JsonlStore(path), config=config,
                             forge=LocalForge(None, echo=lambda line: None), actor="orchestrator",
                             launcher=noop)

@@ -101,7 +101,8 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
 
     p = sub.add_parser("status", parents=[common], help="queue counts, running and blocked tasks")
     _json(p)
-    p.set_defaults(func=lambda a, c: _cmd("status").status(c.store, as_json=a.as_json))
+    p.set_defaults(func=lambda a, c: _cmd("status").status(
+        c.store, as_json=a.as_json, escalation_label=c.config.github.escalation_label))
 
     p = sub.add_parser("show", parents=[common], help="one or more tasks in full (bd show)")
     _json(p)

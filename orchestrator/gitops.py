@@ -17,7 +17,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,10 @@ def run_git(path: Path, *args: str, check: bool = True,
             env: dict[str, str] | None = None) -> GitResult:
     """Run one git command through GitPython in `path` (the one way the orchestrator runs git);
     with check, failure is a UserError naming the command and the tail of its output."""
+    if not Path(path).is_dir():
+        # GitPython runs the command in the process's own directory when the given one is
+        # missing (a worktree removed under a run): that committed into the wrong repository
+        raise UserError(f"git {' '.join(args[:2])} in {path}: no such directory")
     try:
         status, raw, err = git.Git(str(path)).execute(
             ["git", *args], with_extended_output=True, with_exceptions=False,
@@ -268,13 +272,15 @@ def _remove(repo: Path, wt: TaskWorktree, keep_branch: bool) -> None:
         run_git(repo, "config", "--unset", _base_key(wt.branch), check=False)
 
 
-def prune_task_worktrees(repo: Path) -> list[str]:
+def prune_task_worktrees(repo: Path, *, keep: Callable[[str], bool] | None = None) -> list[str]:
     """Clean up after a crash: every `orchestrator/*` worktree is removed, after its uncommitted
     changes are committed to its branch (so a retry can continue and nothing is lost).
-    Returns the removed worktree paths."""
+    `keep(task_id)`, asked under the lock just before each removal, spares the worktree of a
+    run that is still going (another coordinator may have just made it). Returns the removed
+    worktree paths."""
     repo = Path(repo)
     with _repo_lock(repo):
-        return _prune(repo)
+        return _prune(repo, keep)
 
 
 def _rebasing_branch(path: Path) -> str:
@@ -287,7 +293,7 @@ def _rebasing_branch(path: Path) -> str:
     return ""
 
 
-def _prune(repo: Path) -> list[str]:
+def _prune(repo: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
     run_git(repo, "worktree", "prune")
     # a lander killed mid-rebase leaves the task branch's worktree detached and half-rebased:
     # abort puts the branch back where it was (the rebase only ever rewrites the task branch)
@@ -299,10 +305,12 @@ def _prune(repo: Path) -> list[str]:
     for entry in _worktrees(repo):
         if not entry.branch.startswith(BRANCH_PREFIX) or not entry.path.is_dir():
             continue
+        task_id = entry.branch.removeprefix(BRANCH_PREFIX)
+        if keep is not None and keep(task_id):
+            continue
         if run_git(entry.path, "status", "--porcelain", check=False).stdout.strip():
             commit_all(entry.path, "WIP: leftovers of an interrupted orchestrator run",
                        verify=False)
-        task_id = entry.branch.removeprefix(BRANCH_PREFIX)
         _remove(repo, TaskWorktree(task_id, entry.path, entry.branch, ""), keep_branch=True)
         removed.append(str(entry.path))
     return removed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -20,9 +21,10 @@ import pytest
 from conftest import git, task_record
 from dispatch_util import (
     assert_never_twice_at_once, history_of, make_agent, run_cli, setup_repo,
-    tasks_of, trace_of,
+    tasks_of, trace_of, write_config,
 )
 from orchestrator.config import config_for_repo
+from orchestrator.errors import UserError
 from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.store import open_store
@@ -71,6 +73,12 @@ HANG = '''
 print("working...", flush=True)
 time.sleep(300)
 '''
+
+HANG_FIRST_TRY = '''
+if attempt == 1:
+    print("working...", flush=True)
+    time.sleep(300)
+''' + SUCCEED
 
 
 @pytest.fixture
@@ -129,7 +137,8 @@ def test_crash_is_retried_with_larger_budgets_then_succeeds(env: dict[str, Any],
     assert all(r.log_dir.startswith("logs/run/") for r in hist)
 
 
-def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
+def test_three_failures_escalate_to_a_human(env: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     records = [task_record("t-1"), task_record("t-2", blocks_on=["t-1"])]
     summary, forge = drain(env, records, FAIL_UNTIL)
     assert summary.exit_code == 3 and summary.escalated == ("t-1",)
@@ -143,14 +152,15 @@ def test_three_failures_escalate_to_a_human(env: dict[str, Any]) -> None:
     assert tasks_of(env["repo"])["t-2"].status == "open"  # never dispatched
     status = run_cli(env["repo"], "status").stdout
     assert "Waiting for a human" in status and "t-1" in status.split("Waiting for a human")[1]
-    # a human resumes it: a fresh count, the first budget again
-    os.environ["FAIL_UNTIL"] = "0"
+    # a human resumes it: a fresh count, the first budget again, no longer labelled as waiting
+    monkeypatch.setenv("FAIL_UNTIL", "2")
     run_cli(env["repo"], "task", "update", "t-1", "--status", "open")
     coord = _coordinator(env["repo"])
     assert run_loop(coord).exit_code == 0
     hist = history_of(env["repo"], "t-1")
-    assert [(r.attempt, r.decision, r.budget) for r in hist][3:] == [(1, "done", "low")]
-    del os.environ["FAIL_UNTIL"]
+    assert [(r.attempt, r.decision, r.budget) for r in hist][3:] == [
+        (1, "retry", "low"), (2, "done", "medium")]
+    assert "needs-human" not in tasks_of(env["repo"])["t-1"].labels
 
 
 def _coordinator(repo: Path) -> Coordinator:
@@ -373,8 +383,8 @@ def test_run_command_prints_plain_lines_and_a_summary(env: dict[str, Any]) -> No
     lines = done.stdout.splitlines()
     assert lines[0] == "ready queue: t-1"
     assert "\r" not in done.stdout and "\033" not in done.stdout  # not a terminal: no live line
-    assert lines[-1].startswith("summary: drained (nothing is ready); 2 cycle(s), 2 attempt(s), "
-                                "2 task(s) done, 0 not closed")
+    assert lines[-2].startswith("summary: drained (nothing is ready); 2 cycle(s), ")
+    assert lines[-1] == "  2 agent run(s): 2 done; 0 task(s) not closed"
     assert "## Orchestrator status" in (repo / "logs" / "status.md").read_text()
 
 
@@ -405,11 +415,55 @@ def test_stall_guard_stops_a_loop_that_makes_no_progress(env: dict[str, Any],
     assert tasks_of(env["repo"])["t-1"].status == "open"  # nothing lost: a later run goes on
 
 
-def test_max_cycles_guard(env: dict[str, Any]) -> None:
-    records = [task_record(f"t-{i}") for i in range(3)]
-    summary, _ = drain(env, records, SUCCEED, max_cycles=2)
+@pytest.mark.parametrize("epic", [
+    task_record("e", issue_type="epic", blocks_on=["x"]),  # an open blocker: bd refuses to close
+    task_record("e", issue_type="epic", pinned=True),      # pinned: refused too
+])
+def test_a_container_the_store_will_not_close_does_not_spin_the_loop(
+        env: dict[str, Any], epic: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("x", status="blocked"), epic,
+                      task_record("c", status="closed", parent="e")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    done = run_cli(repo, "run", timeout=60)  # it used to retry the close for ever
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tasks_of(repo)["e"].status == "open"
+
+
+def test_a_relative_agent_command_is_found_in_the_repository(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    agent = make_agent(env["dir"] / "agent.py", SUCCEED)
+    script = repo / "scripts" / "agent"
+    script.parent.mkdir()
+    script.write_text(f"#!/bin/sh\nexec {shlex.join(agent[:2])} \"$@\"\n")
+    script.chmod(0o755)
+    setup_repo(repo, [task_record("t-1")], ["scripts/agent", *agent[2:]])
+    done = run_cli(repo, "run")  # from this process's directory, not the repository
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tasks_of(repo)["t-1"].status == "closed"
+    write_config(repo, ["scripts/missing", "{task_id}"])
+    git(repo, "commit", "-qam", "a missing agent")
+    done = run_cli(repo, "run")
+    assert done.returncode == 2 and "agent command not found: scripts/missing" in done.stderr
+
+
+@pytest.mark.parametrize("fail_until, cycles", [(0, 4), (2, 8)])  # 2: each fails once
+def test_max_cycles_does_not_stop_a_healthy_run(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                fail_until: int, cycles: int) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", str(fail_until))
+    records = [task_record(f"t-{i}") for i in range(4)]
+    summary, _ = drain(env, records, FAIL_UNTIL, max_cycles=2)
+    assert summary.exit_code == 0 and summary.cycles == cycles and len(summary.closed) == 4
+
+
+def test_max_cycles_counts_cycles_that_close_no_task(env: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL_UNTIL", "99")
+    records = [task_record("t-1", priority=1), task_record("t-2", priority=2)]
+    summary, _ = drain(env, records, FAIL_UNTIL, max_cycles=2, max_attempts=9, stall_cycles=9)
     assert summary.exit_code == 3 and "max_cycles" in summary.reason
-    assert len(summary.closed) == 2
+    assert summary.cycles == 2 and [r.decision for r in history_of(env["repo"], "t-1")] == \
+        ["retry", "retry"]
 
 
 def test_a_crashed_run_leaves_nothing_behind_the_next_run_cannot_use(env: dict[str, Any]) -> None:
@@ -467,6 +521,31 @@ def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
         assert [(r.kind, r.decision) for r in history_of(repo, tid)] == [("interrupted", "release")]
 
 
+def test_startup_cleanup_spares_a_worktree_another_coordinator_made_meanwhile(
+        env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+               make_agent(env["dir"] / "agent.py", SUCCEED))
+    from orchestrator import gitops
+    coord = _coordinator(repo)
+    left = gitops.create_task_worktree(repo, "t-2")  # a crashed run's leftover
+    # the other coordinator leases t-1 and makes its worktree just after our first look
+    real_live_runs = Coordinator.live_runs
+    made: list[gitops.TaskWorktree] = []
+
+    def first_look_sees_nothing(self: Coordinator, tasks: Any) -> set[str]:
+        if not made:
+            assert coord.leases.acquire("t-1")  # held by a live pid (this test's)
+            made.append(gitops.create_task_worktree(repo, "t-1"))
+            return set()
+        return real_live_runs(self, tasks)
+
+    monkeypatch.setattr(Coordinator, "live_runs", first_look_sees_nothing)
+    coord.prune_leftovers()
+    assert made[0].path.is_dir()  # the other coordinator's run is untouched
+    assert not left.path.exists()
+
+
 def test_two_coordinators_on_one_queue_never_run_a_task_twice(env: dict[str, Any]) -> None:
     repo = env["repo"]
     body = '''
@@ -499,11 +578,7 @@ trace("end")
 def test_a_hanging_agent_times_out_and_is_retried_with_a_larger_budget(env: dict[str, Any]) -> None:
     import dataclasses
     repo = env["repo"]
-    body = '''
-if attempt == 1:
-    print("working...", flush=True)
-    time.sleep(300)
-''' + SUCCEED
+    body = HANG_FIRST_TRY
     setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
     config = config_for_repo(repo, None)
     # the config file allows whole minutes only; a test's clock is shorter
@@ -527,8 +602,9 @@ open(path, "w").writelines(lines)
     setup_repo(repo, [task_record("t-1"), task_record("t-2")],
                make_agent(env["dir"] / "agent.py", body))
     coord = _coordinator(repo)
-    with pytest.raises(Exception, match="disappeared"):
+    with pytest.raises(UserError, match="^task t-1 disappeared from the queue during its run$"):
         run_loop(coord)
+    assert coord.forge.alerts == ["t-1"]  # type: ignore[attr-defined]
     assert not list(lease_dir(repo).glob("*.json"))
     assert tasks_of(repo)["t-2"].status == "open"
 
@@ -554,11 +630,7 @@ trace("end")
 
 def test_a_coordinator_killed_hard_leaves_no_second_agent_running(env: dict[str, Any]) -> None:
     repo = env["repo"]
-    body = '''
-if attempt == 1:
-    print("working...", flush=True)
-    time.sleep(300)
-''' + SUCCEED
+    body = HANG_FIRST_TRY
     setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
     exe = Path(sys.executable).parent / "orchestrator"
     proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.DEVNULL,

@@ -366,6 +366,16 @@ def test_prune_after_crash_keeps_work(tmp_git_repo: Path) -> None:
     assert (again.path / "wip.txt").read_text() == "not committed yet\n"
 
 
+def test_prune_spares_the_worktrees_it_is_told_to_keep(tmp_git_repo: Path) -> None:
+    left = gitops.create_task_worktree(tmp_git_repo, "t-1")
+    running = gitops.create_task_worktree(tmp_git_repo, "t-2")
+    asked: list[str] = []
+    removed = gitops.prune_task_worktrees(tmp_git_repo,
+                                          keep=lambda tid: asked.append(tid) or tid == "t-2")
+    assert removed == [str(left.path)] and sorted(asked) == ["t-1", "t-2"]
+    assert running.path.is_dir() and not left.path.exists()
+
+
 def test_prune_aborts_a_rebase_a_crash_left_half_applied(tmp_git_repo: Path, tmp_path: Path) -> None:
     repo = tmp_git_repo
     wt = gitops.create_task_worktree(repo, "t-1")
@@ -454,3 +464,14 @@ def test_parallel_agents_closing_their_tasks_in_the_queue_land_in_any_order(tmp_
         assert [r["status"] for r in final] == ["closed"] * 3
         queues.add(tree(repo))
     assert len(queues) == 1
+
+
+def test_git_in_a_vanished_worktree_fails_instead_of_running_in_the_current_directory(
+        tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_git_repo)
+    (tmp_git_repo / "mine.txt").write_text("the user's uncommitted work\n")
+    head = git(tmp_git_repo, "rev-parse", "HEAD")
+    with pytest.raises(UserError, match="no such directory"):
+        gitops.commit_all(tmp_path / "gone-worktree", "t-1: work left uncommitted")
+    assert git(tmp_git_repo, "rev-parse", "HEAD") == head
+    assert "mine.txt" in git(tmp_git_repo, "status", "--porcelain")

@@ -386,3 +386,36 @@ def test_bad_input_is_one_line_exit_2_and_file_untouched(tmp_path: Path, case: s
     assert re.search(pattern, out.stderr.rstrip("\n")), out.stderr
     assert path.read_bytes() == data
     assert sorted(os.listdir(path.parent)) in (["issues.jsonl"], ["issues.jsonl", "issues.jsonl.lock"])
+
+
+# -- the read cache ------------------------------------------------------------------------
+def test_a_read_after_the_stores_own_write_does_not_parse_the_file_again(
+        shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.tasks import jsonl
+    parses: list[Path] = []
+    real_parse = jsonl.parse
+    monkeypatch.setattr(jsonl, "parse", lambda path, data: parses.append(path) or real_parse(path, data))
+    s = store_at(shop)
+    s.update(["shop-m2d"], TaskChanges(priority=0, add_labels=("x",)), actor="x")
+    s.comment("shop-m2d", "hello", author="x")
+    s.create(NewTask(title="new one"), actor="x")
+    assert len(parses) == 3  # each write re-reads the file under the lock (compare-and-swap)
+    mine = s.all()
+    assert len(parses) == 3  # ... and keeps what it wrote: this read was free
+    monkeypatch.setattr(jsonl, "parse", real_parse)
+    fresh = store_at(shop).all()
+    assert mine == fresh and list(mine) == list(fresh)  # what a re-read sees, in file order
+    assert "x" in mine["shop-m2d"].labels and mine["shop-m2d"].comments[-1].text == "hello"
+
+
+def test_a_write_by_another_process_after_our_own_is_seen(shop: Path) -> None:
+    s = store_at(shop)
+    s.update(["shop-m2d"], TaskChanges(priority=0), actor="x")
+    assert s.all()["shop-m2d"].priority == 0
+    other = subprocess.run([sys.executable, "-c", (
+        "import sys; from orchestrator.tasks.jsonl import JsonlStore; "
+        "from orchestrator.tasks.store import TaskChanges; "
+        "JsonlStore(sys.argv[1]).update(['shop-m2d'], TaskChanges(priority=4), actor='y')"),
+        str(shop)], capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
+    assert s.all()["shop-m2d"].priority == 4

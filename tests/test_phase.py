@@ -37,6 +37,15 @@ def test_refuses_when_the_regression_command_fails(tmp_path: Path) -> None:
     assert len(tasks_of(repo)) == 1
 
 
+def test_a_regression_command_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, [task_record("p-1", status="closed")])
+    done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "docs/phase2.md",
+                   "--regression-cmd", 'pytest -k "broken')
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--regression-cmd pytest -k \"broken: No closing quotation" in done.stderr
+    assert len(tasks_of(repo)) == 1
+
+
 def test_missing_plan_file_is_refused(tmp_path: Path) -> None:
     repo = _repo(tmp_path, [])
     done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "docs/nope.md")
@@ -68,3 +77,13 @@ def test_creates_the_bootstrap_task(tmp_path: Path) -> None:
     assert again.returncode == 2  # its bootstrap task is open (and the phase exists)
     status = run_cli(repo, "status")
     assert "phase2" in status.stdout and "0/1" in status.stdout
+
+
+def test_status_lists_tasks_waiting_for_a_human_under_the_configured_label(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, [task_record("p-1", status="blocked", labels=["stuck"]),
+                            task_record("p-2", status="blocked", labels=["needs-human"])])
+    (repo / ".orchestrator.yml").write_text("github:\n  escalation_label: stuck\n")
+    done = run_cli(repo, "status")
+    assert done.returncode == 0, done.stderr
+    waiting = done.stdout.split("Waiting for a human")[1].split("\n\n")[0]
+    assert "p-1" in waiting and "p-2" not in waiting

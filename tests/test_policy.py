@@ -103,8 +103,9 @@ def test_next_attempt_counts_handoffs_in_the_number_but_not_in_the_budget() -> N
     (policy.LoopState(stop_file=True), Config(), "kill switch"),
     (policy.LoopState(escalated=("t-1",)), Config(), "escalated"),
     (policy.LoopState(escalated=("t-1",)), cfg(on_escalation="continue"), ""),
-    (policy.LoopState(cycles=100), Config(), "max_cycles"),
-    (policy.LoopState(cycles=5), cfg(max_cycles=5), "max_cycles"),
+    (policy.LoopState(cycles_since_close=100), Config(), "max_cycles"),
+    (policy.LoopState(cycles_since_close=5), cfg(max_cycles=5), "max_cycles"),
+    (policy.LoopState(cycles=500, cycles_since_close=4), cfg(max_cycles=5), ""),
     (policy.LoopState(idle_cycles=3), Config(), "no progress"),
     (policy.LoopState(idle_cycles=2), Config(), ""),
     (policy.LoopState(cost_usd=10.0), cfg(max_cost_usd=10.0), "max_cost_usd"),
@@ -123,6 +124,9 @@ def test_after_cycle_counts_idle_cycles_and_resets_on_progress() -> None:
     assert (s.cycles, s.idle_cycles) == (2, 2)
     s = policy.after_cycle(s, progressed=True, escalated=["t-9"])
     assert (s.cycles, s.idle_cycles, s.escalated) == (3, 0, ("t-9",))
+    assert s.cycles_since_close == 3  # progress without a task closed counts for max_cycles
+    s = policy.after_cycle(s, progressed=True, closed=True)
+    assert (s.cycles, s.idle_cycles, s.cycles_since_close) == (4, 0, 0)
 
 
 from hypothesis import given, settings  # noqa: E402

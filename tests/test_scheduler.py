@@ -73,6 +73,9 @@ def test_closable_containers() -> None:
         task_record("g.2", parent="g"),
         task_record("h", issue_type="epic", status="closed"),
         task_record("h.1", parent="h", status="closed"),
+        task_record("x", status="blocked"),
+        task_record("k", issue_type="epic", blocks_on=["x"]),  # its own open blocker: bd refuses
+        task_record("k.1", parent="k", status="closed"),
     )
     assert scheduler.closable_containers(tasks) == ["e"]
 

@@ -5,11 +5,13 @@ by a scripted agent (`orchestrator/demo_agent.py`) through the real coordinator:
 once and is retried with a larger budget, one runs out of context once and is handed off."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from orchestrator import process
 from orchestrator.config import CONFIG_NAME, config_for_repo
 from orchestrator.errors import UserError
 from orchestrator.tasks.store import NewTask, open_store
@@ -40,7 +42,7 @@ QUEUE: tuple[tuple[str, str, str, str | None, tuple[str, ...], tuple[str, ...]],
 
 def _config_text() -> str:
     argv = [sys.executable, "-m", "orchestrator.demo_agent", "{task_id}", "{attempt}", "{budget}"]
-    command = "[" + ", ".join(f'"{a}"' for a in argv) + "]"
+    command = json.dumps(argv)  # a JSON list is YAML, quoted and escaped
     return (
         "# orchestrator demo: a scripted agent instead of an LLM\n"
         "store: jsonl\n"
@@ -55,10 +57,12 @@ def _config_text() -> str:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True)
+    process.run(["git", "-C", str(repo), *args])
 
 
 def create_demo_repo(repo: Path) -> None:
+    if repo.exists() and not repo.is_dir():
+        raise UserError(f"{repo}: is a file; give a new directory")
     if repo.exists() and any(repo.iterdir()):
         raise UserError(f"{repo}: exists and is not empty; give a new directory")
     repo.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,12 @@ def phase_start(store: TaskStore, *, repo: Path, phase: str, plan: str, tests: s
         raise UserError(f"the previous phase is not closed: {len(still_open)} open task(s): "
                         f"{listed}{more}")
     if regression_cmd:
-        argv = shlex.split(regression_cmd)
+        try:
+            argv = shlex.split(regression_cmd)
+        except ValueError as e:  # "No closing quotation" and the like
+            raise UserError(f"--regression-cmd {regression_cmd}: {e}") from None
+        if not argv:
+            raise UserError("--regression-cmd is empty")
         done = process.run(argv, cwd=repo, check=False, timeout=3600)
         if done.returncode != 0:
             tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]

@@ -7,7 +7,9 @@ from orchestrator.tasks.store import TaskStore
 from orchestrator.tasks.table import table, task_table
 
 
-def status(store: TaskStore, *, as_json: bool) -> int:
+def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-human") -> int:
+    """`escalation_label`: config `github.escalation_label`, what the coordinator puts on a
+    task it escalates."""
     tasks = store.all()
     summary = graph.stats(tasks)
     if as_json:
@@ -27,9 +29,8 @@ def status(store: TaskStore, *, as_json: bool) -> int:
     if running:
         print("\nIn progress:")
         print(task_table(graph.sort_tasks(running)))
-    from orchestrator.dispatch.history import ESCALATION_LABEL
     waiting = [t for t in tasks.values()
-               if ESCALATION_LABEL in t.labels and t.status != Status.CLOSED]
+               if escalation_label in t.labels and t.status != Status.CLOSED]
     if waiting:
         print("\nWaiting for a human (resume with `orchestrator task update ID --status open`):")
         print(task_table(graph.sort_tasks(waiting)))

@@ -10,6 +10,7 @@ claim whose run is gone is found and reclaimed as an interrupted attempt.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -277,6 +278,8 @@ class Coordinator:
                                        thread_name_prefix="agent")
         self.task_cmd = task_cmd or self._task_cmd(config_path, store_kind)
         self.events: list[str] = []
+        self.decisions: dict[str, int] = {}          # attempts per recorded decision
+        self.containers_closed: list[str] = []
         self.cost_usd = 0.0
         self._reported = 0.0
         self.only: str | None = None      # `cycle --task ID`
@@ -322,7 +325,9 @@ class Coordinator:
                             "(remove one edge with `orchestrator task dep remove`)")
         check_budgets(self.config)
         argv0 = agent_argv0(self.config)
-        if shutil.which(argv0) is None and not Path(argv0).is_file():
+        # a relative path is run from the agent's worktree, a checkout of this repository
+        found = Path(self.repo, argv0).is_file() if os.sep in argv0 else shutil.which(argv0)
+        if not found:
             raise UserError(f"agent command not found: {argv0} (agent.profile "
                             f"{self.config.agent.profile}); install it or set agent.command")
         if not self.git and self.config.dispatch.max_parallel > 1:
@@ -368,7 +373,13 @@ class Coordinator:
         if not self.use_worktrees or live:
             return
         from orchestrator import gitops
-        for path in gitops.prune_task_worktrees(self.repo):
+
+        def still_running(task_id: str) -> bool:
+            # another coordinator may have leased, claimed and made a worktree since `live`
+            # was read (its lease comes before its worktree, so the lease is seen here)
+            return task_id in self.live_runs(self.store.all())
+
+        for path in gitops.prune_task_worktrees(self.repo, keep=still_running):
             self._event(f"pruned a worktree left by an earlier run: {path} (its work is on its "
                         "task branch)")
 
@@ -400,13 +411,14 @@ class Coordinator:
         tasks = self.store.all()
         live = self.live_runs(tasks)
         stop_file = (self.repo / ".beads" / "STOP").exists()
-        state = policy.LoopState(state.cycles, state.idle_cycles, state.cost_usd + self.cost_usd,
-                                 stop_file, state.escalated)
+        state = dataclasses.replace(state, cost_usd=state.cost_usd + self.cost_usd,
+                                    stop_file=stop_file)
         return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,
                          only=self.only)
 
-    def reconcile(self, plan: Plan) -> None:
-        """Release stale claims (recorded as interrupted attempts) and close finished containers."""
+    def reconcile(self, plan: Plan) -> bool:
+        """Release stale claims (recorded as interrupted attempts) and close finished
+        containers. True when it changed anything."""
         for r in plan.reclaim:
             digest = f"Reclaimed: {r.reason}."
             for pgid in self._stop_orphans(r.task_id):
@@ -422,7 +434,9 @@ class Coordinator:
         for tid in plan.close:
             result = self.store.close([tid], reason="all children closed", actor=self.actor)
             if result.closed:
+                self.containers_closed.append(tid)
                 self._event(f"close {tid}: all its children are closed")
+        return bool(plan.reclaim) or any(tid in self.containers_closed for tid in plan.close)
 
     def launch(self, launches: Sequence[Launch]) -> list[str]:
         started = []
@@ -436,6 +450,10 @@ class Coordinator:
                 self.leases.release(ln.task_id)
                 self._event(f"skip {ln.task_id}: claim refused ({e})")
                 continue
+            label = self.config.github.escalation_label
+            if label in task.labels:  # a human resumed an escalated task: it is no longer waiting
+                task = self.store.update([ln.task_id], TaskChanges(remove_labels=(label,)),
+                                         actor=self.actor)[0]
             wt = None
             try:
                 if self.use_worktrees:
@@ -542,7 +560,7 @@ class Coordinator:
         digest = outcome.digest or ""
         if note:
             digest = (digest + " " + note).strip()
-        if action in (policy.ESCALATE,) or decision.releases:
+        if action == policy.ESCALATE or decision.releases:
             if r.worktree is not None:
                 digest = (digest + f" Work so far is on branch {r.worktree.branch}.").strip()
         record = AttemptRecord(
@@ -550,10 +568,7 @@ class Coordinator:
             budget=run.budget, digest=digest, log_dir=_rel(run.log_dir, self.repo),
             at=run.started_at or now_rfc3339(), decision=action, cost_usd=outcome.cost_usd)
         self.store.comment(task_id, render(record), author=self.actor)
-        if action == "requeue":
-            self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
-                              actor=self.actor)
-        elif decision.releases:
+        if action == "requeue" or decision.releases:
             self.store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""),
                               actor=self.actor)
         elif action == policy.ESCALATE:
@@ -561,6 +576,7 @@ class Coordinator:
                 status=Status.BLOCKED, assignee="",
                 add_labels=(self.config.github.escalation_label,)), actor=self.actor)
         self.leases.release(task_id)
+        self.decisions[action] = self.decisions.get(action, 0) + 1
         applied = Applied(task_id, decision, record, landed, note)
         self._report_applied(applied, r, outcome)
         return applied
@@ -568,8 +584,9 @@ class Coordinator:
     def _report_applied(self, a: Applied, r: _Running, outcome: Any) -> None:
         d = a.decision
         what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
+        reason = d.reason.removeprefix(what + "; ")  # the policy's reason repeats the outcome
         self._event(f"{a.task_id} attempt {d.attempt} ended: {what}; next: {a.record.decision} "
-                    f"({d.reason})")
+                    f"({reason})")
         if outcome.kind != "success" and outcome.digest:
             digest = outcome.digest if len(outcome.digest) <= 200 else outcome.digest[:199] + "…"
             self._event(f"  {digest} Logs: {a.record.log_dir}")
@@ -668,7 +685,6 @@ def _rel(path: Any, repo: Path) -> str:
 
 
 def _replace_outcome(outcome: Any, **changes: Any) -> Any:
-    import dataclasses
     return dataclasses.replace(outcome, **changes)
 
 
@@ -685,6 +701,8 @@ class RunSummary:
     remaining: int
     cost_usd: float
     elapsed_s: float
+    decisions: Mapping[str, int] = field(default_factory=dict)  # attempts per decision
+    containers_closed: tuple[str, ...] = ()   # epics/features closed with their children
 
 
 def run_loop(coord: Coordinator, *, once: bool = False,
@@ -704,15 +722,15 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     try:
         while True:
             plan = coord.plan(state)
-            coord.reconcile(plan)
+            reconciled = coord.reconcile(plan)
             if plan.stop:
                 reason = plan.stop
             if plan.launches:
                 coord._event("ready queue: " + ", ".join(plan.ready))
                 coord.launch(plan.launches)
             if not coord.running:
-                if (plan.reclaim or plan.close) and not plan.stop and not once:
-                    continue
+                if reconciled and not plan.stop and not once:
+                    continue  # what it reopened or closed may make more work ready
                 if plan.running and not plan.stop and not once:
                     # another coordinator's runs hold the slots (max_parallel is for the whole
                     # queue) or may unblock more work: wait for them instead of stopping
@@ -734,6 +752,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 if tick is not None:
                     tick()
             progressed = False
+            closed_before = len(closed)
             new_escalations = []
             for tid in finished:
                 a = coord.collect(tid)
@@ -750,7 +769,9 @@ def run_loop(coord: Coordinator, *, once: bool = False,
             if now_ids - known:
                 progressed = True
                 known = now_ids
-            state = policy.after_cycle(state, progressed=progressed, escalated=new_escalations)
+            state = policy.after_cycle(state, progressed=progressed,
+                                       closed=len(closed) > closed_before,
+                                       escalated=new_escalations)
             coord.report(force=False)
             if once:
                 # a last reconcile so a finished feature's epic closes in the same cycle
@@ -789,19 +810,27 @@ def _summary(coord: Coordinator, code: int, reason: str, state: policy.LoopState
     tasks = coord.store.all()
     remaining = sum(1 for t in tasks.values() if t.status != Status.CLOSED)
     return RunSummary(code, reason, state.cycles, attempts, tuple(closed), tuple(escalated),
-                      remaining, coord.cost_usd, time.monotonic() - started)
+                      remaining, coord.cost_usd, time.monotonic() - started,
+                      dict(coord.decisions), tuple(coord.containers_closed))
+
+
+_DECISION_ORDER = (policy.DONE, policy.RETRY, policy.HANDOFF, policy.WAIT, "requeue",
+                   policy.RELEASE, policy.ESCALATE)
 
 
 def summary_lines(s: RunSummary) -> list[str]:
     status = {0: "drained", 3: "stopped for a human", 1: "error", 130: "interrupted"}.get(
         s.exit_code, str(s.exit_code))
-    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.attempts} attempt(s), "
-             f"{len(s.closed)} task(s) done, {s.remaining} not closed, "
-             f"{s.elapsed_s:.1f}s"]
+    counts = ", ".join(f"{s.decisions[d]} {d}" for d in _DECISION_ORDER if s.decisions.get(d))
+    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
+             f"  {s.attempts} agent run(s)" + (f": {counts}" if counts else "")
+             + (f"; {len(s.containers_closed)} epic(s)/feature(s) closed with their children"
+                if s.containers_closed else "")
+             + f"; {s.remaining} task(s) not closed"]
     if s.cost_usd:
-        lines.append(f"agent cost: ${s.cost_usd:.2f}")
+        lines.append(f"  agent cost: ${s.cost_usd:.2f}")
     if s.escalated:
-        lines.append(f"escalated: {', '.join(s.escalated)}")
+        lines.append(f"  escalated: {', '.join(s.escalated)}")
     return lines
 
 

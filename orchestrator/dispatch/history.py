@@ -13,7 +13,6 @@ from typing import Any
 from orchestrator.tasks.model import Task
 
 MARKER = "<!-- orchestrator:attempt "
-ESCALATION_LABEL = "needs-human"
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class LoopState:
 
     cycles: int = 0                 # cycles run so far
     idle_cycles: int = 0            # consecutive cycles with no task closed and no task created
+    cycles_since_close: int = 0     # cycles since a task last closed (dispatch.max_cycles)
     cost_usd: float = 0.0           # agent cost reported so far
     stop_file: bool = False         # the kill switch (.beads/STOP) exists
     escalated: tuple[str, ...] = () # tasks escalated in this run
@@ -142,8 +143,12 @@ def guard(state: LoopState, config: Config) -> str:
         return "kill switch: .beads/STOP exists (remove it to resume)"
     if state.escalated and d.on_escalation == "stop":
         return f"escalated to a human: {', '.join(state.escalated)} (dispatch.on_escalation: stop)"
-    if state.cycles >= d.max_cycles:
-        return f"reached dispatch.max_cycles ({d.max_cycles}); run again to continue"
+    if state.cycles_since_close >= d.max_cycles:
+        # counted from the last task closed: a healthy queue of any size drains (tasks keep
+        # closing), while a loop that keeps retrying, handing off or creating tasks without
+        # finishing any stops
+        return (f"{state.cycles_since_close} cycles in a row closed no task "
+                "(dispatch.max_cycles); run again to continue")
     if state.idle_cycles >= d.stall_cycles:
         return f"no progress in {state.idle_cycles} cycles (dispatch.stall_cycles)"
     if d.max_cost_usd is not None and state.cost_usd >= d.max_cost_usd:
@@ -151,11 +156,14 @@ def guard(state: LoopState, config: Config) -> str:
     return ""
 
 
-def after_cycle(state: LoopState, *, progressed: bool, cost_usd: float = 0.0,
-                escalated: Sequence[str] = ()) -> LoopState:
+def after_cycle(state: LoopState, *, progressed: bool, closed: bool = False,
+                cost_usd: float = 0.0, escalated: Sequence[str] = ()) -> LoopState:
+    """`closed`: the cycle closed a task; `progressed`: it closed or created one, or handed
+    one off."""
     return LoopState(
         cycles=state.cycles + 1,
-        idle_cycles=0 if progressed else state.idle_cycles + 1,
+        idle_cycles=0 if progressed or closed else state.idle_cycles + 1,
+        cycles_since_close=0 if closed else state.cycles_since_close + 1,
         cost_usd=state.cost_usd + cost_usd,
         stop_file=state.stop_file,
         escalated=(*state.escalated, *escalated),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator.config import Config
 from orchestrator.tasks import graph
-from orchestrator.tasks.model import Status, Task
+from orchestrator.tasks.model import BLOCKING_EDGES, Status, Task
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,22 @@ def schedule(ready: Sequence[Task], running: Collection[str], info: GraphInfo,
 
 
 def closable_containers(tasks: Mapping[str, Task]) -> list[str]:
-    """Open containers (epics, features with child tasks) whose children are all closed: the
-    cycle closes them, as an epic is done when its work is."""
+    """Open containers (epics, features with child tasks) whose children are all closed and
+    that nothing open blocks: the cycle closes them, as an epic is done when its work is."""
     kids = graph.children_of(tasks)
     out = []
     for tid, children in kids.items():
         t = tasks.get(tid)
         if t is None or t.status in (Status.CLOSED, Status.PINNED) or not children:
             continue
-        if all(tasks[c].status == Status.CLOSED for c in children if c in tasks):
-            out.append(tid)
+        if not all(tasks[c].status == Status.CLOSED for c in children if c in tasks):
+            continue
+        # bd (and the embedded store) refuse to close a task that still has an open blocker
+        if any(d.type in BLOCKING_EDGES and d.depends_on_id in tasks
+               and not graph.releases_dependents(tasks[d.depends_on_id])
+               for d in t.dependencies):
+            continue
+        out.append(tid)
     return out
 
 

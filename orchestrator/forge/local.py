@@ -2,31 +2,19 @@
 lines on the terminal. A GitHub forge implements the same small protocol."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
+
+from orchestrator.tasks.jsonl import write_atomic
 
 
 class Forge(Protocol):
     def event(self, line: str) -> None: ...                  # one thing that happened
     def report_status(self, markdown: str) -> None: ...      # the whole status view
     def alert(self, task_id: str, message: str) -> None: ... # a human is needed
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalForge:
@@ -53,6 +41,7 @@ class LocalForge:
 
     def report_status(self, markdown: str) -> None:
         if self.status_file is not None:
+            self.status_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.status_file, markdown)
 
     def alert(self, task_id: str, message: str) -> None:

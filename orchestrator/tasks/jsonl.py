@@ -239,8 +239,8 @@ class JsonlStore:
         self.path = Path(path)
         self._prefix = prefix
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._cache: dict[str, Task] = {}
-        self._cache_key: tuple[int, ...] | None = None
+        # (file key, its tasks), one tuple so agent threads reading the store see a pair
+        self._cached: tuple[tuple[int, ...] | None, dict[str, Task]] | None = None
 
     # -- reading -------------------------------------------------------------------------
     def _read(self) -> _State:
@@ -252,18 +252,26 @@ class JsonlStore:
             raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
         return parse(self.path, data)
 
-    def _snapshot(self) -> dict[str, Task]:
-        """The parsed tasks, re-read only when the file changed (every write replaces the file,
-        so a new inode or mtime means new content): `ready --json` reads it once, not twice."""
+    def _file_key(self) -> tuple[int, ...] | None:
+        """What identifies one version of the file: every write replaces it (a new inode; the
+        rename sets ctime), so the same key means the same content."""
         try:
             st = os.stat(self.path)
-            key: tuple[int, ...] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
-            key = None
-        if key is None or key != self._cache_key:
-            self._cache = self._read().tasks
-            self._cache_key = key
-        return self._cache
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+    def _snapshot(self) -> dict[str, Task]:
+        """The parsed tasks, re-read only when the file changed: `ready --json` reads it once,
+        not twice, and a read right after this store's own write is free (`_write` keeps what
+        it wrote)."""
+        key = self._file_key()
+        cached = self._cached
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        tasks = self._read().tasks
+        self._cached = (key, tasks)
+        return tasks
 
     def all(self) -> dict[str, Task]:
         return dict(self._snapshot())
@@ -303,9 +311,19 @@ class JsonlStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _write(self, state: _State) -> None:
+        """Write the transaction's state, and keep it as the read cache keyed by the new file,
+        so the next read does not parse the file again. A rewritten line's task is taken from
+        the line itself (as a re-read would see it), not from the in-memory change."""
         counts = graph.dependency_counts(state.tasks)
         seen: set[str] = set()
         out: list[str] = []
+        written: dict[str, Task] = {}
+
+        def rewrite(tid: str, task: Task) -> None:
+            text = dumps(to_record(task, counts[tid]))
+            out.append(text)
+            written[tid] = task_from_record(json.loads(text))
+
         for line in state.lines:
             tid = line.task_id
             if tid is None:
@@ -315,13 +333,16 @@ class JsonlStore:
             task = state.tasks[tid]
             stale = any(task.raw.get(k, counts[tid][k]) != counts[tid][k] for k in COUNT_KEYS)
             if tid in state.changed or stale or line.text is None:
-                out.append(dumps(to_record(task, counts[tid])))
+                rewrite(tid, task)
             else:
                 out.append(line.text)
+                written[tid] = task
         for tid, task in state.tasks.items():  # new tasks go at the end
             if tid not in seen:
-                out.append(dumps(to_record(task, counts[tid])))
+                rewrite(tid, task)
         write_atomic(self.path, "\n".join(out) + "\n")
+        # still under the lock: no other writer can have replaced the file since
+        self._cached = (self._file_key(), written)
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())
