@@ -79,7 +79,7 @@ def test_shipped_shims_are_posix_sh_and_identical_but_for_the_name() -> None:
         assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
         texts[name] = path.read_text().replace(f"ORCHESTRATOR_HOOK={name}\n", "ORCHESTRATOR_HOOK=NAME\n") \
             .replace(f"as {name}.orchestrator-prev", "as NAME.orchestrator-prev")
-        assert f'hook "$ORCHESTRATOR_HOOK" "$@"' in path.read_text()
+        assert 'hook "$ORCHESTRATOR_HOOK" "$@"' in path.read_text()
     assert len(set(texts.values())) == 1
 
 

@@ -13,7 +13,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -29,6 +28,7 @@ from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_proce
 from orchestrator.config import Config
 from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
+from orchestrator.fileio import write_atomic
 from orchestrator.tasks.model import Task, now_rfc3339
 from orchestrator.tasks.store import TaskStore
 
@@ -74,17 +74,6 @@ def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
             except FileExistsError:
                 continue
     raise UserError(f"{root}: cannot create a log directory for {task_id}")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_to_dict(run: AgentRun) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from orchestrator.commands.hook import HOOK_NAMES
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
 from orchestrator.gitops import merge_driver_command, run_git
 from orchestrator.errors import UserError
-from orchestrator.tasks.jsonl import write_atomic
+from orchestrator.fileio import write_atomic
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 END_MARKER = "# --- END ORCHESTRATOR HOOK ---"

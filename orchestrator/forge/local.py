@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from orchestrator.tasks.jsonl import write_atomic
+from orchestrator.fileio import write_atomic
 
 
 class Forge(Protocol):

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.errors import ClaimRefused, UserError
+from orchestrator.fileio import write_atomic
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
@@ -153,30 +153,6 @@ def _parse(path: Path, data: bytes) -> _State:
             first = min(cycle, key=line_of.__getitem__)
             raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
     return _State(lines, tasks, line_of)
-
-
-def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
-    """Replace `path` with `data` via a synced temp file in the same directory; the file keeps
-    its mode (or gets `mode`; new files otherwise get the umask's)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is None and path.exists():
-            mode = path.stat().st_mode & 0o777
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def parse_dep_spec(spec: str) -> tuple[bool, str, str]:

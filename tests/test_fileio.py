@@ -1,0 +1,52 @@
+"""write_atomic: the one way files are replaced (queue, logs, status, hooks)."""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.fileio import write_atomic
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_file_gets_the_umask_mode_and_existing_files_keep_theirs(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    new = tmp_path / "new.txt"
+    write_atomic(new, "a\n")
+    assert new.read_text() == "a\n" and mode(new) == 0o666 & ~umask
+    hook = tmp_path / "hook"
+    hook.write_text("old")
+    hook.chmod(0o750)
+    write_atomic(hook, b"#!/bin/sh\n")
+    assert hook.read_bytes() == b"#!/bin/sh\n" and mode(hook) == 0o750
+    write_atomic(hook, "x", mode=0o700)
+    assert mode(hook) == 0o700
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hook", "new.txt"]  # no temp files left
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "queue.jsonl"
+    path.write_text("old\n")
+    with pytest.raises(TypeError):
+        write_atomic(path, 42)  # type: ignore[arg-type]
+    assert path.read_text() == "old\n" and list(tmp_path.iterdir()) == [path]
+
+
+def test_threads_writing_never_change_the_process_umask(tmp_path: Path) -> None:
+    before = os.umask(0o022)
+    os.umask(before)
+    threads = [threading.Thread(target=write_atomic, args=(tmp_path / f"f{i}", "x")) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.umask(before)
+    assert after == before
+    assert {mode(p) for p in tmp_path.iterdir()} == {0o666 & ~before}
