@@ -20,7 +20,7 @@ from orchestrator.errors import UserError
 CONFIG_NAME = ".orchestrator.yml"
 
 
-def _opt(default: Any, *, choices: tuple[str, ...] | None = None, minimum: int | None = None) -> Any:
+def _opt(default: Any, *, choices: tuple[str, ...] | None = None, minimum: float | None = None) -> Any:
     meta = {"choices": choices, "minimum": minimum}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -46,8 +46,9 @@ class AgentConfig:
     profile: str = _opt("claude", choices=("claude", "codex", "command"))
     command: list[str] | None = _opt(None)
     model: str = _opt("opus")
-    timeout_minutes: int = _opt(60, minimum=1)
-    idle_timeout_minutes: int = _opt(15, minimum=1)
+    # minutes, fractions allowed (0.5 = 30 s); the floor keeps a typo from killing every run at once
+    timeout_minutes: float = _opt(60, minimum=0.05)
+    idle_timeout_minutes: float = _opt(15, minimum=0.05)
     budgets: list[str] = _opt(["high", "xhigh", "max"])
     max_turns: int | None = _opt(None, minimum=1)
     permission_mode: str = _opt("bypassPermissions")

@@ -296,6 +296,29 @@ def test_interrupt_ends_the_cli_and_releases_the_task(claude: Path, repo: Path, 
     assert not any(e.get("type") == "result" for e in stream(result))
 
 
+@pytest.mark.parametrize("limits,kind", [
+    ({"timeout_minutes": "0.1", "idle_timeout_minutes": "5"}, "timeout"),
+    ({"timeout_minutes": "5", "idle_timeout_minutes": "0.1"}, "idle_timeout"),
+])
+def test_time_limits_end_the_cli_and_release_the_task(claude: Path, repo: Path, tmp_path: Path,
+                                                        limits: dict[str, str], kind: str) -> None:
+    """claude waits on a hung API and prints nothing: the wall-clock or the idle limit (6 s here)
+    ends its whole process group, and the run is judged by which limit fired."""
+    config = (repo / ".orchestrator.yml").read_text()
+    config = config.replace("timeout_minutes: 5", f"timeout_minutes: {limits['timeout_minutes']}", 1)
+    config = config.replace("idle_timeout_minutes: 3", f"idle_timeout_minutes: {limits['idle_timeout_minutes']}")
+    (repo / ".orchestrator.yml").write_text(config)
+    result = run_agent(claude, repo, tmp_path / "home", [hang()], side=hang())
+
+    assert_real_cli_ran(result)
+    assert_failed_and_released(result, kind)
+    monitor = (result.run_dir / "monitor.log").read_text()
+    match = re.search(r"pgid=(\d+)", monitor)
+    assert match, monitor
+    with pytest.raises(ProcessLookupError):
+        os.killpg(int(match.group(1)), 0)
+
+
 def test_second_attempt_raises_effort(claude: Path, repo: Path, tmp_path: Path) -> None:
     """Budget ladder [high, xhigh, max]: a first run that leaves the task open (no_progress), then
     a plain rerun, which counts itself attempt 2 from the recorded history and sends effort xhigh.

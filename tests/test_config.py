@@ -55,6 +55,11 @@ dispatch:
     assert cfg.agent.timeout_minutes == 60  # untouched keys keep their defaults
 
 
+def test_timeouts_take_fractions_of_a_minute(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "agent:\n  timeout_minutes: 0.5\n  idle_timeout_minutes: 2\n")
+    assert (cfg.agent.timeout_minutes, cfg.agent.idle_timeout_minutes) == (0.5, 2)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("store: jsonl\nagent:\n  modle: x\n",
      ":3: unknown key 'agent.modle' (known: profile, command, model, "),
@@ -66,6 +71,8 @@ dispatch:
     ("agent:\n  command: [a, 1]\n", ":2: agent.command must be a list of strings or null, got ['a', 1]"),
     ("agent:\n  budgets: high\n", ":2: agent.budgets must be a list of strings, got 'high'"),
     ("dispatch:\n  max_parallel: 0\n", ":2: dispatch.max_parallel must be at least 1, got 0"),
+    ("agent:\n  timeout_minutes: 0\n", ":2: agent.timeout_minutes must be at least 0.05, got 0"),
+    ("agent:\n  idle_timeout_minutes: soon\n", ":2: agent.idle_timeout_minutes must be a number, got 'soon'"),
     ("dispatch:\n  max_cost_usd: lots\n", ":2: dispatch.max_cost_usd must be a number or null, got 'lots'"),
     ("\n\nagent: 3\n", ":3: agent must be a mapping of keys, got 3"),
     ("store: [a\n", ":2: invalid YAML: expected ',' or ']'"),
