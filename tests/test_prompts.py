@@ -128,3 +128,7 @@ def test_every_queue_command_in_every_prompt_runs_against_the_jsonl_store(tmp_gi
             argv = shlex.split(line.replace("...", "x"))
             done = subprocess.run(cmd + argv, capture_output=True, text=True)
             assert done.returncode == 0, (kind, line, done.stderr)
+    # features the planning prompt creates are epics: containers no agent is handed, even in the
+    # moment before their "Plan tasks for ..." child exists
+    created = [t for t in store.all().values() if t.title.startswith("Feature: ") and t.id != "f-1"]
+    assert created and {t.issue_type for t in created} == {"epic"}
