@@ -234,8 +234,10 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     p.add_argument("--plan", required=True, dest="plan_file", help="implementation plan file")
     p.add_argument("--tests", dest="tests_file", help="test specification file")
     p.add_argument("--regression-cmd", help="must pass before a new phase starts (run, no shell)")
-    p.add_argument("--prompt", default="prompt/plan_features.txt",
-                   help="instructions file named in the task (default: %(default)s)")
+    p.add_argument("--prompt", default=None,
+                   help="a file the task tells the agent to read for its instructions (default: "
+                        "none; the orchestrator gives it the packaged feature-planning prompt, "
+                        "which a repo may override in prompt/plan_features.txt)")
     p.set_defaults(func=lambda a, c: _cmd("phase").phase_start(
         c.store, repo=c.repo, phase=a.phase, plan=a.plan_file, tests=a.tests_file,
         regression_cmd=a.regression_cmd, prompt=a.prompt, actor=c.actor, as_json=a.as_json))
