@@ -182,6 +182,19 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.store, a.task_id, " ".join(a.text), author=a.author or c.actor, as_json=a.as_json))
 
 
+def _require_queue(c: Context) -> None:
+    """plan/cycle/run in a directory with no queue would report "drained" and exit 0, which
+    looks like success when it is the wrong directory: say so first, before any other check.
+    (`ready` and `status` keep bd's quiet "Nothing is ready.")"""
+    if c.store.kind != "jsonl":
+        return
+    path = c.repo / c.config.jsonl.path
+    if not path.is_file():
+        raise UserError(f"no task queue in {c.repo.resolve()}: {c.config.jsonl.path} does not exist; "
+                        "start one with `orchestrator task create TITLE` or "
+                        "`orchestrator phase start --phase NAME --plan FILE` (or use --repo DIR)")
+
+
 def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """plan, cycle, run, phase, demo: the coordinator (orchestrator/dispatch/)."""
 
@@ -192,6 +205,7 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
         from orchestrator.forge.local import LocalForge
 
         config = c.config
+        _require_queue(c)
         override = getattr(a, "max_parallel", None)
         if override is not None:
             if override < 1:

@@ -31,3 +31,22 @@ def test_show_hides_the_attempt_marker_but_json_and_store_keep_it(
     assert MARKER in json.loads(out)[0]["comments"][0]["text"]
     stored = json.loads((tmp_path / ".beads" / "issues.jsonl").read_text())
     assert MARKER in stored["comments"][0]["text"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["cycle"], ["plan"], ["cycle", "--dry-run"]])
+def test_no_queue_is_an_error_naming_the_file_and_how_to_start(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    # default config: profile claude, which is not installed here; the queue error comes first
+    code, out, err = cli(tmp_git_repo, capsys, *command)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("orchestrator: no task queue in ")
+    assert ".beads/issues.jsonl does not exist" in err
+    assert "orchestrator task create" in err and "orchestrator phase start" in err
+    assert not (tmp_git_repo / ".beads" / "issues.jsonl").exists()
+
+
+def test_ready_and_status_stay_quiet_without_a_queue(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(tmp_git_repo, capsys, "ready") == (0, "Nothing is ready.\n", "")
+    assert cli(tmp_git_repo, capsys, "status")[0] == 0
