@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import task_record, write_queue
+from dispatch_util import make_agent, run_cli, setup_repo
 from orchestrator.cli import main
 from orchestrator.dispatch.history import MARKER, AttemptRecord, render
 
@@ -50,3 +51,26 @@ def test_ready_and_status_stay_quiet_without_a_queue(
         tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(tmp_git_repo, capsys, "ready") == (0, "Nothing is ready.\n", "")
     assert cli(tmp_git_repo, capsys, "status")[0] == 0
+
+
+SUCCEED = '''
+commit(f"{task_id}.txt", f"{task_id} attempt {attempt}\\n")
+task("close", task_id, "--reason", "done")
+'''
+
+
+def test_cycle_says_drained_only_when_nothing_is_ready(tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+               make_agent(tmp_path / "agent.py", SUCCEED))
+    done = run_cli(repo, "cycle")
+    assert done.returncode == 0, done.stderr
+    head = [x for x in done.stdout.splitlines() if x.startswith("summary:")]
+    assert len(head) == 1 and "drained" not in head[0]
+    assert head[0].startswith("summary: one cycle done; 1 task(s) still ready")
+    done = run_cli(repo, "cycle", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["still_ready"] == 0
+    done = run_cli(repo, "cycle")
+    assert done.returncode == 0
+    assert [x for x in done.stdout.splitlines() if x.startswith("summary:")][0].startswith(
+        "summary: drained (nothing is ready); ")

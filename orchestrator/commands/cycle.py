@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
-from orchestrator.dispatch.cycle import Coordinator, plan_json, plan_lines, run_loop, summary_lines
+from orchestrator.dispatch.cycle import (
+    Coordinator,
+    RunSummary,
+    plan_json,
+    plan_lines,
+    run_loop,
+    summary_lines,
+)
 from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
@@ -26,9 +34,23 @@ def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None 
             print(f"would comment on {r.task_id}:\n  " + text.replace("\n", "\n  "))
         return 0
     summary = run_loop(coord, once=True)
+    coord.only = None  # what is still ready in the whole queue, not only --task
+    still_ready = len(coord.plan(LoopState()).ready)
     if as_json:
-        print(json.dumps(asdict(summary), indent=2))
+        out: dict[str, Any] = {**asdict(summary), "still_ready": still_ready}
+        print(json.dumps(out, indent=2))
     else:
-        for line in summary_lines(summary):
+        for line in cycle_summary_lines(summary, still_ready):
             coord.forge.event(line)
     return summary.exit_code
+
+
+def cycle_summary_lines(summary: RunSummary, still_ready: int) -> list[str]:
+    """One cycle drains the queue only when nothing is ready after it: otherwise say what
+    happened and how much is left (`run` is the loop that drains)."""
+    lines = summary_lines(summary)
+    if summary.exit_code == 0 and still_ready:
+        rest = lines[0].split("); ", 1)[1]  # "N cycle(s), Ts"
+        lines[0] = (f"summary: {summary.reason}; {still_ready} task(s) still ready "
+                    f"(`orchestrator run` drains the queue); {rest}")
+    return lines
