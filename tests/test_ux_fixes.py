@@ -74,3 +74,27 @@ def test_cycle_says_drained_only_when_nothing_is_ready(tmp_git_repo: Path, tmp_p
     assert done.returncode == 0
     assert [x for x in done.stdout.splitlines() if x.startswith("summary:")][0].startswith(
         "summary: drained (nothing is ready); ")
+
+
+def test_task_close_reports_each_unknown_id_and_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_queue(tmp_path, [task_record("t-1"), task_record("t-2")])
+    assert cli(tmp_path, capsys, "task", "close", "zzz", "--reason", "x") == (
+        1, "", "orchestrator: no task zzz\n")
+    code, out, err = cli(tmp_path, capsys, "task", "close", "zzz", "t-1", "yyy", "--reason", "x")
+    assert (code, out) == (1, "Closed t-1: x\n")
+    assert err == "orchestrator: no task zzz\norchestrator: no task yyy\n"
+    stored = {json.loads(x)["id"]: json.loads(x)
+              for x in (tmp_path / ".beads" / "issues.jsonl").read_text().splitlines()}
+    assert (stored["t-1"]["status"], stored["t-2"]["status"]) == ("closed", "open")
+
+
+def test_reclosing_succeeds_keeps_the_old_reason_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_queue(tmp_path, [task_record("t-1")])
+    assert cli(tmp_path, capsys, "task", "close", "t-1", "--reason", "first")[0] == 0
+    code, out, err = cli(tmp_path, capsys, "task", "close", "t-1", "--reason", "second")
+    assert (code, err) == (0, "")
+    assert out == "t-1 was already closed: first (reason kept)\n"
+    code, out, _ = cli(tmp_path, capsys, "task", "close", "t-1", "--reason", "third", "--json")
+    assert code == 0 and json.loads(out)[0]["close_reason"] == "first"
