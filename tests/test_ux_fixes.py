@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import task_record, write_queue
 from dispatch_util import make_agent, run_cli, setup_repo
+
 from orchestrator.cli import main
 from orchestrator.dispatch.history import MARKER, AttemptRecord, render
 
@@ -72,7 +72,7 @@ def test_cycle_says_drained_only_when_nothing_is_ready(tmp_git_repo: Path, tmp_p
     assert done.returncode == 0 and json.loads(done.stdout)["still_ready"] == 0
     done = run_cli(repo, "cycle")
     assert done.returncode == 0
-    assert [x for x in done.stdout.splitlines() if x.startswith("summary:")][0].startswith(
+    assert next(x for x in done.stdout.splitlines() if x.startswith("summary:")).startswith(
         "summary: drained (nothing is ready); ")
 
 
@@ -98,3 +98,55 @@ def test_reclosing_succeeds_keeps_the_old_reason_and_says_so(
     assert out == "t-1 was already closed: first (reason kept)\n"
     code, out, _ = cli(tmp_path, capsys, "task", "close", "t-1", "--reason", "third", "--json")
     assert code == 0 and json.loads(out)[0]["close_reason"] == "first"
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [x for x in stderr.splitlines() if x.startswith("orchestrator: warning: ")]
+
+
+def test_plan_and_dry_run_print_the_plan_with_launch_problems_as_warnings(
+        tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    setup_repo(repo, [task_record("t-1")], ["/nonexistent/agent", "{task_id}"])
+    (repo / "README.md").write_text("changed\n")
+    before = (repo / ".beads" / "issues.jsonl").read_text()
+    for args, expect in ((["plan"], "claim and launch t-1"),
+                         (["cycle", "--dry-run"], "would claim and launch t-1")):
+        done = run_cli(repo, *args)
+        assert done.returncode == 0, done.stderr
+        assert expect in done.stdout
+        warnings = _warnings(done.stderr)
+        assert len(warnings) == 2 and len(done.stderr.splitlines()) == 2
+        assert "agent command not found: /nonexistent/agent" in warnings[0]
+        assert "uncommitted changes (README.md)" in warnings[1]
+    done = run_cli(repo, "plan", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["launches"][0]["task_id"] == "t-1"
+    for args in (["run"], ["cycle"]):  # the real thing keeps refusing
+        done = run_cli(repo, *args)
+        assert done.returncode == 2 and "agent command not found" in done.stderr
+    assert (repo / ".beads" / "issues.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("case", ["placeholder", "not-executable"])
+def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
+        tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    repo = tmp_git_repo
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("AGENT_TRACE", str(trace))
+    if case == "placeholder":
+        command = [*make_agent(tmp_path / "agent.py", SUCCEED)[:2], "{taskid}", "1", "low"]
+        expect = "agent.command: unknown placeholder {taskid}"
+    else:
+        (repo / "agent.sh").write_text("#!/bin/sh\nexit 0\n")  # committed without the x bit
+        command = ["./agent.sh", "{task_id}"]
+        expect = "agent command not executable: ./agent.sh"
+    setup_repo(repo, [task_record("t-1")], command)
+    before = (repo / ".beads" / "issues.jsonl").read_text()
+    done = run_cli(repo, "plan")
+    assert done.returncode == 0 and "claim and launch t-1" in done.stdout
+    assert [expect in w for w in _warnings(done.stderr)] == [True]
+    done = run_cli(repo, "run")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"orchestrator: {expect}") and len(done.stderr.splitlines()) == 1
+    assert (repo / ".beads" / "issues.jsonl").read_text() == before  # nothing claimed
+    assert not trace.exists()  # no agent ran

@@ -1,11 +1,13 @@
 """`orchestrator cycle`: one dispatch cycle (reconcile, claim, launch, wait, apply, report).
-With --dry-run, what it would claim, launch and comment, changing nothing."""
+With --dry-run, what it would claim, launch and comment, changing nothing (what would stop a
+real cycle, such as a missing agent command or uncommitted changes, is a warning on stderr)."""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from typing import Any
 
+from orchestrator.commands.plan import warn
 from orchestrator.dispatch.cycle import (
     Coordinator,
     RunSummary,
@@ -21,7 +23,7 @@ from orchestrator.dispatch.policy import RELEASE, LoopState
 def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None = None) -> int:
     coord.only = task
     if dry_run:
-        coord.preflight(coord.store.all(), launching=False)
+        warn(coord.preflight(coord.store.all(), launching=False))
         p = coord.plan(LoopState())
         if as_json:
             print(plan_json(p))
