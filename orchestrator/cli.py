@@ -182,6 +182,19 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.store, a.task_id, " ".join(a.text), author=a.author or c.actor, as_json=a.as_json))
 
 
+def _require_queue(c: Context) -> None:
+    """plan/cycle/run in a directory with no queue would report "drained" and exit 0, which
+    looks like success when it is the wrong directory: say so first, before any other check.
+    (`ready` and `status` keep bd's quiet "Nothing is ready.")"""
+    if c.store.kind != "jsonl":
+        return
+    path = c.repo / c.config.jsonl.path
+    if not path.is_file():
+        raise UserError(f"no task queue in {c.repo.resolve()}: {c.config.jsonl.path} does not exist; "
+                        "start one with `orchestrator task create TITLE` or "
+                        "`orchestrator phase start --phase NAME --plan FILE` (or use --repo DIR)")
+
+
 def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """plan, cycle, run, phase, demo: the coordinator (orchestrator/dispatch/)."""
 
@@ -192,6 +205,7 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
         from orchestrator.forge.local import LocalForge
 
         config = c.config
+        _require_queue(c)
         override = getattr(a, "max_parallel", None)
         if override is not None:
             if override < 1:
@@ -234,8 +248,10 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     p.add_argument("--plan", required=True, dest="plan_file", help="implementation plan file")
     p.add_argument("--tests", dest="tests_file", help="test specification file")
     p.add_argument("--regression-cmd", help="must pass before a new phase starts (run, no shell)")
-    p.add_argument("--prompt", default="prompt/plan_features.txt",
-                   help="instructions file named in the task (default: %(default)s)")
+    p.add_argument("--prompt", default=None,
+                   help="a file the task tells the agent to read for its instructions (default: "
+                        "none; the orchestrator gives it the packaged feature-planning prompt, "
+                        "which a repo may override in prompt/plan_features.txt)")
     p.set_defaults(func=lambda a, c: _cmd("phase").phase_start(
         c.store, repo=c.repo, phase=a.phase, plan=a.plan_file, tests=a.tests_file,
         regression_cmd=a.regression_cmd, prompt=a.prompt, actor=c.actor, as_json=a.as_json))

@@ -64,7 +64,8 @@ def test_creates_the_bootstrap_task(tmp_path: Path) -> None:
     assert (t.title, t.priority, t.issue_type, t.labels) == (
         "Plan features for phase2", 1, "task", ("phase:phase2",))
     assert t.description == (
-        "Read prompt/plan_features.txt for instructions.\n\n## Phase Parameters\n"
+        "Follow the feature-planning instructions the orchestrator gives you with this task "
+        "(a repository may override them in prompt/plan_features.txt).\n\n## Phase Parameters\n"
         "- Phase: phase2\n- Implementation plan: docs/phase2.md\n"
         "- Test specification: docs/tests2.md\n\n## Your Task\n"
         "1. Read implementation plan and test spec\n"

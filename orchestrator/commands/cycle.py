@@ -1,11 +1,21 @@
 """`orchestrator cycle`: one dispatch cycle (reconcile, claim, launch, wait, apply, report).
-With --dry-run, what it would claim, launch and comment, changing nothing."""
+With --dry-run, what it would claim, launch and comment, changing nothing (what would stop a
+real cycle, such as a missing agent command or uncommitted changes, is a warning on stderr)."""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
-from orchestrator.dispatch.cycle import Coordinator, plan_json, plan_lines, run_loop, summary_lines
+from orchestrator.commands.plan import warn
+from orchestrator.dispatch.cycle import (
+    Coordinator,
+    RunSummary,
+    plan_json,
+    plan_lines,
+    run_loop,
+    summary_lines,
+)
 from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
@@ -13,7 +23,7 @@ from orchestrator.dispatch.policy import RELEASE, LoopState
 def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None = None) -> int:
     coord.only = task
     if dry_run:
-        coord.preflight(coord.store.all(), launching=False)
+        warn(coord.preflight(coord.store.all(), launching=False))
         p = coord.plan(LoopState())
         if as_json:
             print(plan_json(p))
@@ -26,9 +36,23 @@ def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None 
             print(f"would comment on {r.task_id}:\n  " + text.replace("\n", "\n  "))
         return 0
     summary = run_loop(coord, once=True)
+    coord.only = None  # what is still ready in the whole queue, not only --task
+    still_ready = len(coord.plan(LoopState()).ready)
     if as_json:
-        print(json.dumps(asdict(summary), indent=2))
+        out: dict[str, Any] = {**asdict(summary), "still_ready": still_ready}
+        print(json.dumps(out, indent=2))
     else:
-        for line in summary_lines(summary):
+        for line in cycle_summary_lines(summary, still_ready):
             coord.forge.event(line)
     return summary.exit_code
+
+
+def cycle_summary_lines(summary: RunSummary, still_ready: int) -> list[str]:
+    """One cycle drains the queue only when nothing is ready after it: otherwise say what
+    happened and how much is left (`run` is the loop that drains)."""
+    lines = summary_lines(summary)
+    if summary.exit_code == 0 and still_ready:
+        rest = lines[0].split("); ", 1)[1]  # "N cycle(s), Ts"
+        lines[0] = (f"summary: {summary.reason}; {still_ready} task(s) still ready "
+                    f"(`orchestrator run` drains the queue); {rest}")
+    return lines

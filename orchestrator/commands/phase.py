@@ -22,8 +22,16 @@ STEPS = (
 )
 
 
-def bootstrap_description(phase: str, plan: str, tests: str | None, prompt: str) -> str:
-    lines = [f"Read {prompt} for instructions.", "", "## Phase Parameters", f"- Phase: {phase}",
+# The feature-planning instructions are packaged (orchestrator/agents/prompts); the orchestrator
+# gives them to the agent with this task. A repository's prompt/ folder only overrides them.
+INSTRUCTIONS = ("Follow the feature-planning instructions the orchestrator gives you with this "
+                "task (a repository may override them in prompt/plan_features.txt).")
+
+
+def bootstrap_description(phase: str, plan: str, tests: str | None,
+                          prompt: str | None = None) -> str:
+    head = f"Read {prompt} for instructions." if prompt else INSTRUCTIONS
+    lines = [head, "", "## Phase Parameters", f"- Phase: {phase}",
              f"- Implementation plan: {plan}"]
     if tests:
         lines.append(f"- Test specification: {tests}")
@@ -32,7 +40,7 @@ def bootstrap_description(phase: str, plan: str, tests: str | None, prompt: str)
 
 
 def phase_start(store: TaskStore, *, repo: Path, phase: str, plan: str, tests: str | None,
-                regression_cmd: str | None, prompt: str, actor: str, as_json: bool) -> int:
+                regression_cmd: str | None, prompt: str | None, actor: str, as_json: bool) -> int:
     if not phase.strip() or any(ch.isspace() for ch in phase):
         raise UserError(f"--phase {phase!r}: a phase name is one word, e.g. phase2")
     for flag, path in (("--plan", plan), ("--tests", tests)):

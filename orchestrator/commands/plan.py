@@ -1,12 +1,21 @@
 """`orchestrator plan`: the next cycle's decisions, without side effects."""
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 from orchestrator.dispatch.cycle import Coordinator, plan_json, plan_lines
 from orchestrator.dispatch.policy import LoopState
 
 
+def warn(problems: Sequence[str]) -> None:
+    """What would stop `run` or a real `cycle` from launching; the plan is printed anyway."""
+    for problem in problems:
+        print(f"orchestrator: warning: {problem} (run and cycle would refuse)", file=sys.stderr)
+
+
 def plan(coord: Coordinator, *, as_json: bool) -> int:
-    coord.preflight(coord.store.all(), launching=False)
+    warn(coord.preflight(coord.store.all(), launching=False))
     p = coord.plan(LoopState())
     if as_json:
         print(plan_json(p))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from orchestrator.dispatch.history import MARKER
 from orchestrator.tasks import shapes
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import TaskStore
@@ -33,7 +34,9 @@ def render(task: Task, tasks: Mapping[str, Task]) -> str:
         lines += ["", "Comments:"]
         for c in task.comments:
             lines.append(f"  {c.created_at} {c.author}:")
-            lines += [f"    {x}" for x in c.text.splitlines()]
+            # the attempt record's machine line is for the coordinator (kept in --json and
+            # the store); the human lines above it say the same
+            lines += [f"    {x}" for x in c.text.splitlines() if not x.startswith(MARKER)]
     return "\n".join(lines)
 
 

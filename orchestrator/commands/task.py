@@ -19,17 +19,25 @@ def task_show(store: TaskStore, ids: Sequence[str], *, as_json: bool) -> int:
 
 def task_close(store: TaskStore, ids: Sequence[str], *, reason: str, force: bool, actor: str,
                as_json: bool) -> int:
+    """bd close: each refused ID is reported on stderr (bd's text) and skipped; exit 1 if
+    nothing closed.
+    An unknown ID (bd documents no rule for it in a multi-ID close) is reported as
+    `orchestrator: no task ID` and makes the exit non-zero even when the others closed.
+    Re-closing a closed task succeeds and changes nothing (bd 1.0.5): its reason is kept."""
     result = store.close(ids, reason=reason, force=force, actor=actor)
-    for message in result.refused:
-        print(message, file=sys.stderr)
-    if not result.closed:
-        return 1  # bd: nothing closed -> exit 1
+    unknown = {f"no task {tid}" for tid in result.missing}
+    for message in result.refused:  # bd's guard refusals, as bd prints them
+        print(f"orchestrator: {message}" if message in unknown else message, file=sys.stderr)
     if as_json:
-        print(shapes.dumps([shapes.issue(t) for t in result.closed]))
+        if result.closed:
+            print(shapes.dumps([shapes.issue(t) for t in result.closed]))
     else:
         for t in result.closed:
-            print(f"Closed {t.id}: {t.close_reason or 'Closed'}")
-    return 0
+            if t.id in result.already_closed:
+                print(f"{t.id} was already closed: {t.close_reason or 'Closed'} (reason kept)")
+            else:
+                print(f"Closed {t.id}: {t.close_reason or 'Closed'}")
+    return 1 if result.missing or not result.closed else 0
 
 
 def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, claim: bool,

@@ -308,8 +308,10 @@ class Coordinator:
             env["BEADS_DIR"] = str(self.repo / ".beads")
         return env
 
-    def preflight(self, tasks: Mapping[str, Task], *, launching: bool = True) -> None:
-        """Bad input is refused before anything is claimed."""
+    def preflight(self, tasks: Mapping[str, Task], *, launching: bool = True) -> list[str]:
+        """Bad input is refused before anything is claimed. What would only stop a launch (the
+        agent command, the working tree) is refused when launching; otherwise (`plan`,
+        `cycle --dry-run`, which change nothing) it is returned as warnings."""
         if self.only is not None:
             task = tasks.get(self.only)
             if task is None:
@@ -324,26 +326,48 @@ class Coordinator:
             raise UserError(f"dependency cycle in the queue: {' -> '.join(cycles[0])} "
                             "(remove one edge with `orchestrator task dep remove`)")
         check_budgets(self.config)
+        problems = self.launch_problems()
+        if launching and problems:
+            raise UserError(problems[0])
+        if launching and self._launcher is None:
+            self._launcher = _load_launcher()
+        return problems
+
+    def launch_problems(self) -> list[str]:
+        """Why a launch would fail now, one line each (nothing here changes anything)."""
+        from orchestrator.agents.profiles import PLACEHOLDERS, fill_template
+        problems = []
+        if self.config.agent.command:
+            try:
+                fill_template(self.config.agent.command, {p: "" for p in PLACEHOLDERS})
+            except UserError as e:
+                problems.append(str(e))
         argv0 = agent_argv0(self.config)
         # a relative path is run from the agent's worktree, a checkout of this repository
-        found = Path(self.repo, argv0).is_file() if os.sep in argv0 else shutil.which(argv0)
-        if not found:
-            raise UserError(f"agent command not found: {argv0} (agent.profile "
+        if os.sep in argv0:
+            script = Path(self.repo, argv0)
+            if not script.is_file():
+                problems.append(f"agent command not found: {argv0} (agent.profile "
+                                f"{self.config.agent.profile}); install it or set agent.command")
+            elif not os.access(script, os.X_OK):
+                problems.append(f"agent command not executable: {argv0} (chmod +x it, and "
+                                "commit the mode: agents run it from a checkout)")
+        elif not shutil.which(argv0):
+            problems.append(f"agent command not found: {argv0} (agent.profile "
                             f"{self.config.agent.profile}); install it or set agent.command")
         if not self.git and self.config.dispatch.max_parallel > 1:
-            raise UserError(f"{self.repo}: dispatch.max_parallel > 1 needs a git repository "
+            problems.append(f"{self.repo}: dispatch.max_parallel > 1 needs a git repository "
                             "(each agent works in its own worktree)")
         if self.use_worktrees:
             dirty = self.dirty_paths()
             if dirty:
-                raise UserError(f"{self.repo}: uncommitted changes ({', '.join(dirty[:5])}); "
+                problems.append(f"{self.repo}: uncommitted changes ({', '.join(dirty[:5])}); "
                                 "commit or stash them, agents work from the last commit")
             out = subprocess.run(["git", "-C", str(self.repo), "rev-parse", "--verify", "-q",
                                   "HEAD"], capture_output=True, text=True)
             if out.returncode != 0:
-                raise UserError(f"{self.repo}: the git repository has no commit yet")
-        if launching and self._launcher is None:
-            self._launcher = _load_launcher()
+                problems.append(f"{self.repo}: the git repository has no commit yet")
+        return problems
 
     def _stop_orphans(self, task_id: str) -> list[int]:
         """Stop agents still running for a task whose coordinator died (killed hard: its

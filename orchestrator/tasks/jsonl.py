@@ -471,6 +471,8 @@ class JsonlStore:
               actor: str) -> CloseResult:
         closed: list[Task] = []
         refused: list[str] = []
+        missing: list[str] = []
+        already: list[str] = []
         with self._transaction() as state:
             now = self._now()
             kids = graph.children_of(state.tasks)
@@ -478,9 +480,11 @@ class JsonlStore:
                 task = state.tasks.get(tid)
                 if task is None:
                     refused.append(f"no task {tid}")
+                    missing.append(tid)
                     continue
                 if task.status == Status.CLOSED:
-                    closed.append(task)  # re-closing is idempotent
+                    closed.append(task)  # re-closing is idempotent (bd 1.0.5): reason kept
+                    already.append(tid)
                     continue
                 if not force:
                     why = self._close_refusal(state, task, kids)
@@ -491,7 +495,7 @@ class JsonlStore:
                                close_reason=reason or "Closed")
                 self._put(state, task)
                 closed.append(task)
-        return CloseResult(tuple(closed), tuple(refused))
+        return CloseResult(tuple(closed), tuple(refused), tuple(missing), tuple(already))
 
     @staticmethod
     def _close_refusal(state: _State, task: Task, kids: dict[str, list[str]]) -> str | None:

@@ -58,6 +58,8 @@ class NewTask:
 class CloseResult:
     closed: tuple[Task, ...]
     refused: tuple[str, ...]  # one message per refused ID, as bd prints them
+    missing: tuple[str, ...] = ()         # unknown IDs (also in `refused` as "no task ID")
+    already_closed: tuple[str, ...] = ()  # closed before: unchanged, old reason kept (bd 1.0.5)
 
 
 class TaskStore(Protocol):
