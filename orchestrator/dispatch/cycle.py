@@ -477,6 +477,8 @@ class Coordinator:
             budget = f" with budget {ln.budget}" if ln.budget else ""
             self._event(f"claim {ln.task_id}; launch agent ({ln.kind}, attempt {ln.attempt}"
                         f"{budget}){where}: {ln.title}")
+            if wt is not None and wt.update:  # an earlier attempt's branch met the current tip
+                self._event(f"{ln.task_id}: {wt.update}")
         return started
 
     def _unclaim(self, task_id: str) -> None:
@@ -558,6 +560,9 @@ class Coordinator:
             else:
                 self._cleanup_worktree(r, keep_branch=True, message="")
         digest = outcome.digest or ""
+        if r.worktree is not None and r.worktree.update.startswith("kept "):
+            digest = (digest + f" The attempt ran on its earlier branch, not rebased onto the "
+                      f"current tip ({r.worktree.update}).").strip()
         if note:
             digest = (digest + " " + note).strip()
         if action == policy.ESCALATE or decision.releases:
