@@ -66,6 +66,21 @@ def test_a_fix_committed_after_a_failed_launch_is_what_the_next_run_uses(env: di
     assert (repo / "t-1.txt").read_text() == "t-1 attempt 1\n"
 
 
+def test_a_failed_launch_adds_no_queue_state_commit(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], ["./agent.sh", "{task_id}"])
+    (repo / "agent.sh").write_text("#!/bin/sh\nexit 0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "an agent script without the executable bit")
+    before = git(repo, "rev-parse", "HEAD")
+    for _ in range(2):
+        done = run_cli(repo, "run")
+        assert done.returncode != 0 and "Permission denied" in done.stderr
+    assert git(repo, "rev-parse", "HEAD") == before  # no "orchestrator: queue state" commits
+    t = tasks_of(repo)["t-1"]
+    assert t.status == "open" and not t.assignee and not t.comments  # nothing to record
+
+
 def test_own_commits_of_a_failed_attempt_are_rebased_onto_the_moved_tip(env: dict[str, Any]) -> None:
     repo = env["repo"]
     body = '''

@@ -670,6 +670,10 @@ class Coordinator:
                                  capture_output=True, text=True).stdout.strip()
         if not tracked or not changed:  # a queue the user keeps out of git stays out
             return ""
+        committed = subprocess.run(["git", "-C", str(self.repo), "show", f"HEAD:{rel}"],
+                                   capture_output=True, text=True)
+        if committed.returncode == 0 and _bookkeeping_only(committed.stdout, Path(path)):
+            return ""  # e.g. a failed launch's claim and release: no state worth a commit
         done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify", "-m",
                                "orchestrator: queue state", "--", rel],
                               capture_output=True, text=True)
@@ -678,6 +682,36 @@ class Coordinator:
     def _event(self, line: str) -> None:
         self.events.append(line)
         self.forge.event(line)
+
+
+# fields a claim and its release rewrite without changing what the queue says
+_BOOKKEEPING = frozenset({"updated_at", "started_at", "dependency_count", "dependent_count",
+                          "comment_count"})
+
+
+def _bookkeeping_only(committed: str, path: Path) -> bool:
+    """True when the queue file differs from its committed text only in timestamps and
+    derived counts (so committing it would be noise)."""
+    def normal(text: str) -> list[str] | None:
+        out = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None
+            if not isinstance(record, dict):
+                return None
+            out.append(json.dumps({k: v for k, v in record.items() if k not in _BOOKKEEPING},
+                                  sort_keys=True))
+        return sorted(out)
+    try:
+        now = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    old = normal(committed)
+    return old is not None and old == normal(now)
 
 
 def _rel(path: Any, repo: Path) -> str:
