@@ -46,6 +46,9 @@ class TaskWorktree:
     path: Path
     branch: str            # orchestrator/<task-id>
     base: str              # commit SHA it started from
+    # what create_task_worktree did to an existing task branch to bring it up to the tip
+    # (moved, rebased, or why it was left as it was); "" for a new or unchanged branch
+    update: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,12 @@ def create_task_worktree(repo: Path, task_id: str, *, base: str | None = None,
                          root: Path | None = None) -> TaskWorktree:
     """A worktree on `orchestrator/<task-id>` started at `base` (default: HEAD).
 
-    An existing task branch is reused (a retry or handoff continues the earlier work; its
-    recorded base is kept); an existing worktree of the branch is returned as it is."""
+    An existing task branch is reused (a retry or handoff continues the earlier work), brought
+    up to `base` first so the retry sees what was committed on the working branch since (a
+    fix a human made before resuming): a branch with no commits of its own is moved there,
+    its own commits are rebased onto it. A conflict aborts the rebase and leaves the branch
+    exactly as it was (its recorded base kept); `TaskWorktree.update` says what happened.
+    An existing worktree of the branch is returned as it is."""
     repo = Path(repo).resolve()
     _open(repo)
     branch = task_branch(task_id)
@@ -224,16 +231,33 @@ def _create(repo: Path, task_id: str, branch: str, head: str, base: str | None,
             raise UserError(f"{path}: exists and is not a worktree of {branch}; remove it first")
     path.parent.mkdir(parents=True, exist_ok=True)
     exists = run_git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}", check=False).status == 0
+    target = _rev(repo, base) if base else head
+    update = ""
     if exists:
         recorded = run_git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
         base_sha = recorded or run_git(repo, "merge-base", head, branch).stdout.strip()
+        tip = _rev(repo, branch)
+        if tip != target and _is_ancestor(repo, tip, target):
+            # no commits of its own: start again from the target
+            run_git(repo, "update-ref", "-m", "orchestrator: refresh task branch",
+                    f"refs/heads/{branch}", target, tip)
+            base_sha = target
+            update = f"moved {branch} from {tip[:12]} to {target[:12]}"
         run_git(repo, *_NO_HOOKS, "worktree", "add", "-q", str(path), branch)
+        if tip != target and not update and not _is_ancestor(repo, target, tip):
+            own = len(_commits(repo, run_git(repo, "merge-base", target, tip).stdout.strip(), tip))
+            new, why = _rebase(repo, TaskWorktree(task_id, path, branch, base_sha), target)
+            if new is None:  # aborted: the branch and worktree are as they were
+                update = f"kept {branch} at {tip[:12]}: {why}"
+            else:
+                base_sha = target
+                update = f"rebased {own} commit(s) of {branch} onto {target[:12]}"
     else:
-        base_sha = _rev(repo, base) if base else head
+        base_sha = target
         run_git(repo, *_NO_HOOKS, "worktree", "add", "-q", "-b", branch, str(path), base_sha)
     run_git(repo, "config", _base_key(branch), base_sha)
     _record_hooks(path)
-    return TaskWorktree(task_id, path, branch, base_sha)
+    return TaskWorktree(task_id, path, branch, base_sha, update)
 
 
 def commit_all(path: Path, message: str, *, verify: bool = True) -> str | None:

@@ -47,8 +47,11 @@ def test_worktree_per_task_from_recorded_base(tmp_git_repo: Path) -> None:
     commit_file(wt.path, "work.txt", "work\n")
     gitops.remove_task_worktree(repo, wt, keep_branch=True)
     assert not wt.path.exists()
+    # ... rebased onto the current tip (later.txt), which becomes its base
     again = gitops.create_task_worktree(repo, "shop-m2d.1")
-    assert again.base == base and (again.path / "work.txt").read_text() == "work\n"
+    assert again.base == git(repo, "rev-parse", "HEAD").strip() and (again.path / "later.txt").exists()
+    assert (again.path / "work.txt").read_text() == "work\n"
+    assert again.update.startswith("rebased 1 commit(s) of orchestrator/shop-m2d.1")
     gitops.remove_task_worktree(repo, again)
     assert git(repo, "branch", "--list", "orchestrator/*") == ""
 

@@ -501,6 +501,8 @@ class Coordinator:
             budget = f" with budget {ln.budget}" if ln.budget else ""
             self._event(f"claim {ln.task_id}; launch agent ({ln.kind}, attempt {ln.attempt}"
                         f"{budget}){where}: {ln.title}")
+            if wt is not None and wt.update:  # an earlier attempt's branch met the current tip
+                self._event(f"{ln.task_id}: {wt.update}")
         return started
 
     def _unclaim(self, task_id: str) -> None:
@@ -582,6 +584,9 @@ class Coordinator:
             else:
                 self._cleanup_worktree(r, keep_branch=True, message="")
         digest = outcome.digest or ""
+        if r.worktree is not None and r.worktree.update.startswith("kept "):
+            digest = (digest + f" The attempt ran on its earlier branch, not rebased onto the "
+                      f"current tip ({r.worktree.update}).").strip()
         if note:
             digest = (digest + " " + note).strip()
         if action == policy.ESCALATE or decision.releases:
@@ -689,6 +694,10 @@ class Coordinator:
                                  capture_output=True, text=True).stdout.strip()
         if not tracked or not changed:  # a queue the user keeps out of git stays out
             return ""
+        committed = subprocess.run(["git", "-C", str(self.repo), "show", f"HEAD:{rel}"],
+                                   capture_output=True, text=True)
+        if committed.returncode == 0 and _bookkeeping_only(committed.stdout, Path(path)):
+            return ""  # e.g. a failed launch's claim and release: no state worth a commit
         done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify", "-m",
                                "orchestrator: queue state", "--", rel],
                               capture_output=True, text=True)
@@ -697,6 +706,36 @@ class Coordinator:
     def _event(self, line: str) -> None:
         self.events.append(line)
         self.forge.event(line)
+
+
+# fields a claim and its release rewrite without changing what the queue says
+_BOOKKEEPING = frozenset({"updated_at", "started_at", "dependency_count", "dependent_count",
+                          "comment_count"})
+
+
+def _bookkeeping_only(committed: str, path: Path) -> bool:
+    """True when the queue file differs from its committed text only in timestamps and
+    derived counts (so committing it would be noise)."""
+    def normal(text: str) -> list[str] | None:
+        out = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None
+            if not isinstance(record, dict):
+                return None
+            out.append(json.dumps({k: v for k, v in record.items() if k not in _BOOKKEEPING},
+                                  sort_keys=True))
+        return sorted(out)
+    try:
+        now = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    old = normal(committed)
+    return old is not None and old == normal(now)
 
 
 def _rel(path: Any, repo: Path) -> str:
