@@ -1,5 +1,5 @@
 """A retry or handoff continues on its task branch, brought up to the current tip of the
-working branch first: a fix committed there (say, the agent script's executable bit) is what
+working branch first: a fix committed there (say, the agent script's interpreter line) is what
 the next attempt runs with, and the task's own earlier commits are kept."""
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ SUCCEED = '''
 commit(f"{task_id}.txt", f"{task_id} attempt {attempt}\\n")
 task("close", task_id, "--reason", "done")
 '''
+
+BROKEN_SHEBANG = "#!/nonexistent/interpreter\n"
 
 CRASH = 'print("Traceback (most recent call last):\\nRuntimeError: boom", flush=True)\nsys.exit(1)\n'
 
@@ -52,14 +54,16 @@ def test_a_fix_committed_after_a_failed_launch_is_what_the_next_run_uses(env: di
     agent = make_agent(env["dir"] / "agent.py", SUCCEED)
     script = repo / "scripts" / "agent.sh"
     script.parent.mkdir()
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} {agent[1]} \"$@\"\n")
-    script.chmod(0o644)  # committed without the executable bit
+    body = f"exec {sys.executable} {agent[1]} \"$@\"\n"
+    # executable, so the preflight passes, but its interpreter does not exist: the launch fails
+    script.write_text(BROKEN_SHEBANG + body)
+    script.chmod(0o755)
     setup_repo(repo, [task_record("t-1")], ["./scripts/agent.sh", "{task_id}", "{attempt}", "{budget}"])
     done = run_cli(repo, "run")
-    assert done.returncode != 0 and "Permission denied" in done.stderr
+    assert done.returncode != 0, done.stdout + done.stderr
     assert "orchestrator/t-1" in git(repo, "branch")  # the failed launch left its branch
-    script.chmod(0o755)
-    git(repo, "commit", "-qam", "agent.sh is executable")
+    script.write_text("#!/bin/sh\n" + body)
+    git(repo, "commit", "-qam", "agent.sh runs with /bin/sh")
     done = run_cli(repo, "run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert tasks_of(repo)["t-1"].status == "closed"
@@ -69,13 +73,14 @@ def test_a_fix_committed_after_a_failed_launch_is_what_the_next_run_uses(env: di
 def test_a_failed_launch_adds_no_queue_state_commit(env: dict[str, Any]) -> None:
     repo = env["repo"]
     setup_repo(repo, [task_record("t-1")], ["./agent.sh", "{task_id}"])
-    (repo / "agent.sh").write_text("#!/bin/sh\nexit 0\n")
+    (repo / "agent.sh").write_text(BROKEN_SHEBANG + "exit 0\n")
+    (repo / "agent.sh").chmod(0o755)
     git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "an agent script without the executable bit")
+    git(repo, "commit", "-qm", "an agent script whose interpreter does not exist")
     before = git(repo, "rev-parse", "HEAD")
     for _ in range(2):
         done = run_cli(repo, "run")
-        assert done.returncode != 0 and "Permission denied" in done.stderr
+        assert done.returncode != 0, done.stdout + done.stderr
     assert git(repo, "rev-parse", "HEAD") == before  # no "orchestrator: queue state" commits
     t = tasks_of(repo)["t-1"]
     assert t.status == "open" and not t.assignee and not t.comments  # nothing to record
