@@ -6,7 +6,6 @@ once and is retried with a larger budget, one runs out of context once and is ha
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -56,8 +55,8 @@ def _config_text() -> str:
     )
 
 
-def _git(repo: Path, *args: str) -> None:
-    process.run(["git", "-C", str(repo), *args])
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    return process.run(["git", "-C", str(repo), *args], check=check).stdout
 
 
 def create_demo_repo(repo: Path) -> None:
@@ -101,8 +100,7 @@ def demo(directory: str | None) -> int:
     code = main(["--repo", str(repo), "run"])
     print()
     _git(repo, "add", "-A", ".beads")
-    subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", "demo: final queue state"],
-                   capture_output=True, text=True)
+    _git(repo, "commit", "-q", "-m", "demo: final queue state", check=False)  # may be clean
     print("final queue:", flush=True)
     main(["--repo", str(repo), "status"])
     from orchestrator.config import config_for_repo as _cfg
@@ -116,8 +114,7 @@ def demo(directory: str | None) -> int:
     notes = tasks["demo-3.2"].notes
     if notes:
         print(f"  demo-3.2 handoff notes: {notes.splitlines()[0]}")
-    log = subprocess.run(["git", "-C", str(repo), "log", "--oneline", "--reverse"],
-                         capture_output=True, text=True).stdout
+    log = _git(repo, "log", "--oneline", "--reverse")
     print("\nworking branch (main), oldest first:\n" + log.rstrip())
     print(f"\nlook around: cd {repo} && orchestrator show demo-2.2 demo-3.2  "
           "(attempt history on the tasks), logs/run/ (agent logs), logs/status.md")

@@ -19,7 +19,6 @@ import shlex
 import signal
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator import gitops
 from orchestrator.config import Config
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.history import AttemptRecord, render
@@ -49,11 +49,11 @@ OTHERS_POLL_S = 0.5
 
 def _git_common_dir(repo: Path) -> Path | None:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--path-format=absolute",
-                              "--git-common-dir"], capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
+        out = gitops.run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir",
+                             check=False)
+    except UserError:  # git missing, or no such directory
         return None
-    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+    return Path(out.stdout.strip()) if out.status == 0 and out.stdout.strip() else None
 
 
 def is_git_repo(repo: Path) -> bool:
@@ -363,9 +363,7 @@ class Coordinator:
             if dirty:
                 problems.append(f"{self.repo}: uncommitted changes ({', '.join(dirty[:5])}); "
                                 "commit or stash them, agents work from the last commit")
-            out = subprocess.run(["git", "-C", str(self.repo), "rev-parse", "--verify", "-q",
-                                  "HEAD"], capture_output=True, text=True)
-            if out.returncode != 0:
+            if gitops.run_git(self.repo, "rev-parse", "--verify", "-q", "HEAD", check=False).status:
                 problems.append(f"{self.repo}: the git repository has no commit yet")
         return problems
 
@@ -396,7 +394,6 @@ class Coordinator:
                 self._orphans[t.id] = self._stop_orphans(t.id)
         if not self.use_worktrees or live:
             return
-        from orchestrator import gitops
 
         def still_running(task_id: str) -> bool:
             # another coordinator may have leased, claimed and made a worktree since `live`
@@ -409,8 +406,7 @@ class Coordinator:
 
     def dirty_paths(self) -> list[str]:
         """Tracked files changed in the main tree, except the task store and logs."""
-        out = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain",
-                              "--untracked-files=no"], capture_output=True, text=True)
+        out = gitops.run_git(self.repo, "status", "--porcelain", "--untracked-files=no")
         paths = [line[3:] for line in out.stdout.splitlines() if line.strip()]
         return [p for p in paths if not p.startswith((".beads/", "logs/"))]
 
@@ -481,7 +477,6 @@ class Coordinator:
             wt = None
             try:
                 if self.use_worktrees:
-                    from orchestrator import gitops
                     root = self.config.git.worktree_root
                     wt = gitops.create_task_worktree(
                         self.repo, ln.task_id, root=(self.repo / root) if root else None)
@@ -545,7 +540,6 @@ class Coordinator:
         tampered: list[str] = []
         refused = ""
         if r.worktree is not None:
-            from orchestrator import gitops
             message = f"{task_id}: work left uncommitted by attempt {r.launch.attempt}"
             try:
                 gitops.commit_all(r.worktree.path, message)
@@ -570,7 +564,6 @@ class Coordinator:
         action = decision.action
         if r.worktree is not None:
             if action == policy.DONE:
-                from orchestrator import gitops
                 result = gitops.land_task_branch(self.repo, r.worktree)
                 if result.ok:
                     landed = result.commits
@@ -636,7 +629,6 @@ class Coordinator:
     def _cleanup_worktree(self, r: _Running, *, keep_branch: bool, message: str) -> None:
         if r.worktree is None:
             return
-        from orchestrator import gitops
         if message:
             with contextlib.suppress(UserError):
                 gitops.commit_all(r.worktree.path, f"{r.launch.task_id}: {message}")
@@ -644,12 +636,10 @@ class Coordinator:
 
     def _keep_conflicting_branch(self, r: _Running) -> str:
         """Move the task branch aside so the next try starts from the current tip."""
-        from orchestrator import gitops
         wt = r.worktree
         kept = f"{wt.branch}-conflict-{r.launch.attempt}"
         gitops.remove_task_worktree(self.repo, wt, keep_branch=True)
-        subprocess.run(["git", "-C", str(self.repo), "branch", "-M", wt.branch, kept],
-                       capture_output=True, text=True, check=True)
+        gitops.run_git(self.repo, "branch", "-M", wt.branch, kept)
         return kept
 
     def interrupt(self) -> list[Applied]:
@@ -688,20 +678,22 @@ class Coordinator:
             rel = str(Path(path).resolve().relative_to(self.repo))
         except ValueError:  # a queue file outside the repository
             return ""
-        tracked = subprocess.run(["git", "-C", str(self.repo), "ls-files", "--error-unmatch", "--",
-                                  rel], capture_output=True, text=True).returncode == 0
-        changed = subprocess.run(["git", "-C", str(self.repo), "status", "--porcelain", "--", rel],
-                                 capture_output=True, text=True).stdout.strip()
+        tracked = gitops.run_git(self.repo, "ls-files", "--error-unmatch", "--", rel,
+                                 check=False).status == 0
+        changed = gitops.run_git(self.repo, "status", "--porcelain", "--", rel).stdout.strip()
         if not tracked or not changed:  # a queue the user keeps out of git stays out
             return ""
-        committed = subprocess.run(["git", "-C", str(self.repo), "show", f"HEAD:{rel}"],
-                                   capture_output=True, text=True)
-        if committed.returncode == 0 and _bookkeeping_only(committed.stdout, Path(path)):
+        committed = gitops.run_git(self.repo, "show", f"HEAD:{rel}", check=False)
+        if committed.status == 0 and _bookkeeping_only(committed.stdout, Path(path)):
             return ""  # e.g. a failed launch's claim and release: no state worth a commit
-        done = subprocess.run(["git", "-C", str(self.repo), "commit", "-q", "--no-verify", "-m",
-                               "orchestrator: queue state", "--", rel],
-                              capture_output=True, text=True)
-        return rel if done.returncode == 0 else ""
+        # a failed commit (no identity, say) is reported, not swallowed: the queue file simply
+        # stays modified for the next commit
+        done = gitops.run_git(self.repo, "commit", "-q", "--no-verify", "-m",
+                              "orchestrator: queue state", "--", rel, check=False)
+        if done.status != 0:
+            self._event(f"could not commit {rel}: {(done.stderr or done.stdout).strip()[:200]}")
+            return ""
+        return rel
 
     def _event(self, line: str) -> None:
         self.events.append(line)
