@@ -17,15 +17,20 @@ def git(repo: Path, *args: str) -> str:
                           text=True).stdout
 
 
-@pytest.fixture
-def tmp_git_repo(tmp_path: Path) -> Path:
-    """A real git repository with one commit on `main`."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
+def init_git_repo(repo: Path) -> Path:
+    """A real, empty git repository (no commit yet) with an identity, on `main`."""
+    repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "test@example.invalid")
     git(repo, "config", "user.name", "Test")
     git(repo, "config", "commit.gpgsign", "false")
+    return repo
+
+
+@pytest.fixture
+def tmp_git_repo(tmp_path: Path) -> Path:
+    """A real git repository with one commit on `main`."""
+    repo = init_git_repo(tmp_path / "repo")
     (repo / "README.md").write_text("test repo\n")
     git(repo, "add", "README.md")
     git(repo, "commit", "-q", "-m", "initial")

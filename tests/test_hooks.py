@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orchestrator.commands.hook import HOOK_NAMES, find_tokens
-from tests.conftest import git, task_record
+from tests.conftest import git, init_git_repo, task_record
 
 SHIMS = Path(__file__).parent.parent / "orchestrator" / "hooks"
 FAKE_TOKEN = "ghp_" + "x" * 36  # built at run time: nothing token-like is committed here
@@ -177,11 +177,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
 
 
 def test_repo_without_commits(tmp_path: Path) -> None:
-    repo = tmp_path / "fresh"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "t@example.invalid")
-    git(repo, "config", "user.name", "T")
+    repo = init_git_repo(tmp_path / "fresh")
     done = orch(repo, "hooks", "install")
     assert done.returncode == 0 and "no commits yet" in done.stdout
     assert commit(repo, ".beads/issues.jsonl", jsonl(task_record("x-1"), task_record("x-1"))).returncode == 1

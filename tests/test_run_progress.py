@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
+import pytest
+
 from conftest import task_record
 from orchestrator.commands.run import Progress
 from orchestrator.tasks.model import task_from_record
@@ -16,23 +18,17 @@ def _coord() -> SimpleNamespace:
     return SimpleNamespace(store=SimpleNamespace(all=lambda: tasks), running={"b": None})
 
 
-def test_live_line_on_a_terminal() -> None:
+@pytest.mark.parametrize("live", [True, False])
+def test_live_line_on_a_terminal_plain_lines_otherwise(live: bool) -> None:
     out = io.StringIO()
-    p = Progress(out, live=True)
+    p = Progress(out, live=live)
     p.coord = _coord()
     p.echo("claim b")
     p.tick()
     p.finish()
     text = out.getvalue()
-    assert text.startswith("\r\033[Kclaim b\n[1/4 done | running: b | blocked: 1 | 0:00]")
-    assert text.endswith("\r\033[K")
-
-
-def test_plain_lines_otherwise() -> None:
-    out = io.StringIO()
-    p = Progress(out, live=False)
-    p.coord = _coord()
-    p.echo("claim b")
-    p.tick()
-    p.finish()
-    assert out.getvalue() == "claim b\n"
+    if live:
+        assert text.startswith("\r\033[Kclaim b\n[1/4 done | running: b | blocked: 1 | 0:00]")
+        assert text.endswith("\r\033[K")
+    else:
+        assert text == "claim b\n"
