@@ -53,3 +53,14 @@ def run(
         detail = _tail(proc.stderr) or _tail(proc.stdout) or "no output"
         raise UserError(f"{' '.join(argv[:3])} exited {proc.returncode}: {detail}")
     return done
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists on this host (another user's counts: kill(0) says EPERM)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -6,7 +6,6 @@ run's verbose.jsonl (a task ID picks its latest run), `--follow` keeps printing 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
+from orchestrator.process import pid_alive
 
 _ENDED_POLLS = 10  # polls `--follow` waits for outcome.json once the agent has gone
 _DIR = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<task>.+?)(?:\.(?P<n>\d+))?$")
@@ -57,17 +57,7 @@ def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
     if " exit code=" in text:
         return fields, True
     pid = re.search(r" running pid=(\d+)", text)
-    return fields, pid is not None and not _alive(int(pid.group(1)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        pass
-    return True
+    return fields, pid is not None and not pid_alive(int(pid.group(1)))
 
 
 def read_run(path: Path) -> RunInfo | None:

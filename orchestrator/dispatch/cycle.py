@@ -36,6 +36,7 @@ from orchestrator.dispatch.plan import Launch, Plan, attempt_history, make_plan,
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.forge.local import Forge
 from orchestrator.forge.status import render_status
+from orchestrator.process import pid_alive
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Status, Task, now_rfc3339, parse_time
 from orchestrator.tasks.store import TaskChanges, TaskStore
@@ -66,16 +67,6 @@ def lease_dir(repo: Path) -> Path:
     return (common / "orchestrator" / "leases") if common else (repo / ".beads" / "leases")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass(frozen=True)
 class Lease:
     task_id: str
@@ -88,7 +79,7 @@ class Lease:
         expires = datetime.fromisoformat(self.expires.replace("Z", "+00:00"))
         if expires <= now:
             return False
-        return self.host != socket.gethostname() or _pid_alive(self.pid)
+        return self.host != socket.gethostname() or pid_alive(self.pid)
 
 
 class Leases:
