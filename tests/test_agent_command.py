@@ -16,8 +16,8 @@ from orchestrator.commands.logs import logs_show
 from orchestrator.dispatch.history import read_history
 from orchestrator.tasks.jsonl import JsonlStore
 
-from agents_util import TASK_CMD_HELPER, claude_stream, write_script
-from conftest import task_record, write_queue
+from support.agents import TASK_CMD_HELPER, claude_stream, write_script
+from support.repo import task_record, write_queue
 
 
 def setup_repo(repo: Path, script: Path, profile: str = "command") -> None:
@@ -200,7 +200,7 @@ while True:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert out.startswith("t-1: interrupted")
-    from agents_util import pid_alive
+    from support.agents import pid_alive
     assert not pid_alive(int(child_pid.read_text()))
     t = task(tmp_git_repo, "t-1")
     assert t.status == "open" and read_history(t)[-1].kind == "interrupted"

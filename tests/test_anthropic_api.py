@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from anthropic_api import ScriptedAnthropicAPI, bash, hang, overloaded, prompt_too_long, rate_limited, text
+from support.anthropic_api import ScriptedAnthropicAPI, bash, hang, overloaded, prompt_too_long, rate_limited, text
 
 
 def post(api: ScriptedAnthropicAPI, body: dict[str, Any], path: str = "/v1/messages?beta=true"

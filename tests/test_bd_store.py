@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, BdStub
+from support.repo import FIXTURES, BdStub
 from orchestrator.config import BdConfig, Config
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.bd import BdStore

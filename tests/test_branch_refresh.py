@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from conftest import git, task_record
-from dispatch_util import history_of, make_agent, run_cli, setup_repo, tasks_of
+from support.repo import git, task_record
+from support.dispatch import history_of, make_agent, run_cli, setup_repo, tasks_of
 
 from orchestrator import gitops
 from orchestrator.config import config_for_repo

@@ -2,7 +2,7 @@
 
 These pin down what the agents layer relies on, per docs in the reference (stream-json framing,
 exit codes, the context/overload/max-turns shapes, what raises thinking), for the version we pin;
-and they prove tests/anthropic_api.py speaks the API well enough for the real CLI.
+and they prove tests/support/anthropic_api.py speaks the API well enough for the real CLI.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from anthropic_api import (Reply, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long,
+from support.anthropic_api import (Reply, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long,
                            text)
-from claude_util import (OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, claude_version,
+from support.claude import (OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, claude_version,
                          dummy_api_key)
-from conftest import task_record, write_queue
+from support.repo import task_record, write_queue
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def script_run(claude: Path, tmp_path: Path, script: Sequence[Reply], *args: str
 def test_binary_lookup_skips_only_without_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    import claude_util
+    from support import claude as claude_util
     monkeypatch.delenv("ORCHESTRATOR_TEST_CLAUDE", raising=False)
     monkeypatch.setattr(claude_util, "CI_BINARY", tmp_path / "absent" / "claude")
     monkeypatch.setattr(shutil, "which", lambda name: None)

@@ -6,7 +6,7 @@ agent's own `orchestrator task close` tool call on success, released to open oth
 code, outcome.json's classification, the attempt comment on the task, and the thinking the API
 received for the attempt's budget (effort on the adaptive `opus` alias, budget_tokens on a
 budget model). The `orchestrator` is the installed console script, run as a subprocess; the
-claude it launches is the pinned npm package (tests/claude_util.py), found on PATH.
+claude it launches is the pinned npm package (tests/support/claude.py), found on PATH.
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, hang, overloaded,
+from support.anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, hang, overloaded,
                            prompt_too_long, text, unauthorized)
-from claude_util import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
-from conftest import git, task_record, write_queue
+from support.claude import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
+from support.repo import git, task_record, write_queue
 from orchestrator.dispatch.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task

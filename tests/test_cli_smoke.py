@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES
+from support.repo import FIXTURES
 
 
 def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:

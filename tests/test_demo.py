@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dispatch_util import history_of, tasks_of
+from support.dispatch import history_of, tasks_of
 
 
 def test_demo_drains_the_phase(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import task_record, write_queue
-from dispatch_util import make_agent, run_cli, setup_repo
+from support.repo import task_record, write_queue
+from support.dispatch import make_agent, run_cli, setup_repo
 
 from orchestrator.cli import main
 from orchestrator.dispatch.history import MARKER, AttemptRecord, render

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import gitops
 from orchestrator.errors import UserError
-from tests.conftest import git
+from support.repo import git
 
 
 def commit_file(path: Path, name: str, text: str, message: str | None = None) -> str:
@@ -439,7 +439,7 @@ def test_parallel_agents_closing_their_tasks_in_the_queue_land_in_any_order(tmp_
     (the merge driver applies during the rebase even without `hooks install`)."""
     import json
 
-    from tests.conftest import task_record
+    from support.repo import task_record
 
     ids = ["x-1", "x-2", "x-3"]
     queues = set()

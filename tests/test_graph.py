@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, task_record
+from support.repo import FIXTURES, task_record
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import READY_EXCLUDED_TYPES, Task, task_from_record

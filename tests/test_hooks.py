@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orchestrator.commands.hook import HOOK_NAMES, find_tokens
-from tests.conftest import git, init_git_repo, task_record
+from support.repo import git, init_git_repo, task_record
 
 SHIMS = Path(__file__).parent.parent / "orchestrator" / "hooks"
 FAKE_TOKEN = "ghp_" + "x" * 36  # built at run time: nothing token-like is committed here

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, task_record
+from support.repo import FIXTURES, task_record
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import Task

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, task_record, write_queue
+from support.repo import FIXTURES, task_record, write_queue
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.jsonl import JsonlStore, adaptive_length
 from orchestrator.tasks.store import NewTask, TaskChanges

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.merge import merge_records
-from tests.conftest import task_record
+from support.repo import task_record
 
 T0, T1, T2, T3 = (f"2026-05-29T1{i}:00:00Z" for i in range(4))
 

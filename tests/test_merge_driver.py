@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git, task_record
+from support.repo import git, task_record
 
 T1, T2 = "2026-05-29T11:00:00Z", "2026-05-29T12:00:00Z"
 DRIVER = f"{shlex.quote(sys.executable)} -m orchestrator.cli merge-driver %O %A %B %P"

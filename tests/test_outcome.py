@@ -12,7 +12,7 @@ from orchestrator.agents.outcome import (
 )
 from orchestrator.tasks.model import Task, task_from_record
 
-from conftest import FIXTURES, task_record
+from support.repo import FIXTURES, task_record
 
 AGENT_FIXTURES = FIXTURES / "agents"
 EXPECTED = json.loads((AGENT_FIXTURES / "expected.json").read_text())

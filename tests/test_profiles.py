@@ -14,7 +14,7 @@ from orchestrator.config import AgentConfig, Config
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import task_from_record
 
-from conftest import task_record
+from support.repo import task_record
 
 
 def cfg(**agent: object) -> Config:

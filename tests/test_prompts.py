@@ -12,7 +12,7 @@ from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import Task, task_from_record
 
-from conftest import task_record
+from support.repo import task_record
 
 
 def tasks(*records: dict) -> dict[str, Task]:
@@ -104,7 +104,7 @@ def test_every_queue_command_in_every_prompt_runs_against_the_jsonl_store(tmp_gi
     import subprocess
     import sys
 
-    from conftest import write_queue
+    from support.repo import write_queue
     from orchestrator.tasks.jsonl import JsonlStore
 
     write_queue(tmp_git_repo, [task_record("f-1", title="Feature: upload", issue_type="feature"),

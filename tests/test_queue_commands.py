@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, task_record, write_queue
+from support.repo import FIXTURES, task_record, write_queue
 from orchestrator.cli import main
 
 

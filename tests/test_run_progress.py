@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import task_record
+from support.repo import task_record
 from orchestrator.commands.run import Progress
 from orchestrator.tasks.model import task_from_record
 

@@ -15,7 +15,7 @@ from orchestrator.agents.runner import (
 )
 from orchestrator.errors import UserError
 
-from agents_util import claude_stream, pid_alive, write_script
+from support.agents import claude_stream, pid_alive, write_script
 
 
 def run(tmp_path: Path, body: str, *, stream: str = "auto", timeout_s: float = 60,

@@ -6,7 +6,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import task_record
+from support.repo import task_record
 from orchestrator.config import Config, DispatchConfig
 from orchestrator.dispatch import scheduler
 from orchestrator.dispatch.history import AttemptRecord, render

@@ -18,8 +18,8 @@ from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import JsonlStore
 
-from agents_util import TASK_CMD_HELPER, claude_stream, write_script
-from conftest import git, task_record, write_queue
+from support.agents import TASK_CMD_HELPER, claude_stream, write_script
+from support.repo import git, task_record, write_queue
 
 
 def config(script: Path, **agent: object) -> Config:

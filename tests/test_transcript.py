@@ -7,7 +7,7 @@ import pytest
 
 from orchestrator.agents.transcript import render, render_line
 
-from conftest import FIXTURES
+from support.repo import FIXTURES
 
 AGENT_FIXTURES = FIXTURES / "agents"
 EXPECTED = json.loads((AGENT_FIXTURES / "expected.json").read_text())

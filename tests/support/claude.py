@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PINNED_VERSION = (ROOT / ".ci" / "claude-code-version").read_text().strip()
 CI_BINARY = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "claude"
 

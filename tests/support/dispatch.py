@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from conftest import git, write_queue
+from support.repo import git, write_queue
 
 from orchestrator.dispatch.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
