@@ -16,7 +16,8 @@ from orchestrator.config import Config, config_for_repo
 from orchestrator.errors import UserError
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
 from orchestrator.tasks.model import parse_priority
-from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore, open_store
+from orchestrator.tasks.factory import open_store
+from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
 
 
 @dataclass

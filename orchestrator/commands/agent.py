@@ -1,7 +1,7 @@
 """`orchestrator agent --task ID`: run one agent on one task (the seed's "Manual Single Task").
 
 Claims the task if it is open, runs the agent, records the attempt on the task as a comment
-(`orchestrator.dispatch.history`), releases the claim when the task is not done, and prints the
+(`orchestrator.tasks.history`), releases the claim when the task is not done, and prints the
 outcome. Exit 0 on success, 1 otherwise.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from orchestrator.agents.session import AgentRun, run_task_agent, run_to_dict
 from orchestrator.config import Config
-from orchestrator.dispatch.history import AttemptRecord, read_history, render, since_last_reset
+from orchestrator.dispatch.policy import since_last_reset
+from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskChanges, TaskStore

@@ -16,7 +16,7 @@ from orchestrator.dispatch.cycle import (
     run_loop,
     summary_lines,
 )
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
 

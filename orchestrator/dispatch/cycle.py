@@ -31,7 +31,7 @@ from typing import Any
 from orchestrator import gitops
 from orchestrator.config import Config
 from orchestrator.dispatch import policy
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.plan import Launch, Plan, attempt_history, make_plan, render_plan
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.forge.local import Forge
