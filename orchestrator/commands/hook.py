@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UserError
-from orchestrator.gitops import run_git
+from orchestrator.gitops import run_git, toplevel
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
@@ -42,10 +42,7 @@ TOKEN_PATTERNS = (
 
 
 def _top(ctx: Any) -> Path:
-    out = run_git(Path(ctx.repo), "rev-parse", "--show-toplevel", check=False)
-    if out.status != 0 or not out.stdout.strip():
-        raise UserError(f"{ctx.repo}: not inside a git working tree")
-    return Path(out.stdout.strip())
+    return toplevel(Path(ctx.repo))
 
 
 def _say(hook: str, message: str) -> None:
