@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from orchestrator import runlog
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
 from orchestrator.process import stop_group
@@ -132,14 +133,13 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     scrub = Scrubber(secrets)
     verbose = CappedLog(log_dir / "verbose.jsonl", max_log_bytes)
     output = CappedLog(log_dir / "output.log", max_log_bytes)
-    monitor = CappedLog(log_dir / "monitor.log", max(1 << 20, max_log_bytes // 50))
+    monitor = CappedLog(log_dir / runlog.MONITOR, max(1 << 20, max_log_bytes // 50))
 
     def note(text: str) -> None:
         monitor.write(scrub(f"{now_rfc3339()} {text}\n".encode()))
 
-    fields = " ".join(f"{k}={v}" for k, v in (monitor_fields or {}).items())
-    note(f"start {fields} cwd={cwd} timeout={timeout_s:g}s idle_timeout={idle_timeout_s:g}s "
-         f"argv={_display_argv(argv)}".replace("  ", " "))
+    note(runlog.start_line({**(monitor_fields or {}), "cwd": str(cwd), "timeout": f"{timeout_s:g}s",
+                            "idle_timeout": f"{idle_timeout_s:g}s"}, _display_argv(argv)))
     started = time.monotonic()
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
@@ -153,7 +153,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
             if isinstance(e, FileNotFoundError) and Path(cwd).is_dir() else str(e.strerror or e)
         raise UserError(f"{argv[0]}: {what}") from None
     pgid = proc.pid
-    note(f"running pid={proc.pid} pgid={pgid}")
+    note(runlog.running_line(proc.pid, pgid))
 
     last_output = [time.monotonic()]
     fmt = [stream]
@@ -233,8 +233,8 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     if any(t.is_alive() for t in readers):
         note("output pipe still held open by a process outside the group (daemonized?); "
              "stopped reading it")
-    note(f"exit code={exit_code} duration={duration:.1f}s stdout={verbose.total}B "
-         f"stderr={len(stderr_buf)}B" + (f" killed={killed}" if killed else ""))
+    note(runlog.exit_line(exit_code, duration, f"stdout={verbose.total}B stderr={len(stderr_buf)}B"
+                          + (f" killed={killed}" if killed else "")))
     verbose.close()
     output.close()
     # monitor.log stays open for the session's classification line: closed and reopened
@@ -247,5 +247,5 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 
 def append_monitor(log_dir: Path, text: str, secrets: Iterable[str] = ()) -> None:
     """One more timestamped line in monitor.log (the session's budget and outcome lines)."""
-    with open(log_dir / "monitor.log", "ab") as f:
+    with open(log_dir / runlog.MONITOR, "ab") as f:
         f.write(Scrubber(secrets)(f"{now_rfc3339()} {text}\n".encode()))

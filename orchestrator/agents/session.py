@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator import runlog
 from orchestrator.agents import outcome as outcomes
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.profiles import build_launch, profile_for_task
@@ -32,9 +33,6 @@ from orchestrator.fileio import write_atomic
 from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Task, now_rfc3339
 from orchestrator.tasks.store import TaskStore
-
-_dir_lock = threading.Lock()
-
 
 @dataclass(frozen=True)
 class AgentRun:
@@ -55,26 +53,6 @@ def budget_for_attempt(config: Config, attempt: int) -> str:
     if not budgets:
         return ""
     return budgets[min(max(attempt, 1) - 1, len(budgets) - 1)]
-
-
-def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
-    """logs/run/<UTC timestamp>_<task-id>/, unique even for two runs of a task in one second."""
-    now = now or datetime.now(timezone.utc)
-    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # e.g. `logs` is a file
-        raise UserError(f"{root}: cannot create the run log folder ({e.strerror or e})") from None
-    with _dir_lock:
-        for n in range(1, 1000):
-            path = root / (f"{stamp}_{safe_id}" if n == 1 else f"{stamp}_{safe_id}.{n}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-    raise UserError(f"{root}: cannot create a log directory for {task_id}")
 
 
 def run_to_dict(run: AgentRun) -> dict[str, Any]:
@@ -144,7 +122,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     up in the returned outcome."""
     repo = Path(repo).resolve()
     workdir = Path(workdir).resolve() if workdir is not None else repo
-    logs_root = Path(logs_root) if logs_root is not None else repo / "logs" / "run"
+    logs_root = Path(logs_root) if logs_root is not None else runlog.runs_root(repo)
     before = store.all()
     if task_id not in before:
         raise UserError(f"no task {task_id} in the queue")
@@ -158,7 +136,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
                           budget=run_budget, history=history, repo=repo, config=config)
 
     started = datetime.now(timezone.utc)
-    log_dir = new_log_dir(logs_root, task_id, started)
+    log_dir = runlog.new_log_dir(logs_root, task_id, started)
     prompt_file = log_dir / "prompt.md"
     try:
         launch = build_launch(profile_name, config, prompt_text=prompt, prompt_file=prompt_file,
@@ -201,7 +179,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     run = AgentRun(task_id=task_id, attempt=attempt, profile=profile_name, budget=run_budget,
                    log_dir=log_dir, started_at=now_rfc3339(started),
                    duration_s=round(result.duration_s, 3), outcome=out)
-    write_atomic(log_dir / "outcome.json", json.dumps(run_to_dict(run), indent=2) + "\n")
+    write_atomic(log_dir / runlog.OUTCOME, json.dumps(run_to_dict(run), indent=2) + "\n")
     cost = f" cost=${out.cost_usd:.4f}" if out.cost_usd is not None else ""
     append_monitor(log_dir, f"outcome kind={out.kind}" + (f" subclass={out.subclass}" if out.subclass else "")
                    + f" retryable={str(out.retryable).lower()}{cost} format={facts.format}", secrets)
