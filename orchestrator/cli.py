@@ -202,7 +202,7 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     def _coordinator(a: argparse.Namespace, c: Context, *, echo: Callable[[str], None] | None = None):  # noqa: ANN202
         import dataclasses
 
-        from orchestrator.dispatch.cycle import Coordinator
+        from orchestrator.coordinator.local import Coordinator
         from orchestrator.forge.local import LocalForge
 
         config = c.config

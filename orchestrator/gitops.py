@@ -137,6 +137,11 @@ def _head_sha(repo: Path) -> str:
     return out.stdout.strip()
 
 
+def head_commit(path: Path) -> str:
+    """The commit checked out at `path` (a repository or a worktree)."""
+    return _head_sha(path)
+
+
 def _rev(repo: Path, rev: str) -> str:
     out = run_git(repo, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
     if out.status != 0:
@@ -165,6 +170,11 @@ def current_branch(repo: Path) -> str:
 
 def task_branch(task_id: str) -> str:
     return BRANCH_PREFIX + task_id
+
+
+def rename_branch(repo: Path, old: str, new: str) -> None:
+    """`git branch -M old new` (a branch already named `new` is replaced)."""
+    run_git(repo, "branch", "-M", old, new)
 
 
 @contextlib.contextmanager

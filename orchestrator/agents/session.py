@@ -69,12 +69,23 @@ def run_from_dict(data: Mapping[str, Any]) -> AgentRun:
                     outcome=outcomes.outcome_from_dict(data.get("outcome") or {}))
 
 
-def task_command(store: TaskStore, repo: Path, workdir: Path) -> str:
-    """What the agent types to update the queue. The embedded store lives in the main
-    repository: an agent in another worktree must point `orchestrator task` at it, or it
-    would edit the worktree's copy of the queue."""
+def task_command(store: TaskStore, repo: Path, workdir: Path, *, config_path: str | None = None,
+                 store_kind: str | None = None) -> str:
+    """What the agent types to update the queue, built once by whoever launches it and passed
+    on. The embedded store lives in the main repository: an agent in another worktree must
+    point `orchestrator task` at it, or it would edit the worktree's copy of the queue; an
+    explicit --config/--store of the launching command is passed on so both read one queue."""
     cmd = store.task_cmd
-    if cmd.startswith("orchestrator") and workdir.resolve() != repo.resolve():
+    if store.kind == "bd" or not cmd.startswith("orchestrator"):
+        return cmd
+    if config_path or store_kind:
+        argv = ["orchestrator", "task", "--repo", str(repo.resolve())]
+        if config_path:
+            argv += ["--config", str(Path(config_path).resolve())]
+        if store_kind:
+            argv += ["--store", store_kind]
+        return shlex.join(argv)
+    if workdir.resolve() != repo.resolve():
         cmd = f"{cmd} --repo {shlex.quote(str(repo.resolve()))}"
     return cmd
 
@@ -116,10 +127,12 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
                    logs_root: Path | None = None,
                    stop: threading.Event | None = None,
                    extra_env: Mapping[str, str] | None = None,
+                   task_cmd: str | None = None,
                    ) -> AgentRun:
     """Run one agent on one task and judge it. Raises UserError only for setup problems (unknown
     task, bad profile or template, agent executable not found); everything the agent does ends
-    up in the returned outcome."""
+    up in the returned outcome. `task_cmd` is how the agent updates the queue
+    (`task_command`'s form for this workdir when not given)."""
     repo = Path(repo).resolve()
     workdir = Path(workdir).resolve() if workdir is not None else repo
     logs_root = Path(logs_root) if logs_root is not None else runlog.runs_root(repo)
@@ -130,8 +143,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     profile_name = profile_for_task(task, config, profile)
     run_budget = budget if budget is not None else budget_for_attempt(config, attempt)
     kind = task_kind(task, config)
-    # a caller that knows more (an explicit --config/--store) passes its own command
-    task_cmd = (extra_env or {}).get("ORCHESTRATOR_TASK_CMD") or task_command(store, repo, workdir)
+    task_cmd = task_cmd or task_command(store, repo, workdir)
     prompt = build_prompt(task=task, tasks=before, kind=kind, task_cmd=task_cmd, attempt=attempt,
                           budget=run_budget, history=history, repo=repo, config=config)
 
