@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -690,3 +691,26 @@ def test_plan_text_names_kind_attempt_budget_and_why(env: dict[str, Any]) -> Non
     ]
     done = run_cli(repo, "cycle", "--dry-run", "--json")
     assert json.loads(done.stdout)["launches"][0]["kind"] == "plan_features"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_run_releases_the_claim_and_names_itself_in_the_exit_code(
+        env: dict[str, Any], sig: signal.Signals, code: int) -> None:
+    """Ctrl-C and SIGTERM (a CI runner cancelling the job) stop `orchestrator run` alike."""
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", HANG))
+    exe = Path(sys.executable).parent / "orchestrator"
+    proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while not trace_of(env["trace"]):  # until the agent runs
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, (out, err)
+    assert tasks_of(repo)["t-1"].status == "open"
+    assert [(r.kind, r.decision) for r in history_of(repo, "t-1")] == [("interrupted", "release")]
+    assert not list(lease_dir(repo).glob("*.json"))

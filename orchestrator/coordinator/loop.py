@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 
@@ -28,6 +30,25 @@ OTHERS_POLL_S = 0.5
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so the loop stops as it does on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM (a CI runner cancelling the job, `kill`) stops the loop as
+    Ctrl-C does: agents stopped, attempts recorded, claims released; exit 143. Outside the main
+    thread signals cannot be caught, and the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
