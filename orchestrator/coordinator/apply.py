@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from orchestrator import gitops
+from orchestrator.agents.outcome import Outcome
 from orchestrator.coordinator.ports import Ports
 from orchestrator.coordinator.queue_state import commit_queue_state
 from orchestrator.coordinator.results import ResultRecord, TaskEffects
@@ -164,7 +164,7 @@ def _keep_conflicting_branch(ports: Ports, wt: gitops.TaskWorktree, attempt: int
     return kept
 
 
-def report_applied(ports: Ports, a: Applied, outcome: Any) -> None:
+def report_applied(ports: Ports, a: Applied, outcome: Outcome) -> None:
     d = a.decision
     what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
     reason = d.reason.removeprefix(what + "; ")  # the policy's reason repeats the outcome
