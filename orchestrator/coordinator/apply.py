@@ -106,7 +106,8 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
         raise UserError(f"task {task_id} disappeared from the queue during its run")
     outcome = result.outcome
     decision = policy.decide(task, attempt_history(task), outcome, ports.config)
-    action, landed, note = decision.action, (), ""
+    action, note = decision.action, ""
+    landed: tuple[str, ...] = ()
     if wt is not None:
         if action == policy.DONE:
             landing = gitops.land_task_branch(ports.repo, wt)

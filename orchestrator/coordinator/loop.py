@@ -163,7 +163,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     waiting = [t.id for t in tasks.values() if coord.config.github.escalation_label in t.labels
                and t.status != Status.CLOSED]
     if once:
-        human = (escalated and coord.config.dispatch.on_escalation == "stop") or plan.stop
+        human = bool(escalated and coord.config.dispatch.on_escalation == "stop") or bool(plan.stop)
     else:
         human = bool(waiting or plan.stop)
     return _summary(coord, EXIT_HUMAN if human else EXIT_DRAINED, reason, state, attempts, closed,
