@@ -633,7 +633,9 @@ trace("end")
 
 def test_a_coordinator_killed_hard_leaves_no_second_agent_running(env: dict[str, Any]) -> None:
     repo = env["repo"]
-    body = HANG_FIRST_TRY
+    # the first try prints nothing: once its coordinator is gone its stdout is a broken pipe,
+    # and a print would end it by itself before the next coordinator could find it
+    body = "if attempt == 1:\n    time.sleep(300)\n" + SUCCEED
     setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", body))
     exe = Path(sys.executable).parent / "orchestrator"
     proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.DEVNULL,
@@ -714,3 +716,15 @@ def test_a_signal_stops_run_releases_the_claim_and_names_itself_in_the_exit_code
     assert tasks_of(repo)["t-1"].status == "open"
     assert [(r.kind, r.decision) for r in history_of(repo, "t-1")] == [("interrupted", "release")]
     assert not list(lease_dir(repo).glob("*.json"))
+
+
+def test_agents_work_under_the_configured_worktree_root(env: dict[str, Any]) -> None:
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", SUCCEED))
+    with open(repo / ".orchestrator.yml", "a") as f:
+        f.write("git:\n  worktree_root: ../task-worktrees\n")
+    git(repo, "commit", "-qam", "worktrees beside the repository")
+    assert run_loop(_coordinator(repo)).exit_code == 0
+    (start,) = [e for e in trace_of(env["trace"]) if e["event"] == "start"]
+    assert Path(start["cwd"]).resolve().parent == (repo.parent / "task-worktrees").resolve()
+    assert tasks_of(repo)["t-1"].status == "closed" and (repo / "t-1.txt").is_file()
