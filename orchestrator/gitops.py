@@ -611,3 +611,52 @@ def tampered_paths(path: Path, base: str, *, extra: Sequence[str] = ()) -> list[
             if old_files.get(name) != new_files.get(name):
                 found.append(f".git/hooks/{name}")
     return found
+
+
+# -- what a task branch holds ---------------------------------------------------------------------
+
+def task_branches(repo: Path) -> dict[str, str]:
+    """Every `orchestrator/<id>` branch: task ID -> tip."""
+    out = run_git(Path(repo), "for-each-ref", "--format=%(objectname) %(refname)",
+                  f"refs/heads/{BRANCH_PREFIX}").stdout
+    branches = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        branches[ref.removeprefix(f"refs/heads/{BRANCH_PREFIX}")] = sha
+    return branches
+
+
+def unlanded_count(repo: Path, tip: str, onto: str = "HEAD") -> int:
+    """Commits reachable from tip that the working branch (`onto`) does not have."""
+    return int(run_git(Path(repo), "rev-list", "--count", f"{onto}..{tip}").stdout.strip() or 0)
+
+
+def branch_worktree(repo: Path, task_id: str) -> TaskWorktree:
+    """The task branch as a TaskWorktree (its worktree, when one is left, else where one would
+    be), with the base it was started from (recorded, else its merge base with HEAD)."""
+    repo = Path(repo).resolve()
+    branch = task_branch(task_id)
+    path = _checked_out_at(repo, branch) or _default_root(repo) / task_id
+    base = run_git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+    if not base or not _is_ancestor(repo, base, branch):
+        base = run_git(repo, "merge-base", "HEAD", branch).stdout.strip()
+    return TaskWorktree(task_id, path, branch, base)
+
+
+def changed_paths(repo: Path, base: str, tip: str) -> list[str]:
+    """Paths the commits base..tip change (no rename detection: both names count)."""
+    out = run_git(Path(repo), "diff", "--name-only", "--no-renames", base, tip).stdout
+    return [p for p in out.split("\n") if p]
+
+
+def protected_paths(paths: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+    """Those of `paths` an agent must not change (TAMPER_PATHS plus `extra` prefixes)."""
+    prefixes = (*TAMPER_PATHS, *extra)
+    return sorted(p for p in paths if p and any(
+        p == x.rstrip("/") or (x.endswith("/") and p.startswith(x)) for x in prefixes))
+
+
+def added_lines_diff(repo: Path, base: str, tip: str) -> bytes:
+    """The unified diff (-U0) of base..tip, for a scan of the lines it adds."""
+    return run_git(Path(repo), "diff", "-U0", "--no-color", "--no-ext-diff",
+                   "--diff-filter=ACMR", base, tip).raw

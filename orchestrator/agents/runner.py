@@ -11,7 +11,6 @@ last part are kept, so the final `result` event still reaches the classifier.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -28,27 +27,13 @@ from orchestrator.errors import UserError
 from orchestrator.process import stop_group
 from orchestrator.secrets import REDACTED as REDACTED_TEXT
 from orchestrator.secrets import scrub_pattern
+from orchestrator.secrets import secret_values as secret_values  # (re-exported)
 from orchestrator.tasks.model import now_rfc3339
 
-# Environment variables whose values are secrets: scrubbed from every log.
-_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
-                          r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
 REDACTED = REDACTED_TEXT.encode()
 _CHUNK = 1 << 16
 _DRAIN_S = 5.0  # how long the pipes are read after the group is gone (an escaped process may hold them)
 _MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
-
-
-def secret_values(env: Mapping[str, str]) -> list[str]:
-    """The values of secret-looking variables (GITHUB_TOKEN, ANTHROPIC_API_KEY, ...) long enough
-    to be secrets; plain numbers (MAX_THINKING_TOKENS) are not."""
-    out = []
-    for name, value in env.items():
-        if name.endswith("_TOKENS") or not _SECRET_NAME.search(name):
-            continue
-        if len(value) >= 8 and not value.isdigit():
-            out.append(value)
-    return sorted(set(out), key=len, reverse=True)
 
 
 class Scrubber:

@@ -10,11 +10,13 @@ tell the forge. Then the queue file is committed when it changed (`queue_state`)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator import gitops
 from orchestrator.agents.outcome import Outcome
+from orchestrator.coordinator import crashpoints
+from orchestrator.coordinator.landing import queue_paths, vet_branch
 from orchestrator.coordinator.ports import Ports
 from orchestrator.coordinator.queue_state import commit_queue_state
 from orchestrator.coordinator.results import ResultRecord, TaskEffects
@@ -106,6 +108,12 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
         raise UserError(f"task {task_id} disappeared from the queue during its run")
     outcome = result.outcome
     decision = policy.decide(task, attempt_history(task), outcome, ports.config)
+    if wt is not None and decision.action == policy.DONE:
+        refused = vet_branch(ports.repo, wt, ports.config, queue_paths(ports.repo, store))
+        if refused:  # never landed: the task fails with the reason, its work kept aside
+            outcome = replace(outcome, kind="error", retryable=False, digest=refused,
+                              subclass="secret" if "secret" in refused else "tamper")
+            decision = policy.decide(task, attempt_history(task), outcome, ports.config)
     action, note = decision.action, ""
     landed: tuple[str, ...] = ()
     if wt is not None:
@@ -113,6 +121,7 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             landing = gitops.land_task_branch(ports.repo, wt)
             if landing.ok:
                 landed = landing.commits
+                crashpoints.reached("landed")
                 gitops.remove_task_worktree(ports.repo, wt)
             else:
                 kept = _keep_conflicting_branch(ports, wt, result.attempt)
@@ -123,7 +132,7 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             gitops.remove_task_worktree(ports.repo, wt, keep_branch=True)
     record = AttemptRecord(
         attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
-        budget=result.budget, digest=_digest(result, wt, note, action, decision),
+        budget=result.budget, digest=_digest(result, outcome, wt, note, action, decision),
         log_dir=result.log_dir, at=result.started_at or now_rfc3339(), decision=action,
         cost_usd=outcome.cost_usd)
     store.comment(task_id, render(record), author=ports.actor)
@@ -134,9 +143,9 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     return applied
 
 
-def _digest(result: ResultRecord, wt: gitops.TaskWorktree | None, note: str, action: str,
-            decision: policy.Decision) -> str:
-    digest = result.outcome.digest or ""
+def _digest(result: ResultRecord, outcome: Outcome, wt: gitops.TaskWorktree | None, note: str,
+            action: str, decision: policy.Decision) -> str:
+    digest = outcome.digest or ""
     if result.commits.update.startswith("kept "):
         digest = (digest + " The attempt ran on its earlier branch, not rebased onto the "
                   f"current tip ({result.commits.update}).").strip()

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from orchestrator import gitops
+from orchestrator.coordinator import crashpoints
 from orchestrator.coordinator.ports import Ports
 
 # fields a claim and its release rewrite without changing what the queue says
@@ -40,6 +41,7 @@ def commit_queue_state(ports: Ports) -> str:
     if done.status != 0:
         ports.event(f"could not commit {rel}: {(done.stderr or done.stdout).strip()[:200]}")
         return ""
+    crashpoints.reached("queue-committed")
     return rel
 
 
