@@ -7,6 +7,7 @@ tokens where a shape is loose (a false positive blocks someone's commit).
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -106,3 +107,9 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
         if len(value) >= 8 and not value.isdigit():
             out.append(value)
     return sorted(set(out), key=len, reverse=True)
+
+
+def scrub_env(text: str) -> str:
+    """`scrub` with the secret values of this process's environment (the agent's own keys):
+    for what an agent writes into the queue."""
+    return scrub(text, secret_values(os.environ)) if text else text

@@ -41,6 +41,9 @@ def commit_queue_state(ports: Ports) -> str:
     if done.status != 0:
         ports.event(f"could not commit {rel}: {(done.stderr or done.stdout).strip()[:200]}")
         return ""
+    head = gitops.run_git(repo, "symbolic-ref", "-q", "HEAD", check=False).stdout.strip()
+    if head:  # the working branch moved by our own hand: not an agent's doing
+        gitops.note_ref_moved(repo, head, gitops.head_commit(repo))
     crashpoints.reached("queue-committed")
     return rel
 

@@ -108,7 +108,7 @@ def drop_landed_branches(ports: Ports, tasks: Mapping[str, Task],
                          live: Collection[str] = ()) -> list[str]:
     """Delete the task branches (and worktrees) of closed tasks whose work is all on the working
     branch: a coordinator stopped between landing and cleaning up leaves them."""
-    out = []
+    out: list[str] = []
     if not ports.git:
         return out
     for task_id, tip in gitops.task_branches(ports.repo).items():
