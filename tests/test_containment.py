@@ -107,3 +107,51 @@ else:
     assert (t2.subclass, t2.decision) == ("secret", "escalate")
     assert "config.txt:1: looks like a GitHub token" in t2.digest
     assert token not in t2.digest
+
+
+def test_a_deleted_live_queue_is_restored_never_committed(env: dict[str, Any]) -> None:
+    body = '''
+if task_id == "t-2":
+    os.remove(os.path.join(os.environ["ORCHESTRATOR_REPO"], ".beads", "issues.jsonl"))
+    sys.exit(0)
+''' + SUCCEED
+    repo = _setup(env, ["t-1", "t-2"], body)
+    done = run_cli(repo, "run")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "the live queue was damaged" in done.stdout
+    committed = git(repo, "show", "HEAD:.beads/issues.jsonl")
+    assert '"t-1"' in committed and '"t-2"' in committed
+    tasks = tasks_of(repo)
+    assert tasks["t-1"].status == "closed"  # the earlier task's closed state is kept
+    assert tasks["t-2"].status == "blocked"
+    assert history_of(repo, "t-2")[-1].subclass == "tamper"
+
+
+def test_an_edit_to_the_worktrees_copy_of_the_queue_is_a_tamper_not_a_conflict(
+        env: dict[str, Any]) -> None:
+    body = '''
+if task_id == "t-2":
+    with open(os.path.join(".beads", "issues.jsonl"), "a") as f:
+        f.write("{}\\n")
+''' + SUCCEED
+    repo = _setup(env, ["t-1", "t-2"], body)
+    done = run_cli(repo, "run")
+    assert done.returncode == 3, done.stdout + done.stderr
+    last = history_of(repo, "t-2")[-1]
+    assert (last.subclass, last.decision) == ("tamper", "escalate")
+    assert ".beads/issues.jsonl" in last.digest
+    assert len(history_of(repo, "t-2")) == 1  # not requeued as a landing conflict
+
+
+def test_a_token_written_straight_into_the_queue_is_cut_before_the_queue_state_commit(
+        env: dict[str, Any]) -> None:
+    body = '''
+path = os.path.join(os.environ["ORCHESTRATOR_REPO"], ".beads", "issues.jsonl")
+text = open(path).read().replace('"title":"Task t-1"', '"title":"Task t-1 ' + "ghp_" + "Z9" * 18 + '"')
+open(path, "w").write(text)
+''' + SUCCEED
+    repo = _setup(env, ["t-1"], body)
+    done = run_cli(repo, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ghp_" not in git(repo, "log", "-p", "--", ".beads/issues.jsonl")
+    assert "[REDACTED]" in tasks_of(repo)["t-1"].title

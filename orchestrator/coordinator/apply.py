@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator import gitops
 from orchestrator.agents.outcome import Outcome
-from orchestrator.coordinator import confine, crashpoints
+from orchestrator.coordinator import confine, crashpoints, queue_guard
 from orchestrator.coordinator.landing import queue_paths, vet_branch
 from orchestrator.coordinator.ports import Ports
 from orchestrator.coordinator.queue_state import commit_queue_state
@@ -109,6 +109,11 @@ def apply_task_effects(store: TaskStore, task_id: str, effects: TaskEffects, *,
 
 def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     store, task_id = ports.store, result.task_id
+    damaged = queue_guard.check(ports)
+    if damaged:  # this run may be the culprit: never land it unseen
+        result = replace(result, outcome=replace(
+            result.outcome, kind="error", subclass="tamper", retryable=False,
+            digest=f"During this run {damaged}."))
     refused = (*result.effects.refused,
                *apply_task_effects(store, task_id, result.effects, actor=ports.actor))
     wt = task_worktree(ports, result)
@@ -153,6 +158,7 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     store.comment(task_id, render(record), author=ports.actor)
     _set_state(ports, task, action, decision)
     ports.leases.release(task_id)
+    queue_guard.keep(ports)
     applied = Applied(task_id, decision, record, landed, note)
     report_applied(ports, applied, outcome)
     return applied

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from orchestrator import runlog
-from orchestrator.coordinator import crashpoints, recovery
+from orchestrator.coordinator import crashpoints, queue_guard, recovery
 from orchestrator.coordinator.ports import Ports
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import Launch, Plan, make_plan
@@ -143,6 +143,7 @@ def plan_cycle(ports: Ports, state: policy.LoopState, *, running: Collection[str
                orphans: Callable[[str], list[int]] | None = None) -> CyclePlan:
     """Check the recovery invariant (repairing what breaks it), plan, reconcile and (with
     launch) claim what the plan launches."""
+    queue_guard.check(ports)
     tasks = ports.store.all()
     restored = recovery.restore_invariant(ports, tasks, live_runs(ports, tasks, running))
     plan = decide_plan(ports, state, running=running, cost_usd=cost_usd, only=only)
@@ -152,4 +153,5 @@ def plan_cycle(ports: Ports, state: policy.LoopState, *, running: Collection[str
         ports.event("ready queue: " + ", ".join(plan.ready))
         claimed = claim(ports, plan.launches)
         crashpoints.reached("claimed")
+    queue_guard.keep(ports)
     return CyclePlan(plan, claimed, bool(plan.reclaim) or bool(closed) or bool(restored), closed)
