@@ -3,6 +3,7 @@ tasks of the queue, the live queue file and the worktree's copy of it. Each misb
 real subprocess agent on a real repository; each is refused, undone and recorded."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,40 @@ open(path, "w").write(text)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ghp_" not in git(repo, "log", "-p", "--", ".beads/issues.jsonl")
     assert "[REDACTED]" in tasks_of(repo)["t-1"].title
+
+
+def test_a_daemonised_grandchild_is_stopped_with_its_agent_and_what_it_writes_never_lands(
+        env: dict[str, Any]) -> None:
+    """The agent starts a process that leaves its group and session (setsid after a fork, its
+    parent gone) and writes into the worktree after the agent ended."""
+    body = '''
+if task_id == "t-1":
+    pidfile = os.environ["AGENT_TRACE"] + ".daemon"
+    agent = os.getpid()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:  # the grandchild: parent gone, own session, not in the agent's group
+            with open(pidfile + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.rename(pidfile + ".tmp", pidfile)
+            while os.path.exists(f"/proc/{agent}") and \\
+                    open(f"/proc/{agent}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+                time.sleep(0.05)
+            time.sleep(2)
+            with open("late.txt", "w") as f:
+                f.write("written after the agent ended\\n")
+            time.sleep(300)
+            os._exit(0)
+        os._exit(0)
+    while not os.path.exists(pidfile):
+        time.sleep(0.05)
+''' + SUCCEED
+    repo = _setup(env, ["t-1"], body)
+    done = run_cli(repo, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    daemon = int((env["dir"] / "trace.jsonl.daemon").read_text())
+    state = ""
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{daemon}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    assert state in ("", "Z"), "the daemonised grandchild outlived its agent"
+    assert "late.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")
