@@ -700,7 +700,8 @@ def test_plan_text_names_kind_attempt_budget_and_why(env: dict[str, Any]) -> Non
     assert json.loads(done.stdout)["launches"][0]["kind"] == "plan_features"
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                       (signal.SIGHUP, 129)])
 def test_a_signal_stops_run_releases_the_claim_and_names_itself_in_the_exit_code(
         env: dict[str, Any], sig: signal.Signals, code: int) -> None:
     """Ctrl-C and SIGTERM (a CI runner cancelling the job) stop `orchestrator run` alike."""
