@@ -78,18 +78,24 @@ def apply_task_effects(store: TaskStore, task_id: str, effects: TaskEffects, *,
                                  design=scrub(t.design),
                                  acceptance_criteria=scrub(t.acceptance_criteria),
                                  notes=scrub(t.notes), labels=t.labels, id=t.id), actor=actor)
+    now = store.all()
+
+    def missing(issue: str, on: str, kind: str) -> bool:
+        have = now.get(issue)
+        return have is not None and on in now and not any(
+            d.depends_on_id == on and d.type == kind for d in have.dependencies)
+
     edges = [(t.id, d.depends_on_id, d.type) for t in effects.created for d in t.dependencies]
     for d in effects.deps_added:
+        if not missing(d.issue_id, d.depends_on_id, d.type):
+            continue  # already there (a local run: the confined task command made it)
         why = confine.refusal(task_id, f"dep add {d.issue_id} {d.depends_on_id}", [d.issue_id])
         if why:
             refused.append(why)
         else:
             edges.append((d.issue_id, d.depends_on_id, d.type))
-    now = store.all()
     for issue, on, kind in edges:
-        have = now.get(issue)
-        if have is not None and on in now and not any(
-                d.depends_on_id == on and d.type == kind for d in have.dependencies):
+        if missing(issue, on, kind):
             store.dep_add(issue, on, dep_type=kind, actor=actor)
     mine = now.get(task_id)
     if mine is None:
