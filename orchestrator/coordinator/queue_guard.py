@@ -18,6 +18,14 @@ from orchestrator.coordinator.ports import Ports
 from orchestrator.errors import UserError
 
 LAST_GOOD = "queue-last-good.jsonl"
+# the task IDs of each last-good copy this process wrote, by the copy's stat: `check` runs at
+# every step, and re-parsing a large queue each time would cost more than the step
+_IDS: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _key(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _paths(ports: Ports) -> tuple[Path, Path] | None:
@@ -52,6 +60,12 @@ def keep(ports: Ports) -> None:
     tmp = copy.with_suffix(".tmp")
     shutil.copyfile(live, tmp)
     tmp.replace(copy)
+    try:
+        ids = frozenset(ports.store.all())
+    except UserError:
+        _IDS.pop(copy, None)
+        return
+    _IDS[copy] = (_key(copy), ids)
 
 
 def check(ports: Ports) -> str:
@@ -61,7 +75,11 @@ def check(ports: Ports) -> str:
     if paths is None or not paths[1].is_file():
         return ""
     live, copy = paths
-    good = copy.read_text(encoding="utf-8", errors="replace")
+    cached = _IDS.get(copy)
+    if cached is not None and cached[0] == _key(copy):
+        good_ids: set[str] | frozenset[str] = cached[1]
+    else:
+        good_ids = _ids(copy.read_text(encoding="utf-8", errors="replace"))
     why = ""
     if not live.is_file():
         why = f"{live.name} was deleted"
@@ -70,7 +88,7 @@ def check(ports: Ports) -> str:
             now = set(ports.store.all())
         except UserError as e:
             now, why = set(), f"{live.name} could not be read ({e})"
-        lost = sorted(_ids(good) - now)
+        lost = sorted(good_ids - now)
         if lost and not why:
             why = f"{len(lost)} task(s) disappeared from {live.name} ({', '.join(lost[:5])})"
     if not why:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from orchestrator import gitops
-from orchestrator.coordinator import crashpoints, queue_guard
+from orchestrator.coordinator import crashpoints, queue_guard, recovery
 from orchestrator.coordinator.ports import Ports
 from orchestrator.fileio import write_atomic
 from orchestrator.secrets import find_tokens, scrub
@@ -25,6 +25,8 @@ def commit_queue_state(ports: Ports) -> str:
         return ""
     repo = ports.repo
     queue_guard.check(ports)  # a deleted or truncated queue is put back, never committed
+    # a task is closed in the committed queue only when its work is on the working branch
+    recovery.restore_invariant(ports, ports.store.all(), ports.leases.live())
     try:
         rel = str(Path(path).resolve().relative_to(repo))
     except ValueError:  # a queue file outside the repository
