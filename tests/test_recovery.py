@@ -144,3 +144,26 @@ def test_unlanded_work_that_may_not_land_goes_to_a_human(env: dict[str, Any]) ->
     assert git(repo, "branch", "--list", "orchestrator/t-1").strip()
 
 
+
+
+def test_a_task_a_human_closed_after_its_escalation_keeps_its_branch_unlanded(
+        env: dict[str, Any]) -> None:
+    from orchestrator.tasks.history import AttemptRecord, render
+    from orchestrator.tasks.jsonl import JsonlStore
+    repo = env["repo"]
+    setup_repo(repo, [task_record("t-1")], make_agent(env["dir"] / "agent.py", WORK))
+    store = JsonlStore(repo / ".beads" / "issues.jsonl")
+    store.comment("t-1", render(AttemptRecord(attempt=3, kind="error", decision="escalate",
+                                              digest="three failures")), author="orchestrator")
+    store.close(["t-1"], reason="won't do", actor="human")
+    git(repo, "commit", "-q", "-am", "a human closed t-1")
+    git(repo, "branch", "orchestrator/t-1")
+    git(repo, "checkout", "-q", "orchestrator/t-1")
+    (repo / "t-1.txt").write_text("half-done work\n")
+    git(repo, "add", "t-1.txt")
+    git(repo, "commit", "-q", "-m", "t-1: half done")
+    git(repo, "checkout", "-q", "main")
+    done = run_cli(repo, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (repo / "t-1.txt").exists()
+    assert git(repo, "rev-parse", "orchestrator/t-1").strip()

@@ -10,7 +10,8 @@ plans (`orchestrator run` at its start, and every `plan_cycle`, which is also th
 job) and repairs what breaks it: such a branch is landed as `apply_results` would have landed
 it (vetted first: protected paths and secrets), or, when it cannot land, the task is reopened
 (a conflict: its commits kept on a side branch) or handed to a human (work it may not land).
-A closed task is never run again: its work lands without an agent.
+A closed task is never run again: its work lands without an agent. A task a human closed after
+it was escalated to them is theirs: its branch is left alone.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from orchestrator.coordinator.landing import queue_paths, vet_branch
 from orchestrator.coordinator.ports import Ports
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import attempt_history
-from orchestrator.tasks.history import AttemptRecord, render
+from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.tasks.model import Status, Task, now_rfc3339
 from orchestrator.tasks.store import TaskChanges
 
@@ -51,6 +52,9 @@ def violations(ports: Ports, tasks: Mapping[str, Task],
         task = tasks.get(task_id)
         if task is None or task.status != Status.CLOSED or task_id in live:
             continue
+        history = read_history(task)
+        if history and history[-1].decision == policy.ESCALATE:
+            continue  # a human closed it after it was handed over: the branch is theirs to judge
         n = gitops.unlanded_count(ports.repo, tip)
         if n:
             out.append(Violation(task_id, gitops.task_branch(task_id), n))
