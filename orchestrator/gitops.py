@@ -26,6 +26,7 @@ import git
 from orchestrator.errors import UserError
 
 BRANCH_PREFIX = "orchestrator/"
+ARCHIVE_PREFIX = "orchestrator-archive/"  # not under BRANCH_PREFIX: nothing treats these as live
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
@@ -104,6 +105,31 @@ def _open(repo: Path) -> git.Repo:
 def _common_dir(repo: Path) -> Path:
     out = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
     return Path(out)
+
+
+def common_dir(repo: Path) -> Path:
+    """The git directory shared by every worktree of `repo` (where hook state and task
+    worktrees live)."""
+    return _common_dir(repo)
+
+
+def find_root(start: Path) -> Path:
+    """The repository root seen from `start`, found the way git finds it: the nearest of `start`
+    and its parents holding a `.git` (a directory, or a file in a worktree); `start` itself when
+    none does (a queue outside git). Plain file checks, no git process: every command runs this."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def toplevel(path: Path) -> Path:
+    """The work tree `path` is in; a UserError outside one (a bare repository, no repository)."""
+    done = run_git(path, "rev-parse", "--show-toplevel", check=False)
+    if done.status != 0 or not done.stdout.strip():
+        raise UserError(f"{path}: not inside a git working tree")
+    return Path(done.stdout.strip())
 
 
 def _head_sha(repo: Path) -> str:
@@ -338,6 +364,30 @@ def _prune(repo: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
         _remove(repo, TaskWorktree(task_id, entry.path, entry.branch, ""), keep_branch=True)
         removed.append(str(entry.path))
     return removed
+
+
+def archive_task_branch(repo: Path, task_id: str) -> str | None:
+    """Set the task's branch aside so its next attempt starts fresh from the working branch (a
+    restart after an escalation: rebasing the old branch would bring back what was escalated).
+    The worktree goes (uncommitted changes in it are discarded); the branch is renamed to
+    `orchestrator-archive/ID-N`, its work kept for a human. Returns the new name, None when the
+    task has no branch."""
+    repo = Path(repo)
+    branch = task_branch(task_id)
+    with _repo_lock(repo):
+        if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}", check=False).status:
+            return None
+        held = _checked_out_at(repo, branch)
+        if held is not None:
+            _remove(repo, TaskWorktree(task_id, held, branch, ""), keep_branch=True)
+        n = 1
+        while run_git(repo, "rev-parse", "-q", "--verify",
+                      f"refs/heads/{ARCHIVE_PREFIX}{task_id}-{n}", check=False).status == 0:
+            n += 1
+        archived = f"{ARCHIVE_PREFIX}{task_id}-{n}"
+        run_git(repo, "branch", "-m", branch, archived)
+        run_git(repo, "config", "--unset", _base_key(archived), check=False)
+        return archived
 
 
 # -- landing -------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 On a terminal a live line shows done/total, running, blocked and elapsed time under the event
 lines; otherwise only plain event lines are printed. Exit 0 drained, 3 stopped for a human,
-1 on error, 130 on Ctrl-C (running agents are stopped and their claims released)."""
+1 on error, 130 on Ctrl-C or SIGTERM (running agents are stopped and their claims released)."""
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -62,11 +63,17 @@ class Progress:
             self.out.flush()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a CI cancel, `kill`) stops the loop the way Ctrl-C does
+
+
 def run(coord: Coordinator, progress: Progress) -> int:
     progress.coord = coord
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         summary = run_loop(coord, tick=progress.tick)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         progress.finish()
     for line in summary_lines(summary):
         print(line, file=progress.out, flush=True)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from orchestrator import gitops
 from orchestrator.commands.show import show
 from orchestrator.errors import UserError
 from orchestrator.tasks import shapes
@@ -41,17 +43,26 @@ def task_close(store: TaskStore, ids: Sequence[str], *, reason: str, force: bool
 
 
 def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, claim: bool,
-                actor: str, as_json: bool) -> int:
+                actor: str, as_json: bool, reset_branch_in: Path | None = None) -> int:
+    """`reset_branch_in`: the repository whose task branches (`--reset-branch`) are archived
+    after the update, so a reopened task starts over instead of rebasing what was escalated."""
     updated = []
     if claim:
         updated = [store.claim(tid, actor=actor) for tid in ids]
     if changes != TaskChanges() or not claim:
         updated = store.update(ids, changes, actor=actor)
+    archived = {t.id: gitops.archive_task_branch(reset_branch_in, t.id)
+                for t in updated} if reset_branch_in is not None else {}
     if as_json:
         print(shapes.dumps([shapes.issue(t) for t in updated]))
     else:
         for t in updated:
             print(f"Updated {t.id}: {t.status}" + (f" ({t.assignee})" if t.assignee else ""))
+    for tid, branch in archived.items():
+        # on stderr: --json output stays bd's shape
+        print(f"{tid}: branch {gitops.task_branch(tid)} archived as {branch}; the next attempt "
+              "starts from the working branch" if branch else
+              f"{tid}: no branch {gitops.task_branch(tid)} to reset", file=sys.stderr)
     return 0
 
 

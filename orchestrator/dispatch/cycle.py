@@ -421,7 +421,7 @@ class Coordinator:
     def plan(self, state: policy.LoopState) -> Plan:
         tasks = self.store.all()
         live = self.live_runs(tasks)
-        stop_file = (self.repo / ".beads" / "STOP").exists()
+        stop_file = (self.repo / policy.STOP_FILE).exists()
         state = dataclasses.replace(state, cost_usd=state.cost_usd + self.cost_usd,
                                     stop_file=stop_file)
         return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,

@@ -1,4 +1,5 @@
-"""`orchestrator hook NAME [ARGS]`: the logic behind the shipped git hook shims.
+"""`orchestrator hook NAME [ARGS]`: run one git hook, what the installed shims call (installing
+them is `orchestrator hooks`, commands/install_hooks.py and githooks.py).
 
 - pre-commit: a staged issues.jsonl must parse as a valid queue (duplicate IDs, dangling
   dependencies, cycles through blocking edges: the same checks as the store); run logs and
@@ -17,15 +18,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from orchestrator.config import Config
 from orchestrator.errors import UserError
-from orchestrator.gitops import run_git
+from orchestrator.githooks import HOOK_NAMES
+from orchestrator.gitops import run_git, toplevel
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
 
-HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 NULL_SHA = "0" * 40
 RUN_LOG_DIRS = ("logs/run/",)
 # Credentials that must never be committed (an agent's environment has some). The match is
@@ -41,23 +42,16 @@ TOKEN_PATTERNS = (
 )
 
 
-def _top(ctx: Any) -> Path:
-    out = run_git(Path(ctx.repo), "rev-parse", "--show-toplevel", check=False)
-    if out.status != 0 or not out.stdout.strip():
-        raise UserError(f"{ctx.repo}: not inside a git working tree")
-    return Path(out.stdout.strip())
-
-
 def _say(hook: str, message: str) -> None:
     print(f"orchestrator {hook}: {message}", file=sys.stderr)
 
 
-def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
+def run_hook(repo: Path, config: Config, name: str, args: Sequence[str]) -> int:
     if name not in HOOK_NAMES:
         raise UserError(f"hook {name!r}: unknown (known: {', '.join(HOOK_NAMES)})")
-    top = _top(ctx)
+    top = toplevel(repo)
     if name == "pre-commit":
-        return pre_commit(top, ctx.config.jsonl.path)
+        return pre_commit(top, config.jsonl.path)
     if name == "commit-msg":
         if not args:
             raise UserError("hook commit-msg: give the message file (git passes it)")
@@ -65,9 +59,9 @@ def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
     if name == "pre-push":
         if not os.environ.get("ORCHESTRATOR_TASK_ID", "").strip():
             return 0  # only agent runs are restricted (and stdin may be a terminal)
-        return pre_push(ctx.config.git.protected_branches, args, sys.stdin.read())
-    return post_change(top, name, args, ctx.config.jsonl.path,
-                       frozenset(ctx.config.dispatch.exclude_types))
+        return pre_push(config.git.protected_branches, args, sys.stdin.read())
+    return post_change(top, name, args, config.jsonl.path,
+                       frozenset(config.dispatch.exclude_types))
 
 
 # -- pre-commit ---------------------------------------------------------------------------------

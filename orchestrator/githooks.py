@@ -1,6 +1,7 @@
-"""`orchestrator hooks install | uninstall | status`.
+"""The git hook files: install, uninstall and report our shims in the hooks directory git uses.
 
-Install copies the shims from orchestrator/hooks/ into the hooks directory git uses
+Install writes the one shipped template (hooks/hook-tmpl, packaged as orchestrator.hooks) once
+per hook name into the hooks directory git uses
 (core.hooksPath, else .git/hooks). A hook already there (the user's, bd's managed hook, a hook
 manager's) is renamed to `<name>.orchestrator-prev` and the shim runs it first, with the same
 arguments and stdin; its exit code counts. bd's own shims keep working either way round: bd
@@ -17,29 +18,21 @@ import json
 import os
 import shlex
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orchestrator.commands.hook import HOOK_NAMES
-from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import merge_driver_command, run_git
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
+from orchestrator.gitops import MERGE_DRIVER as DRIVER
+from orchestrator.gitops import common_dir, merge_driver_command, run_git
+
+HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
-TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
-
-
-def _top(repo: Path) -> Path:
-    done = run_git(repo, "rev-parse", "--show-toplevel", check=False)
-    out = done.stdout
-    if done.status != 0 or not out.strip():
-        raise UserError(f"{repo}: not inside a git working tree (hooks need a repository with a work tree)")
-    return Path(out.strip())
-
 
 def hooks_dir(top: Path) -> Path:
     """Where git looks for hooks here: core.hooksPath if set, else the common .git/hooks."""
@@ -52,14 +45,23 @@ def hooks_dir(top: Path) -> Path:
 
 
 def _state_path(top: Path) -> Path:
-    common = run_git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
-    return Path(common) / "orchestrator" / "hooks-install.json"
+    return common_dir(top) / "orchestrator" / "hooks-install.json"
+
+
+def template() -> str:
+    return resources.files("orchestrator.hooks").joinpath("hook-tmpl").read_text(encoding="utf-8")
 
 
 def shim(name: str) -> str:
-    """The shipped shim for one hook, pointed at the Python that installs it."""
-    text = (TEMPLATES / name).read_text(encoding="utf-8")
-    return text.replace("INSTALL_PYTHON=''", f"INSTALL_PYTHON={shlex.quote(sys.executable)}", 1)
+    """The shim for one hook: the template with the hook's name and the Python that installs it
+    (so the hook runs the same orchestrator whatever PATH git runs hooks with)."""
+    text = template()
+    for placeholder, value in (("ORCHESTRATOR_HOOK=''", f"ORCHESTRATOR_HOOK={name}"),
+                               ("INSTALL_PYTHON=''", f"INSTALL_PYTHON={shlex.quote(sys.executable)}")):
+        if placeholder not in text:
+            raise AssertionError(f"hook-tmpl lost its {placeholder} line")
+        text = text.replace(placeholder, value, 1)
+    return text
 
 
 def _is_ours(path: Path) -> bool:
@@ -228,14 +230,3 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
     complete &= current and attr_ok
     return complete, lines
 
-
-def hooks(ctx: Any, action: str) -> int:
-    top = _top(Path(ctx.repo))
-    queue_path = ctx.config.jsonl.path
-    if action == "status":
-        complete, lines = status(top, queue_path)
-        print("\n".join(lines))
-        return 0 if complete else 1
-    notes = install(top, queue_path) if action == "install" else uninstall(top, queue_path)
-    print("\n".join(notes) if notes else "nothing to do")
-    return 0
