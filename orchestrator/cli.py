@@ -99,7 +99,6 @@ class Context:
 
 
 Handler = Callable[[argparse.Namespace, Context], int]
-Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +106,9 @@ class _Parser(argparse.ArgumentParser):
         # one line, exit 2, as every other user error; main() already prints "orchestrator: "
         where = self.prog.removeprefix("orchestrator").strip()
         raise UserError(f"{where}: {message}" if where else message)
+
+
+Sub: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -140,14 +142,14 @@ def _flatten(values: list[list[str]] | None) -> tuple[str, ...]:
     return tuple(x for group in values or () for x in group)
 
 
-def _group(sub: Sub, name: str, common: argparse.ArgumentParser, help: str, dest: str) -> Sub:
+def _group(sub: Sub, name: str, common: _Parser, help: str, dest: str) -> Sub:
     parser = sub.add_parser(name, parents=[common], help=help, description=help)
     return parser.add_subparsers(dest=dest, required=True, metavar="ACTION", parser_class=_Parser)
 
 
 # -- the queue: ready, status, show, task ... ----------------------------------------------------
 
-def _add_queue_commands(sub: Sub, common: argparse.ArgumentParser) -> None:
+def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     p = sub.add_parser("ready", parents=[common], help="tasks that can start now (bd ready)")
     _json(p)
     p.add_argument("-n", "--limit", type=int, default=0, help="at most N tasks (0 = all)")
@@ -319,7 +321,7 @@ def _task_comment(a: argparse.Namespace, c: Context) -> int:
 
 # -- the coordinator: plan, cycle, run, phase, demo ----------------------------------------------
 
-def _add_dispatch_commands(sub: Sub, common: argparse.ArgumentParser) -> None:
+def _add_dispatch_commands(sub: Sub, common: _Parser) -> None:
     p = sub.add_parser("plan", parents=[common], help="the next cycle's decisions (no side effects)")
     _json(p, bd=False)
     p.set_defaults(func=_plan)
@@ -396,7 +398,7 @@ def _demo(a: argparse.Namespace, c: Context) -> int:
 
 # -- git: hooks, and the hook and merge driver git calls -------------------------------------------
 
-def _add_git_commands(sub: Sub, common: argparse.ArgumentParser) -> None:
+def _add_git_commands(sub: Sub, common: _Parser) -> None:
     hsub = _group(sub, "hooks", common, "install, uninstall or show the git hooks", "hooks_command")
     p = hsub.add_parser("install", parents=[common], help="install the hooks and the queue's merge driver")
     p.set_defaults(func=_hooks_install)
@@ -445,7 +447,7 @@ def _merge_driver(a: argparse.Namespace, c: Context) -> int:
 
 # -- agents: agent, logs ---------------------------------------------------------------------------
 
-def _add_agent_commands(sub: Sub, common: argparse.ArgumentParser) -> None:
+def _add_agent_commands(sub: Sub, common: _Parser) -> None:
     p = sub.add_parser("agent", parents=[common], help="run one agent on one task (manual single task)")
     _json(p, bd=False)
     p.add_argument("--task", required=True, metavar="ID", help="the task to work on")
@@ -486,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Drain a Beads task queue with AI coding agents.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _common(common, suppress=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)

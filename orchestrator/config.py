@@ -162,7 +162,7 @@ def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             if value is not None and not isinstance(value, dict):
                 raise UserError(f"{at}: {name} must be a mapping of keys, got {value!r}")
-            kwargs[key] = _build(hint, value, where, f"{name}.")
+            kwargs[key] = _build(typing.cast(type, hint), value, where, f"{name}.")
             continue
         if not _type_ok(value, hint):
             raise UserError(f"{at}: {name} must be {_describe(hint)}, got {value!r}")

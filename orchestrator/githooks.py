@@ -133,14 +133,14 @@ def install(top: Path, queue_path: str) -> list[str]:
     run_git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
     run_git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
-    before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
+    attrs_before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
     line = _attributes_line(queue_path)
-    if line not in (before or "").splitlines():
+    if line not in (attrs_before or "").splitlines():
         state_path = _state_path(top)
         if not state_path.exists():
             state_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(state_path, json.dumps({"gitattributes_before": before}))
-        prefix = before if not before or before.endswith("\n") else before + "\n"
+            write_atomic(state_path, json.dumps({"gitattributes_before": attrs_before}))
+        prefix = attrs_before if not attrs_before or attrs_before.endswith("\n") else attrs_before + "\n"
         write_atomic(attributes, f"{prefix or ''}{line}\n")
         notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
     notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -425,9 +426,9 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
                 raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
             what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
             # a merge driver that refused an input (a corrupt queue) says why: pass it on
-            driver = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
-                      if x.startswith("orchestrator: merge-driver:")]
-            why = f" ({driver[0]})" if driver else ""
+            refusals = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
+                        if x.startswith("orchestrator: merge-driver:")]
+            why = f" ({refusals[0]})" if refusals else ""
             return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}{why}"
         return _rev(where, "HEAD"), ""
     finally:
@@ -593,7 +594,7 @@ def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path
 
 # -- tamper check -------------------------------------------------------------------------------
 
-def _hooks_state(path: Path) -> dict[str, object]:
+def _hooks_state(path: Path) -> dict[str, Any]:
     hooks_dir = Path(run_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
                      .stdout.strip())
     files: dict[str, str] = {}

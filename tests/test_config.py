@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import (
-    BdConfig, Config, config_for_repo, iter_keys, load_config,
+    BdConfig,
+    Config,
+    config_for_repo,
+    iter_keys,
+    load_config,
 )
 from orchestrator.errors import UserError
 

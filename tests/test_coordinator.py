@@ -18,16 +18,22 @@ from typing import Any
 
 import pytest
 
-from support.repo import git, task_record
-from support.dispatch import (
-    assert_never_twice_at_once, history_of, make_agent, run_cli, setup_repo,
-    tasks_of, trace_of, write_config,
-)
 from orchestrator.config import config_for_repo
-from orchestrator.errors import UserError
 from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
+from orchestrator.errors import UserError
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.store import open_store
+from support.dispatch import (
+    assert_never_twice_at_once,
+    history_of,
+    make_agent,
+    run_cli,
+    setup_repo,
+    tasks_of,
+    trace_of,
+    write_config,
+)
+from support.repo import git, task_record
 
 
 def _launcher() -> Any:
@@ -393,8 +399,8 @@ def test_run_without_git_works_in_place_with_one_agent(tmp_path: Path,
     monkeypatch.setenv("AGENT_TRACE", str(tmp_path / "trace.jsonl"))
     repo = tmp_path / "plain"
     repo.mkdir()
-    from support.repo import write_queue
     from support.dispatch import write_config
+    from support.repo import write_queue
     write_queue(repo, [task_record("t-1")])
     body = 'open(f"{task_id}.txt", "w").write("x")\ntask("close", task_id)\n'
     write_config(repo, make_agent(tmp_path / "agent.py", body))

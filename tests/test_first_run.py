@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support.repo import task_record, write_queue
-from support.dispatch import make_agent, run_cli, setup_repo
 
 from orchestrator.cli import main
 from orchestrator.dispatch.history import MARKER, AttemptRecord, render
+from support.dispatch import make_agent, run_cli, setup_repo
+from support.repo import task_record, write_queue
 
 
 def cli(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.commands.run_hook import find_tokens
 from orchestrator import githooks
+from orchestrator.commands.run_hook import find_tokens
 from orchestrator.githooks import HOOK_NAMES
 from support.repo import git, init_git_repo, task_record
 

@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from orchestrator.agents.outcome import (
-    OUTCOME_KINDS, Outcome, classify, new_blockers, outcome_from_dict, read_stream, sniff_format,
+    OUTCOME_KINDS,
+    Outcome,
+    classify,
+    new_blockers,
+    outcome_from_dict,
+    read_stream,
+    sniff_format,
 )
 from orchestrator.tasks.model import Task, task_from_record
-
 from support.repo import FIXTURES, task_record
 
 AGENT_FIXTURES = FIXTURES / "agents"

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from support.repo import git
 
 ROOT = Path(__file__).parent.parent

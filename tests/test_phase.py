@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from support.repo import task_record, write_queue
 from support.dispatch import run_cli, tasks_of
+from support.repo import task_record, write_queue
 
 
 def _repo(tmp_path: Path, records: list[dict]) -> Path:

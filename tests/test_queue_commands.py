@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from support.repo import FIXTURES, task_record, write_queue
 from orchestrator.cli import main
+from support.repo import FIXTURES, task_record, write_queue
 
 
 @pytest.fixture

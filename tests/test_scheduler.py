@@ -6,7 +6,6 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.repo import task_record
 from orchestrator.config import Config, DispatchConfig
 from orchestrator.dispatch import scheduler
 from orchestrator.dispatch.history import AttemptRecord, render
@@ -15,6 +14,7 @@ from orchestrator.dispatch.policy import LoopState
 from orchestrator.forge.status import mermaid, render_status
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Comment, Task, task_from_record
+from support.repo import task_record
 
 
 def queue(*records: dict) -> dict[str, Task]:

@@ -244,8 +244,8 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
     base.update(terminal=True, cost_usd=cost, input_tokens=tin, output_tokens=tout,
                 num_turns=_int(r.get("num_turns")),
                 permission_denials=len(r.get("permission_denials") or []))
-    sub, reason = r.get("subtype"), r.get("terminal_reason")
-    text = r.get("result") if isinstance(r.get("result"), str) else ""
+    sub, reason = str(r.get("subtype") or ""), str(r.get("terminal_reason") or "")
+    text: str = r["result"] if isinstance(r.get("result"), str) else ""
     errors = " | ".join(str(x) for x in r.get("errors") or [])
     if sub == "error_max_turns" or reason == "max_turns":
         return StreamFacts(verdict="max_turns", detail=_one_line(errors or text or "max turns"), **base)
@@ -259,7 +259,8 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
         return StreamFacts(verdict="context_exhausted", subclass=str(reason or ""),
                            detail=_one_line(text or errors or "prompt too long"), **base)
     if r.get("is_error") or sub != "success":
-        last = next((e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
+        last: dict[str, Any] = next(
+            (e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
         status = r.get("api_error_status", last.get("api_error_status"))
         subc, retry = _api_error_subclass(status, last.get("error"), f"{text} {errors}")
         if sub == "error_during_execution" and subc == "api" and status is None:

@@ -53,7 +53,7 @@ def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
     for line in text.splitlines():
         if " start " in line and not fields:
             head = line.split(" argv=", 1)[0]
-            fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", head))
+            fields = {m.group(1): m.group(2) for m in re.finditer(r"(\w+)=(\S+)", head)}
     if " exit code=" in text:
         return fields, True
     pid = re.search(r" running pid=(\d+)", text)

@@ -16,8 +16,8 @@ import json
 import os
 import re
 import shlex
-import signal
 import shutil
+import signal
 import socket
 import threading
 import time
