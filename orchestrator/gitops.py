@@ -484,6 +484,13 @@ def _commits(repo: Path, old: str, new: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def branch_commits(repo: Path, wt: TaskWorktree) -> tuple[str, ...]:
+    """The commits on the task branch since it was made (oldest first); none when it is gone."""
+    if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{wt.branch}", check=False).status:
+        return ()
+    return _commits(repo, wt.base, wt.branch) if wt.base else ()
+
+
 def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
                      push: bool = False, retries: int = 3) -> LandResult:
     """Rebase the task's commits onto the tip of the working branch `onto` (default: the branch

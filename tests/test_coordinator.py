@@ -128,7 +128,7 @@ def test_success_lands_commits_and_closes_epics(env: dict[str, Any]) -> None:
     assert "t-1: t-1.txt" in log and "orchestrator: queue state" in log
     assert git(env["repo"], "status", "--porcelain", "--untracked-files=no") == ""
     assert "orchestrator/" not in git(env["repo"], "branch")  # task branches removed
-    assert "| 4 | 0 | 0 | 0 | 0 | 4 |" in (env["repo"] / "logs" / "status.md").read_text()
+    assert "| 4 | 0 | 0 | 0 | 0 | 0 | 0 | 4 |" in (env["repo"] / "logs" / "status.md").read_text()
 
 
 def test_crash_is_retried_with_larger_budgets_then_succeeds(env: dict[str, Any],

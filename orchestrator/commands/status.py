@@ -43,7 +43,8 @@ def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-hu
     waiting = [t for t in tasks.values()
                if escalation_label in t.labels and t.status != Status.CLOSED]
     if waiting:
-        print("\nWaiting for a human (resume with `orchestrator task update ID --status open`):")
+        print("\nWaiting for a human (resume with `orchestrator task update ID --status open`, "
+              "add `--reset-branch` to start over):")
         print(task_table(graph.sort_tasks(waiting)))
     blocked = graph.blocked_by(tasks)
     if blocked:

@@ -35,7 +35,7 @@ from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.dispatch.plan import Launch, Plan, attempt_history, make_plan, render_plan
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.forge.local import Forge
-from orchestrator.forge.status import render_status
+from orchestrator.forge.status import render_status, resume_hint
 from orchestrator.process import pid_alive
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Status, Task, now_rfc3339, parse_time
@@ -549,7 +549,7 @@ class Coordinator:
         if tampered:
             outcome = _replace_outcome(outcome, kind="error", subclass="tamper", retryable=False,
                                        digest="The agent changed protected paths: "
-                                       + ", ".join(tampered))
+                                       + ", ".join(tampered) + ".")
         decision = policy.decide(task, history, outcome, self.config)
         landed: tuple[str, ...] = ()
         action = decision.action
@@ -574,7 +574,7 @@ class Coordinator:
         if note:
             digest = (digest + " " + note).strip()
         if action == policy.ESCALATE or decision.releases:
-            if r.worktree is not None:
+            if r.worktree is not None and gitops.branch_commits(self.repo, r.worktree):
                 digest = (digest + f" Work so far is on branch {r.worktree.branch}.").strip()
         record = AttemptRecord(
             attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
@@ -614,7 +614,7 @@ class Coordinator:
                 msg.append(a.record.digest)
             if a.record.log_dir:
                 msg.append(f"Logs: {a.record.log_dir}")
-            msg.append(f"Resume with: orchestrator task update {a.task_id} --status open")
+            msg.append(resume_hint(a.task_id, start_over=outcome.subclass == "tamper"))
             self.forge.alert(a.task_id, "\n".join(msg))
 
     def _cleanup_worktree(self, r: _Running, *, keep_branch: bool, message: str) -> None:

@@ -38,6 +38,17 @@ COLUMNS = {
 ALWAYS_SHOWN = ("ready", "waiting", "in_progress", "escalated", "blocked", "deferred", "closed")
 
 
+def resume_hint(task_id: str, *, start_over: bool = False) -> str:
+    """How a human resumes an escalated task. `start_over`: the task branch holds what was
+    escalated (a tamper): rebasing it again would escalate again."""
+    cmd = f"orchestrator task update {task_id} --status open"
+    if start_over:
+        return (f"Resume with `{cmd} --reset-branch`: its branch holds the refused change, so the "
+                "next attempt must start without it (the branch is archived, not deleted).")
+    return (f"Resume with `{cmd}` (the next attempt continues on its branch), or add "
+            "`--reset-branch` to start over without that work.")
+
+
 def column_of(task: Task, *, waiting: bool, escalation_label: str) -> str:
     """The one column a task is counted in. `waiting`: it has an unfinished blocker."""
     if task.status == Status.CLOSED:
@@ -174,8 +185,8 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
             last = hist[-1] if hist else None
             why = f": {_esc(last.digest)}" if last and last.digest else ""
             logs = f" (logs: `{last.log_dir}`)" if last and last.log_dir else ""
-            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. Resume with "
-                       f"`orchestrator task update {t.id} --status open`.")
+            hint = resume_hint(t.id, start_over=bool(last and last.subclass == "tamper"))
+            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. {hint}")
         out.append("")
     running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
     if running:
