@@ -6,6 +6,7 @@ docs/configuration.md documents the same keys.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -144,6 +145,11 @@ def _line(node: Any, key: str) -> int | None:
         return None
 
 
+def _as_yaml(value: Any) -> str:
+    """A value as the YAML that gave it: `true`, not Python's `True`."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
     if node is None:
         return cls()
@@ -161,16 +167,16 @@ def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             if value is not None and not isinstance(value, dict):
-                raise UserError(f"{at}: {name} must be a mapping of keys, got {value!r}")
+                raise UserError(f"{at}: {name} must be a mapping of keys, got {_as_yaml(value)}")
             kwargs[key] = _build(typing.cast(type, hint), value, where, f"{name}.")
             continue
         if not _type_ok(value, hint):
-            raise UserError(f"{at}: {name} must be {_describe(hint)}, got {value!r}")
+            raise UserError(f"{at}: {name} must be {_describe(hint)}, got {_as_yaml(value)}")
         meta = fields[key].metadata
         if meta.get("choices") and value not in meta["choices"]:
-            raise UserError(f"{at}: {name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+            raise UserError(f"{at}: {name} must be one of {', '.join(meta['choices'])}, got {_as_yaml(value)}")
         if meta.get("minimum") is not None and value is not None and value < meta["minimum"]:
-            raise UserError(f"{at}: {name} must be at least {meta['minimum']}, got {value!r}")
+            raise UserError(f"{at}: {name} must be at least {meta['minimum']}, got {_as_yaml(value)}")
         kwargs[key] = list(value) if isinstance(value, list) else value
     return cls(**kwargs)
 

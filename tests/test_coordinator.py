@@ -23,6 +23,7 @@ from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_
 from orchestrator.errors import UserError
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.store import open_store
+from support.agents import default_sigint
 from support.dispatch import (
     assert_never_twice_at_once,
     history_of,
@@ -510,14 +511,15 @@ def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
                make_agent(env["dir"] / "agent.py", HANG), max_parallel=2)
     exe = Path(sys.executable).parent / "orchestrator"
     proc = subprocess.Popen([str(exe), "--repo", str(repo), "run"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while len(trace_of(env["trace"])) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
-    assert "summary: interrupted" in out
+    # the cycle under way and the runs it stopped are counted; the reason is not said twice
+    assert "summary: interrupted; 1 cycle(s)" in out and "  2 agent run(s): 2 release" in out
     for ev in trace_of(env["trace"]):
         with pytest.raises(ProcessLookupError):
             os.kill(ev["pid"], 0)  # the agents were stopped with the coordinator

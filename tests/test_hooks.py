@@ -217,7 +217,19 @@ def test_pre_commit_refuses_tokens_and_run_logs(hooked: Path) -> None:
     assert FAKE_TOKEN not in done.stderr
     git(hooked, "reset", "-q", "--hard")
     done = commit(hooked, "logs/run/20260529T100000Z_x-1/output.log", "agent output\n")
-    assert done.returncode == 1 and "logs/run/20260529T100000Z_x-1/output.log: a run log" in done.stderr
+    assert done.returncode == 1
+    assert "logs/run/20260529T100000Z_x-1/output.log: run logs are uploaded as artifacts" in done.stderr
+    git(hooked, "reset", "-q", "--hard")
+    # a whole logs/ directory staged is one line, not one per file
+    for i in range(40):
+        run = hooked / "logs" / "run" / f"20260529T1000{i:02d}Z_x-1"
+        run.mkdir(parents=True)
+        for name in ("output.log", "verbose.jsonl", "monitor.log"):
+            (run / name).write_text("x\n")
+    git(hooked, "add", "-f", "logs")
+    done = run_git(hooked, "commit", "-q", "-m", "logs")
+    assert done.returncode == 1 and "(and 119 more run log file(s))" in done.stderr
+    assert len(done.stderr.splitlines()) == 2  # the problem and "commit refused"
     git(hooked, "reset", "-q", "--hard")
     assert commit(hooked, "src/ok.py", "x = 1\n").returncode == 0
 

@@ -64,4 +64,4 @@ def test_hooks_install_works_from_a_non_editable_install(wheel: Path, tmp_path: 
     git(tmp_git_repo, "add", "-f", "logs")
     done = subprocess.run(["git", "commit", "-q", "-m", "logs"], env=env, capture_output=True,
                           text=True, cwd=tmp_git_repo)
-    assert done.returncode != 0 and "a run log" in done.stderr
+    assert done.returncode != 0 and "run logs are uploaded as artifacts" in done.stderr

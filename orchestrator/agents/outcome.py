@@ -99,6 +99,13 @@ def _ctx(text: str, extra: Sequence[str] = ()) -> bool:
     return any(re.search(p, text or "", re.MULTILINE | re.IGNORECASE) for p in extra)
 
 
+def _quotes(text: str, line: str) -> bool:
+    """Whether `text` already shows `line`, perhaps cut short by _one_line or re-spaced: its
+    first words are enough (a digest that quotes the same output line twice reads as noise)."""
+    probe = " ".join(line.split())[:80].rstrip(".!?… ")
+    return bool(probe) and probe in " ".join((text or "").split())
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -536,7 +543,7 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
         if what:
             parts.append(what if what.endswith((".", "!", "?", "…")) else what + ".")
         last = facts.last_message
-        if last and last not in what and (not facts.detail or last not in facts.detail):
+        if last and not _quotes(what, last) and not _quotes(facts.detail, last):
             parts.append(f"Its last message: {last}" + ("" if last.endswith((".", "!", "?", "…")) else "."))
         if judge_queue and closed and kind != "success":
             parts.append("The task was closed during the run.")

@@ -82,9 +82,11 @@ def pre_commit(top: Path, queue_path: str) -> int:
         rel = os.path.relpath(Path(log_env).resolve(), top.resolve())
         if not rel.startswith(".."):
             log_dirs.append(rel.rstrip("/") + "/")
-    for path in staged:
-        if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs):
-            problems.append(f"{path}: a run log; logs are uploaded as artifacts, not committed")
+    logs = [path for path in staged if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs)]
+    if logs:  # one line, not one per file: a run directory holds several
+        more = f" (and {len(logs) - 1} more run log file(s))" if len(logs) > 1 else ""
+        problems.append(f"{logs[0]}{more}: run logs are uploaded as artifacts, not committed; "
+                        "unstage them (git restore --staged PATH) and ignore logs/")
     problems += find_tokens(run_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
                                     "--diff-filter=ACMR").raw)
     for p in problems:

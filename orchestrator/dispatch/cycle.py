@@ -826,9 +826,13 @@ def run_loop(coord: Coordinator, *, once: bool = False,
                 break
     except KeyboardInterrupt:
         coord._event("interrupted: stopping running agents and releasing their claims")
-        coord.interrupt()
+        stopped = coord.interrupt()
         coord.report()
-        return _summary(coord, 130, "interrupted", state, attempts, closed, escalated, started)
+        # the cycle under way and the runs it stopped count: "0 cycle(s)" after agents ran misled
+        if stopped:
+            state = dataclasses.replace(state, cycles=state.cycles + 1)
+        return _summary(coord, 130, "interrupted", state, attempts + len(stopped), closed,
+                        escalated, started)
     except BaseException:
         for r in coord.running.values():
             r.stop.set()
@@ -868,7 +872,8 @@ def summary_lines(s: RunSummary) -> list[str]:
     status = {0: "drained", 3: "stopped for a human", 1: "error", 130: "interrupted"}.get(
         s.exit_code, str(s.exit_code))
     counts = ", ".join(f"{s.decisions[d]} {d}" for d in _DECISION_ORDER if s.decisions.get(d))
-    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
+    why = f" ({s.reason})" if s.reason and s.reason != status else ""
+    lines = [f"summary: {status}{why}; {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
              f"  {s.attempts} agent run(s)" + (f": {counts}" if counts else "")
              + (f"; {len(s.containers_closed)} epic(s)/feature(s) closed with their children"
                 if s.containers_closed else "")
