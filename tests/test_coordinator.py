@@ -504,7 +504,8 @@ task("close", task_id, "--reason", "done")
     assert "orchestrator/t-1" in git(env["repo"], "branch")  # the work is kept for review
 
 
-def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])  # SIGTERM: a cancelled CI job, `kill`
+def test_ctrl_c_on_the_run_command(env: dict[str, Any], sig: str) -> None:
     import signal
     repo = env["repo"]
     setup_repo(repo, [task_record("t-1"), task_record("t-2")],
@@ -515,7 +516,7 @@ def test_ctrl_c_on_the_run_command(env: dict[str, Any]) -> None:
     deadline = time.monotonic() + 60
     while len(trace_of(env["trace"])) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     # the cycle under way and the runs it stopped are counted; the reason is not said twice
