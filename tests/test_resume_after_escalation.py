@@ -53,3 +53,12 @@ def test_reset_branch_needs_status_open_and_tolerates_no_branch(tmp_git_repo: Pa
     done = run_cli(repo, "task", "update", "t-1", "--status", "open", "--reset-branch")
     assert done.returncode == 0 and "no branch orchestrator/t-1 to reset" in done.stderr
     assert tasks_of(repo)["t-1"].status == "open"
+
+
+def test_an_escalation_names_the_branch_only_when_it_holds_work(tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    setup_repo(repo, [task_record("t-1")], make_agent(tmp_path / "a.py", "sys.exit(1)\n"), max_attempts=1)
+    done = run_cli(repo, "run")
+    assert done.returncode == 3, done.stderr
+    (record,) = history_of(repo, "t-1")
+    assert record.decision == "escalate" and "Work so far" not in record.digest
