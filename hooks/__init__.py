@@ -1,4 +1,4 @@
-"""The git hook shim users get (hook-tmpl), installed as orchestrator.hooks (pyproject.toml maps
-this folder into the package): `orchestrator hooks install` fills in the hook's name and the
-Python to run. An __init__ because setuptools' editable installs do not find a mapped folder
-without one."""
+"""The git hook shim users get: hook-tmpl, one template that `orchestrator hooks install` fills
+in with a hook's name and the Python to run (orchestrator/githooks.py). Packaged as
+orchestrator.hooks: pyproject.toml maps this folder, and setuptools' editable installs find a
+mapped folder only with an __init__."""

@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 from orchestrator.errors import UserError
 
 CONFIG_NAME = ".orchestrator.yml"
+STOP_FILE = ".beads/STOP"  # the kill switch, in the repository root: nothing new starts
 
 
 def _opt(default: Any, *, choices: tuple[str, ...] | None = None, minimum: float | None = None) -> Any:
@@ -202,6 +203,17 @@ def load_config(path: str | Path | None, *, required: bool = False) -> Config:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise UserError(f"{path}{line}: invalid YAML: {problem}") from None
     return _build(Config, data, str(path), "")
+
+
+def find_root(start: Path) -> Path:
+    """The repository root seen from `start`, found the way git finds it: the nearest of `start`
+    and its parents holding a `.git` (a directory, or a file in a worktree); `start` itself when
+    none does (a queue outside git). Plain file checks, no git process: every command runs this first."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
 
 
 def config_for_repo(repo: Path, explicit: str | None) -> Config:

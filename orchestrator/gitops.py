@@ -114,17 +114,6 @@ def common_dir(repo: Path) -> Path:
     return _common_dir(repo)
 
 
-def find_root(start: Path) -> Path:
-    """The repository root seen from `start`, found the way git finds it: the nearest of `start`
-    and its parents holding a `.git` (a directory, or a file in a worktree); `start` itself when
-    none does (a queue outside git). Plain file checks, no git process: every command runs this."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
-
-
 def toplevel(path: Path) -> Path:
     """The work tree `path` is in; a UserError outside one (a bare repository, no repository)."""
     done = run_git(path, "rev-parse", "--show-toplevel", check=False)

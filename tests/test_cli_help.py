@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrator.cli import build_parser
+from orchestrator.githooks import HOOK_NAMES
 from orchestrator.tasks.model import IssueType, Status
 
 NOT_BD = {"plan", "cycle", "agent", "phase start", "logs list"}  # commands bd does not have
@@ -53,6 +54,11 @@ def test_internal_commands_are_hidden_and_hooks_has_sub_commands(capsys: pytest.
     assert "\n    hooks " in listed and "\n    hook " not in listed and "merge-driver" not in listed
     names = dict(parsers(build_parser()))
     assert {"hook", "merge-driver", "hooks install", "hooks uninstall", "hooks status"} <= set(names)
+
+
+def test_hook_help_names_every_hook_installed() -> None:
+    (name,) = [a for a in dict(parsers(build_parser()))["hook"]._actions if a.dest == "hook_name"]
+    assert (name.help or "").split(" | ") == list(HOOK_NAMES)
 
 
 def test_run_help_gives_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

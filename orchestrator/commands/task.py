@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator import gitops
 from orchestrator.commands.show import show
 from orchestrator.errors import UserError
 from orchestrator.tasks import shapes
@@ -51,18 +50,23 @@ def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, c
         updated = [store.claim(tid, actor=actor) for tid in ids]
     if changes != TaskChanges() or not claim:
         updated = store.update(ids, changes, actor=actor)
-    archived = {t.id: gitops.archive_task_branch(reset_branch_in, t.id)
-                for t in updated} if reset_branch_in is not None else {}
+    notes = []  # on stderr: --json output stays bd's shape
+    if reset_branch_in is not None:
+        # here, not at the top: agents run `orchestrator task` often, and GitPython (gitops)
+        # would double its start-up time for the one option that needs git
+        from orchestrator import gitops
+        for t in updated:
+            branch = gitops.task_branch(t.id)
+            archived = gitops.archive_task_branch(reset_branch_in, t.id)
+            notes.append(f"{t.id}: branch {branch} archived as {archived}; the next attempt starts "
+                         "from the working branch" if archived else f"{t.id}: no branch {branch} to reset")
     if as_json:
         print(shapes.dumps([shapes.issue(t) for t in updated]))
     else:
         for t in updated:
             print(f"Updated {t.id}: {t.status}" + (f" ({t.assignee})" if t.assignee else ""))
-    for tid, branch in archived.items():
-        # on stderr: --json output stays bd's shape
-        print(f"{tid}: branch {gitops.task_branch(tid)} archived as {branch}; the next attempt "
-              "starts from the working branch" if branch else
-              f"{tid}: no branch {gitops.task_branch(tid)} to reset", file=sys.stderr)
+    for note in notes:
+        print(note, file=sys.stderr)
     return 0
 
 

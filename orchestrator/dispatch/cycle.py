@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import gitops
-from orchestrator.config import Config
+from orchestrator.config import STOP_FILE, Config
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.history import AttemptRecord, render
 from orchestrator.dispatch.plan import Launch, Plan, attempt_history, make_plan, render_plan
@@ -421,7 +421,7 @@ class Coordinator:
     def plan(self, state: policy.LoopState) -> Plan:
         tasks = self.store.all()
         live = self.live_runs(tasks)
-        stop_file = (self.repo / policy.STOP_FILE).exists()
+        stop_file = (self.repo / STOP_FILE).exists()
         state = dataclasses.replace(state, cost_usd=state.cost_usd + self.cost_usd,
                                     stop_file=stop_file)
         return make_plan(tasks, live=live, actor=self.actor, config=self.config, state=state,

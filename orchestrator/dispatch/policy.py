@@ -124,9 +124,6 @@ def decide(task: Task, history: Sequence[AttemptRecord], outcome: OutcomeLike,
     return make(RETRY, f"{what}; retry {f + 1} of {d.max_attempts} with a larger budget", f=f)
 
 
-STOP_FILE = ".beads/STOP"  # the kill switch, relative to the repository root: nothing new starts
-
-
 @dataclass(frozen=True)
 class LoopState:
     """What the loop guards look at, kept by the loop between cycles."""
