@@ -38,22 +38,25 @@ from orchestrator.commands.task import (
 )
 from orchestrator.config import STOP_FILE, Config, config_for_repo, find_root
 from orchestrator.errors import UserError
+from orchestrator.tasks.factory import open_store
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
 from orchestrator.tasks.model import IssueType, Status, parse_priority
-from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore, open_store
+from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
 
 if TYPE_CHECKING:
-    from orchestrator.dispatch.cycle import Coordinator
+    from orchestrator.coordinator.local import Coordinator
 
 STATUSES = ", ".join(Status)
 TYPES = ", ".join(IssueType)
-RUN_EXIT_CODES = """exit codes:
+# coordinator/loop.py's EXIT_* (not imported: it loads the coordinator); test_cli_help checks
+RUN_EXIT_CODES = """exit codes (docs/coordinator.md, "Exit codes"):
   0    the queue drained (nothing is ready and nothing is running)
   1    an unexpected error (a bug: a traceback is printed)
-  2    bad input, one line on stderr (no task queue here, a bad config, a dependency cycle,
-       an agent command that cannot run)
+  2    a user error, one line on stderr (no task queue here, a bad config, a dependency
+       cycle, an agent command that cannot run)
   3    stopped for a human: a task was escalated, or a guard (.beads/STOP, a limit) stopped it
-  130  interrupted (Ctrl-C or SIGTERM): running agents are stopped and their claims released"""
+  130  Ctrl-C: running agents are stopped, their attempts recorded, their claims released
+  143  SIGTERM (a cancelled CI job, `kill`): handled as Ctrl-C"""
 
 
 @dataclass
@@ -354,7 +357,7 @@ def _add_dispatch_commands(sub: Sub, common: _Parser) -> None:
 
 def _coordinator(a: argparse.Namespace, c: Context, *,
                  echo: Callable[[str], None] | None = None) -> Coordinator:
-    from orchestrator.dispatch.cycle import Coordinator
+    from orchestrator.coordinator.local import Coordinator
     from orchestrator.forge.local import LocalForge
 
     store, config = c.queue, c.config

@@ -25,7 +25,7 @@ from typing import Any
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import common_dir, merge_driver_command, run_git
+from orchestrator.gitops import git_common_dir, merge_driver_command, run_git
 
 HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 
@@ -33,6 +33,7 @@ MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
+
 
 def hooks_dir(top: Path) -> Path:
     """Where git looks for hooks here: core.hooksPath if set, else the common .git/hooks."""
@@ -45,7 +46,10 @@ def hooks_dir(top: Path) -> Path:
 
 
 def _state_path(top: Path) -> Path:
-    return common_dir(top) / "orchestrator" / "hooks-install.json"
+    common = git_common_dir(top)
+    if common is None:
+        raise UserError(f"{top}: not a git repository")
+    return common / "orchestrator" / "hooks-install.json"
 
 
 def template() -> str:

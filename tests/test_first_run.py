@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
-from orchestrator.dispatch.history import MARKER, AttemptRecord, render
+from orchestrator.tasks.history import MARKER, AttemptRecord, render
 from support.dispatch import make_agent, run_cli, setup_repo
 from support.repo import task_record, write_queue
 

@@ -14,11 +14,11 @@ from orchestrator.agents.runner import (
     CappedLog,
     ProcessResult,
     Scrubber,
-    group_members,
     run_agent_process,
     secret_values,
 )
 from orchestrator.errors import UserError
+from orchestrator.process import group_members
 from support.agents import claude_stream, pid_alive, write_script
 
 

@@ -7,21 +7,23 @@ from pathlib import Path
 from orchestrator import githooks
 from orchestrator.gitops import toplevel
 
+WHY = "hooks need a repository with a work tree"
+
 
 def hooks_install(repo: Path, queue_path: str) -> int:
-    notes = githooks.install(toplevel(repo), queue_path)
+    notes = githooks.install(toplevel(repo, why=WHY), queue_path)
     print("\n".join(notes) if notes else "nothing to do")
     return 0
 
 
 def hooks_uninstall(repo: Path, queue_path: str) -> int:
-    notes = githooks.uninstall(toplevel(repo), queue_path)
+    notes = githooks.uninstall(toplevel(repo, why=WHY), queue_path)
     print("\n".join(notes) if notes else "nothing to do")
     return 0
 
 
 def hooks_status(repo: Path, queue_path: str) -> int:
     """Exit 0 when every hook and the merge driver are installed and current, else 1."""
-    complete, lines = githooks.status(toplevel(repo), queue_path)
+    complete, lines = githooks.status(toplevel(repo, why=WHY), queue_path)
     print("\n".join(lines))
     return 0 if complete else 1

@@ -23,23 +23,13 @@ from orchestrator.config import Config
 from orchestrator.errors import UserError
 from orchestrator.githooks import HOOK_NAMES
 from orchestrator.gitops import run_git, toplevel
+from orchestrator.secrets import find_secrets
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
 
 NULL_SHA = "0" * 40
 RUN_LOG_DIRS = ("logs/run/",)
-# Credentials that must never be committed (an agent's environment has some). The match is
-# reported by kind and place, never printed.
-TOKEN_PATTERNS = (
-    ("GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}")),
-    ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
-    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("OpenAI API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9]{32,}")),
-    ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-)
 
 
 def _say(hook: str, message: str) -> None:
@@ -107,10 +97,11 @@ def find_tokens(diff: bytes) -> list[str]:
             m = re.match(r"@@ -\S+ \+(\d+)", raw)
             line = int(m.group(1)) if m else 0
         elif raw.startswith("+"):
-            for kind, pattern in TOKEN_PATTERNS:
-                if pattern.search(raw):
-                    found.append(f"{path}:{line}: looks like a {kind}; remove it (and rotate it)")
-                    break
+            # credentials an agent's environment holds must never be committed; the match is
+            # reported by kind and place, never printed
+            kinds = find_secrets(raw[1:], strict=True)
+            if kinds:
+                found.append(f"{path}:{line}: looks like a {kinds[0]}; remove it (and rotate it)")
             line += 1
     return found
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.dispatch.history import AttemptRecord, read_history
 from orchestrator.tasks import graph
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.model import Status, Task
 
 PHASE_PREFIX = "phase:"

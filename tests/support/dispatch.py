@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
 from support.repo import git, write_queue
