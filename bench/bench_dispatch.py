@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.config import Config, DispatchConfig  # noqa: E402
 from orchestrator.dispatch import policy, scheduler  # noqa: E402
-from orchestrator.tasks.history import AttemptRecord  # noqa: E402
 from orchestrator.tasks import graph  # noqa: E402
+from orchestrator.tasks.history import AttemptRecord  # noqa: E402
 from orchestrator.tasks.model import Dependency, Task  # noqa: E402
 
 

@@ -3,18 +3,15 @@ the next run restores the recovery invariant (docs/security.md: a closed task's 
 working branch) before it plans, and every task's work lands exactly once."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.leases import lease_dir
 from support.dispatch import make_agent, run_cli, setup_repo, tasks_of, trace_of
 from support.repo import git, task_record
-
-from orchestrator.leases import lease_dir
 
 # Idempotent work: the file is the same on every attempt and only committed when it is new, so
 # "exactly once" is one commit touching it on the working branch, whatever was retried.

@@ -23,6 +23,7 @@ from orchestrator.coordinator.results import ResultRecord, TaskEffects
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import attempt_history
 from orchestrator.errors import UserError
+from orchestrator.forge.status import resume_hint
 from orchestrator.secrets import scrub
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.model import Status, Task, now_rfc3339
@@ -158,7 +159,8 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             gitops.remove_task_worktree(ports.repo, wt, keep_branch=True)
     record = AttemptRecord(
         attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
-        budget=result.budget, digest=_digest(result, outcome, wt, note, action, decision, refused),
+        budget=result.budget,
+        digest=_digest(ports.repo, result, outcome, wt, note, action, decision, refused),
         log_dir=result.log_dir, at=result.started_at or now_rfc3339(), decision=action,
         cost_usd=outcome.cost_usd)
     store.comment(task_id, render(record), author=ports.actor)
@@ -170,8 +172,9 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     return applied
 
 
-def _digest(result: ResultRecord, outcome: Outcome, wt: gitops.TaskWorktree | None, note: str,
-            action: str, decision: policy.Decision, refused: Sequence[str] = ()) -> str:
+def _digest(repo: Path, result: ResultRecord, outcome: Outcome, wt: gitops.TaskWorktree | None,
+            note: str, action: str, decision: policy.Decision,
+            refused: Sequence[str] = ()) -> str:
     digest = outcome.digest or ""
     if refused:
         digest = (digest + f" The task command refused the agent {len(refused)} time(s): "
@@ -181,7 +184,8 @@ def _digest(result: ResultRecord, outcome: Outcome, wt: gitops.TaskWorktree | No
                   f"current tip ({result.commits.update}).").strip()
     if note:
         digest = (digest + " " + note).strip()
-    if wt is not None and (action == policy.ESCALATE or decision.releases):
+    if wt is not None and (action == policy.ESCALATE or decision.releases) \
+            and gitops.branch_commits(repo, wt):  # not a branch with nothing on it
         digest = (digest + f" Work so far is on branch {wt.branch}.").strip()
     return digest
 
@@ -224,5 +228,5 @@ def report_applied(ports: Ports, a: Applied, outcome: Outcome) -> None:
             msg.append(a.record.digest)
         if a.record.log_dir:
             msg.append(f"Logs: {a.record.log_dir}")
-        msg.append(f"Resume with: orchestrator task update {a.task_id} --status open")
+        msg.append(resume_hint(a.task_id, start_over=outcome.subclass == "tamper"))
         ports.forge.alert(a.task_id, "\n".join(msg))
