@@ -21,6 +21,7 @@ LAST_GOOD = "queue-last-good.jsonl"
 # the task IDs of each last-good copy this process wrote, by the copy's stat: `check` runs at
 # every step, and re-parsing a large queue each time would cost more than the step
 _IDS: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+_KEPT: dict[Path, tuple[int, int, int]] = {}   # the live file's stat when it was last copied
 
 
 def _key(path: Path) -> tuple[int, int, int]:
@@ -56,6 +57,9 @@ def keep(ports: Ports) -> None:
     if paths is None or not paths[0].is_file():
         return
     live, copy = paths
+    before = _key(live)  # taken before the copy: a write meanwhile makes the next keep copy again
+    if _KEPT.get(copy) == before and copy.is_file():
+        return  # unchanged since the last copy
     copy.parent.mkdir(parents=True, exist_ok=True)
     tmp = copy.with_suffix(".tmp")
     shutil.copyfile(live, tmp)
@@ -66,6 +70,7 @@ def keep(ports: Ports) -> None:
         _IDS.pop(copy, None)
         return
     _IDS[copy] = (_key(copy), ids)
+    _KEPT[copy] = before
 
 
 def check(ports: Ports) -> str:
