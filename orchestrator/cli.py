@@ -399,7 +399,8 @@ def _phase_start(a: argparse.Namespace, c: Context) -> int:
 
 def _demo(a: argparse.Namespace, c: Context) -> int:
     from orchestrator.commands.demo import demo
-    return demo(a.dir)
+    # The demo drives the CLI as a user would type it: it gets `main` rather than importing it.
+    return demo(a.dir, cli=main)
 
 
 # -- git: hooks, and the hook and merge driver git calls -------------------------------------------
