@@ -255,6 +255,21 @@ def test_faults_are_retried_then_the_report_succeeds(gh: GitHubStandIn, tmp_path
     assert len(gh.repo.dispatches) == 2
 
 
+def test_a_primary_rate_limit_waits_for_its_reset_or_gives_up_when_it_is_too_far(
+        gh: GitHubStandIn, tmp_path: Path) -> None:
+    queue(tmp_path, [task_record("t-1")])
+    gh.inject("issues/create", Fault.primary_rate_limit(reset_in=0))
+    result, out = report(gh, tmp_path)
+    assert result.exit_code == 0, out
+    assert [r.get("fault") for r in gh.calls("issues/create")] == [403, None]
+    # an hour away is longer than max_rate_limit_wait: reported, not waited out
+    gh.inject("issues/update-comment", Fault.primary_rate_limit(reset_in=3600))
+    result, out = report(gh, tmp_path, cycle=2)
+    assert result.exit_code == 1
+    assert "::error title=orchestrator report::GitHub: edit comment" in out
+    assert "rate limit" in out
+
+
 @pytest.mark.parametrize("operation", ["issues/update-comment", "issues/list-comments"])
 def test_a_fault_that_outlasts_the_retries_is_reported_never_silent(
         gh: GitHubStandIn, tmp_path: Path, operation: str) -> None:
