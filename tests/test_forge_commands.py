@@ -197,3 +197,40 @@ def test_a_command_whose_request_fails_exits_non_zero_with_an_error(gh: GitHubSt
     done = run_command(gh, repo, "/orchestrator run")
     assert done.returncode == 1
     assert "::error title=orchestrator command::GitHub: dispatch workflow" in done.stdout
+
+
+@pytest.mark.parametrize("operation,on_pull", [
+    ("repos/get-collaborator-permission-level", False), ("pulls/get", True),
+    ("reactions/create-for-issue-comment", False), ("issues/remove-label", False)])
+@pytest.mark.parametrize("fault", ["bad_gateway", "timeout"])
+def test_faults_on_each_command_call_are_retried(gh: GitHubStandIn, repo: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 operation: str, on_pull: bool, fault: str) -> None:
+    from orchestrator.commands.command import command
+    from orchestrator.config import Config
+    from support.github import FAST
+    from support.github_api import Fault
+
+    number = gh.repo.add_pull("feature") if on_pull else gh.repo.add_issue("x", labels=(
+        "orchestrator-paused",))
+    cid = gh.repo.add_comment(number, "/orchestrator run", user="maintainer")
+    issue: dict[str, object] = {"number": number}
+    if on_pull:
+        issue["pull_request"] = {"url": "x"}
+    event = repo / "event.json"
+    event.write_text(json.dumps({
+        "action": "created", "issue": issue,
+        "comment": {"id": cid, "body": "/orchestrator run",
+                    "user": {"login": "maintainer", "type": "User"}}}))
+    for k, v in {"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.repo.full_name,
+                 "GITHUB_REF_NAME": "main", "GITHUB_RUN_ID": "5",
+                 "GITHUB_WORKFLOW_REF": "octo/queue/.github/workflows/o.yml@refs/heads/main"
+                 }.items():
+        monkeypatch.setenv(k, v)
+    gh.inject(operation, Fault.timeout(1.2) if fault == "timeout" else Fault.bad_gateway())
+    code = command(repo, queue(repo, [task_record("t-1")]), Config(), token=token(), actor="x",
+                   event_path=str(event), tuning=FAST)
+    assert code == 0
+    tries = gh.calls(operation)
+    assert tries[0]["fault"] and len(tries) == 2
+    assert gh.repo.dispatches[0]["inputs"]["cycle"] == "1"
