@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +15,9 @@ from orchestrator.forge.comments import STATUS, has_marker
 from orchestrator.forge.report import CycleInfo, report_to_github
 from orchestrator.forge.state import load_state
 
-from support.github import actions_env, api_for, escalated_record, many_tasks, queue
+from orchestrator.forge.github import Tuning
+
+from support.github import FAST, actions_env, api_for, escalated_record, many_tasks, queue
 from support.github_api import Fault, GitHubStandIn
 from support.repo import task_record
 
@@ -31,11 +33,11 @@ def gh() -> Iterator[GitHubStandIn]:
 
 def report(gh: GitHubStandIn, repo: Path, *, cycle: int = 1, chain: str = "c1",
            config: Config = CONFIG, dispatch: bool = True, environ: dict[str, str] | None = None,
-           **env: str):
+           tuning: Tuning = FAST, **env: str):
     out = io.StringIO()
     e = actions_env(gh, repo, **env)
     store = queue_store(repo)
-    result = report_to_github(repo, store, config, e, api_for(e), CycleInfo(cycle, chain),
+    result = report_to_github(repo, store, config, e, api_for(e, tuning), CycleInfo(cycle, chain),
                               dispatch=dispatch, environ=environ or {}, out=out)
     return result, out.getvalue()
 
@@ -249,6 +251,25 @@ def test_faults_on_each_call_kind_are_retried_then_the_report_succeeds(
     assert tries[-1]["status"] in (200, 201, 204, 404)  # 404: the variable is not set
     assert len(status_comments(gh)) == 1 and len(gh.repo.issues) == 1
     assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "3"
+
+
+@pytest.mark.parametrize("fault,wait", [
+    (lambda: Fault.secondary_rate_limit(retry_after=7), 7),
+    (lambda: Fault.too_many_requests(retry_after=3), 3),
+    (lambda: Fault.primary_rate_limit(reset_in=30), 31),  # until x-ratelimit-reset, plus 1 s
+])
+def test_rate_limits_wait_as_long_as_github_says(gh: GitHubStandIn, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 fault: Callable[[], Fault], wait: int) -> None:
+    import time as time_module
+    slept: list[float] = []
+    # urllib3 sleeps through time.sleep: record what it asks for instead of waiting
+    monkeypatch.setattr(time_module, "sleep", slept.append)
+    queue(tmp_path, [task_record("t-1")])
+    gh.inject("pulls/list", fault())
+    result, out = report(gh, tmp_path, tuning=replace(FAST, max_rate_limit_wait=60))
+    assert result.exit_code == 0, out
+    assert [round(x) for x in slept if x >= 1] in ([wait], [wait - 1])
 
 
 def test_a_primary_rate_limit_waits_for_its_reset_or_gives_up_when_it_is_too_far(
