@@ -191,6 +191,9 @@ def test_repo_without_commits(tmp_path: Path) -> None:
     ([task_record("x-1", blocks_on=["x-9"])], ".beads/issues.jsonl:1: task x-1 depends on missing task x-9"),
     ([task_record("x-1", blocks_on=["x-2"]), task_record("x-2", blocks_on=["x-1"])],
      ".beads/issues.jsonl:1: dependency cycle through blocking edges"),
+    ([task_record("x-1", blocks_on=["x-1.1"]), task_record("x-1.1", parent="x-1")],  # a child blocking its parent
+     ".beads/issues.jsonl:1: dependency cycle: x-1 waits on x-1.1 (blocks), x-1.1 is a child of x-1; "
+     "no task on it can ever become ready"),
 ])
 def test_pre_commit_refuses_an_invalid_queue(hooked: Path, records: list[dict[str, Any]], message: str) -> None:
     done = commit(hooked, ".beads/issues.jsonl", jsonl(*records))

@@ -1,7 +1,8 @@
 """`orchestrator hook NAME [ARGS]`: the logic behind the shipped git hook shims.
 
 - pre-commit: a staged issues.jsonl must parse as a valid queue (duplicate IDs, dangling
-  dependencies, cycles through blocking edges: the same checks as the store); run logs and
+  dependencies, cycles through blocking and parent-child edges, mixed ones included: the same
+  checks as the store's writes); run logs and
   anything that looks like a token are refused.
 - commit-msg: in an agent run (ORCHESTRATOR_TASK_ID set) add `Task: <id>` and `Attempt: <n>`
   trailers, once.
@@ -79,9 +80,14 @@ def pre_commit(top: Path, queue_path: str) -> int:
     if queue_path in staged:
         data = run_git(top, "cat-file", "blob", f":{queue_path}").raw
         try:
-            parse(Path(queue_path), data)
+            state = parse(Path(queue_path), data)
         except UserError as e:
             problems.append(f"{e} (the staged task queue is invalid)")
+        else:  # what parsing lets through: a cycle of mixed edges (a child blocking its parent)
+            for members, cycle in graph.deadlock_cycles(state.tasks):
+                line = min(state.line_of[tid] for tid in members)
+                problems.append(f"{queue_path}:{line}: dependency cycle: {cycle}; no task on it "
+                                "can ever become ready (the staged task queue is invalid)")
     log_dirs = list(RUN_LOG_DIRS)
     log_env = os.environ.get("ORCHESTRATOR_LOG_DIR")
     if log_env:
