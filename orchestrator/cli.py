@@ -17,6 +17,7 @@ from orchestrator.errors import UserError
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
 from orchestrator.tasks.model import parse_priority
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore, open_store
+from orchestrator.tasks.vocab import DEP_TYPE_HELP, STATUS_HELP, TYPE_HELP
 
 
 @dataclass
@@ -129,10 +130,10 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     p = tsub.add_parser("update", parents=[common], help="update tasks (bd update)")
     _json(p)
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("-s", "--status")
+    p.add_argument("-s", "--status", help=f"new status: {STATUS_HELP}")
     p.add_argument("-p", "--priority", type=_priority)
     p.add_argument("--title")
-    p.add_argument("-t", "--type", dest="issue_type")
+    p.add_argument("-t", "--type", dest="issue_type", help=f"new issue type: {TYPE_HELP}")
     p.add_argument("-a", "--assignee")
     p.add_argument("-d", "--description", "--body")
     p.add_argument("--design")
@@ -149,7 +150,7 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     _json(p)
     p.add_argument("title_arg", nargs="?", metavar="TITLE")
     p.add_argument("--title")
-    p.add_argument("-t", "--type", default="task")
+    p.add_argument("-t", "--type", default="task", help=f"issue type (default: task): {TYPE_HELP}")
     p.add_argument("-p", "--priority", type=_priority, default=2)
     p.add_argument("-d", "--description", "--body", default="")
     p.add_argument("--design", default="")
@@ -170,7 +171,7 @@ def _add_queue_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     p.add_argument("issue_id", metavar="ISSUE")
     p.add_argument("depends_on", nargs="?", metavar="DEPENDS_ON")
     p.add_argument("--blocked-by", "--depends-on", dest="blocked_by")
-    p.add_argument("-t", "--type", default="blocks")
+    p.add_argument("-t", "--type", default="blocks", help=DEP_TYPE_HELP)
     p.set_defaults(func=_task_dep)
 
     p = tsub.add_parser("comment", parents=[common], help="add a comment (bd comment)")
