@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
 from orchestrator.process import pid_alive
@@ -66,18 +67,18 @@ def read_run(path: Path) -> RunInfo | None:
         return None
     stamp = m.group("stamp")
     started = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
-    try:
-        data = json.loads((path / "outcome.json").read_text())
-    except (OSError, ValueError):
-        data = None
-    if isinstance(data, dict):
-        o = data.get("outcome") or {}
-        return RunInfo(run=path.name, path=path, task_id=str(data.get("task_id", m.group("task"))),
-                       started_at=str(data.get("started_at") or started), attempt=data.get("attempt"),
-                       profile=str(data.get("profile", "")), budget=str(data.get("budget", "")),
-                       state=str(o.get("kind", "unknown")), subclass=str(o.get("subclass", "")),
-                       duration_s=data.get("duration_s"), cost_usd=o.get("cost_usd"),
-                       digest=str(o.get("digest", "")))
+    if (path / "outcome.json").exists():
+        try:
+            done = read_run_file(path / "outcome.json")
+        except UserError as e:  # one bad file must not hide the other runs
+            return RunInfo(run=path.name, path=path, task_id=m.group("task"), started_at=started,
+                           attempt=None, profile="", budget="", state="unreadable", subclass="",
+                           duration_s=None, cost_usd=None, digest=str(e))
+        o = done.outcome
+        return RunInfo(run=path.name, path=path, task_id=done.task_id,
+                       started_at=done.started_at or started, attempt=done.attempt,
+                       profile=done.profile, budget=done.budget, state=o.kind, subclass=o.subclass,
+                       duration_s=done.duration_s, cost_usd=o.cost_usd, digest=o.digest)
     fields, exited = _monitor_fields(path / "monitor.log")
     attempt = fields.get("attempt")
     return RunInfo(run=path.name, path=path, task_id=fields.get("task", m.group("task")),
