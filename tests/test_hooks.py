@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.commands.hook import HOOK_NAMES, find_tokens
+from orchestrator.commands.hook import HOOK_NAMES, PushedRef, find_tokens, parse_push_refs, trailer_values
+from orchestrator.errors import UserError
 from support.repo import git, init_git_repo, task_record
 
 SHIMS = Path(__file__).parent.parent / "orchestrator" / "hooks"
@@ -405,6 +406,55 @@ def test_commit_msg_with_an_unreadable_message_file(tmp_git_repo: Path, monkeypa
     monkeypatch.setenv("ORCHESTRATOR_TASK_ID", "x-1")
     done = orch(tmp_git_repo, "hook", "commit-msg", "no-such-file")
     assert done.returncode == 2 and "no-such-file" in done.stderr and done.stderr.count("\n") == 1
+
+
+# -- git's input, checked by shape ------------------------------------------------------------------
+
+SHA_A, SHA_B = "a" * 40, "b" * 64
+
+
+def test_push_refs_are_read_by_shape() -> None:
+    text = f"refs/heads/x {SHA_A} refs/heads/main {SHA_A}\n(delete) {'0' * 40} refs/heads/y {SHA_B}\n\n"
+    assert parse_push_refs(text) == [PushedRef("refs/heads/x", SHA_A, "refs/heads/main", SHA_A),
+                                     PushedRef("(delete)", "0" * 40, "refs/heads/y", SHA_B)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"refs/heads/x {SHA_A} refs/heads/main\n", "stdin line 1: expected 4 fields (local ref, local object "
+                                                "name, remote ref, remote object name), got 3"),
+    (f"\nrefs/heads/x {SHA_A}  refs/heads/main {SHA_A}\n", "stdin line 2: expected 4 fields"),
+    (f"refs/heads/x HEAD refs/heads/main {SHA_A}\n", "stdin line 1: local object name 'HEAD' is not an object name"),
+    (f"refs/heads/x {SHA_A} refs/heads/\x1bmain {SHA_A}\n", r"stdin line 1: remote ref 'refs/heads/\x1bmain' is not a ref name"),
+])
+def test_push_refs_of_another_shape_are_refused_naming_line_and_field(text: str, message: str) -> None:
+    with pytest.raises(UserError) as e:
+        parse_push_refs(text)
+    assert str(e.value).startswith("hook pre-push: " + message)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"ORCHESTRATOR_TASK_ID": "x-1\nSigned-off-by: someone"}, r"ORCHESTRATOR_TASK_ID 'x-1\nSigned-off-by: someone' is not a task ID"),
+    ({"ORCHESTRATOR_TASK_ID": "x-1", "ORCHESTRATOR_ATTEMPT": "1\nX: y"}, r"ORCHESTRATOR_ATTEMPT '1\nX: y' is not a number"),
+])
+def test_trailer_values_cannot_add_lines_to_a_message(env: dict[str, str], message: str) -> None:
+    with pytest.raises(UserError) as e:
+        trailer_values(env)
+    assert str(e.value) == "hook commit-msg: " + message
+    assert trailer_values({"ORCHESTRATOR_TASK_ID": " x-1.2 ", "ORCHESTRATOR_ATTEMPT": "3"}) == ("x-1.2", "3")
+    assert trailer_values({}) == ("", "")
+
+
+def test_bad_hook_input_is_exit_2_and_changes_nothing(tmp_git_repo: Path) -> None:
+    agent = {**os.environ, "ORCHESTRATOR_TASK_ID": "x-1"}
+    cli = [sys.executable, "-m", "orchestrator.cli", "--repo", str(tmp_git_repo), "hook"]
+    done = subprocess.run([*cli, "pre-push", "origin", "url"], input="garbage\n", env=agent,
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (2, "orchestrator: hook pre-push: stdin line 1: expected 4 "
+                                                 "fields (local ref, local object name, remote ref, "
+                                                 "remote object name), got 1\n")
+    out = tmp_git_repo / "written-by-git-diff"
+    done = orch(tmp_git_repo, "hook", "post-checkout", f"--output={out}", "HEAD", "1")
+    assert done.returncode == 2 and "previous HEAD '--output=" in done.stderr and not out.exists()
 
 
 def test_unknown_hook_name(tmp_git_repo: Path) -> None:
