@@ -190,7 +190,7 @@ class _Builder:
             raise self.fail(node, f"number {_clip(text, 20)} has {len(text)} characters: too long")
         value = _number(kind, text.strip())
         if value is None:
-            raise self.fail(node, f"invalid {kind} {_clip(text, 40)!r}")
+            raise self.fail(node, f"invalid {kind} {text[:40]!r}")
         return value
 
     def mapping(self, node: MappingNode, tag: str, depth: int) -> Any:
@@ -247,7 +247,10 @@ def _number(kind: str, text: str) -> bool | int | float | None:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters, on one line: control characters are shown escaped."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if text.isprintable() else "".join(
+        ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -261,7 +264,7 @@ def _show(value: Any, limit: int = 80) -> str:
     elif isinstance(value, (int, float)):
         text = repr(value)
     elif isinstance(value, str):
-        text = repr(_clip(value, limit))
+        text = repr(value[: limit + 1])  # repr escapes; the final _clip shortens
     elif isinstance(value, _Tagged):
         text = f"{value.tag.replace(_YAML_TAG, '!!')} {value.text}"
     elif isinstance(value, _Hashable):
@@ -277,36 +280,41 @@ def _show(value: Any, limit: int = 80) -> str:
     return _clip(text, limit)
 
 
+_SIGNIFICANT = re.compile(r"[\[\]{}'\"#\n\\]")
+
+
 def _too_deep_line(text: str) -> int | None:
     """The first line where flow brackets (`[`, `{`) nest past MAX_DEPTH, outside quotes and
     comments. ruamel.yaml's scanner slows down with every open bracket (20,000 of them took
     seconds before it ran out of stack), so this is checked before it reads anything."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return None
-    depth, quote, line, prev = 0, "", 1, "\n"
-    chars = iter(text)
-    for ch in chars:
+    depth, quote, line, skip_to = 0, "", 1, -1
+    for m in _SIGNIFICANT.finditer(text):
+        ch, at = m.group(), m.start()
         if ch == "\n":
             line += 1
+            if quote == "#":
+                quote = ""
+            continue
+        if at <= skip_to or quote == "#":
+            continue
         if quote:
             if ch == "\\" and quote == '"':
-                line += next(chars, "") == "\n"
+                skip_to = at + 1  # the escaped character
             elif ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch
-        elif ch == "#" and prev in " \t\n":
-            for ch in chars:  # a comment runs to the end of the line
-                if ch == "\n":
-                    line += 1
-                    break
+        elif ch == "#":
+            if at == 0 or text[at - 1] in " \t":
+                quote = "#"  # a comment runs to the end of the line
         elif ch in "[{":
             depth += 1
             if depth > MAX_DEPTH:
                 return line
         elif ch in "]}":
             depth = max(depth - 1, 0)
-        prev = ch
     return None
 
 

@@ -114,20 +114,24 @@ def load_vocabulary(beads_dir: Path) -> Vocabulary:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not UTF-8") from None
-    doc = parse_yaml(text, str(path))
+    return vocabulary_from(parse_yaml(text, str(path)), str(path))
+
+
+def vocabulary_from(doc: Any, where: str) -> Vocabulary:
+    """The custom statuses and types of a parsed bd config.yaml (any YAML value)."""
     if not isinstance(doc, dict):
         return Vocabulary()
     statuses = []
-    for entry in _config_list(doc, "status.custom", str(path)):
+    for entry in _config_list(doc, "status.custom", where):
         name = entry.split(":", 1)[0].strip()  # "in_review:active": the category is bd's
         if not _CUSTOM_STATUS.fullmatch(name) or name in BUILTIN_STATUSES:
-            raise UserError(f"{path}: status.custom: {name!r} is not a valid custom status "
+            raise UserError(f"{where}: status.custom: {name[:60]!r} is not a valid custom status "
                             "(lowercase, letter first, not a built-in status)")
         statuses.append(name)
-    types = _config_list(doc, "types.custom", str(path))
+    types = _config_list(doc, "types.custom", where)
     for name in types:
         if not _CUSTOM_TYPE.fullmatch(name):
-            raise UserError(f"{path}: types.custom: {name!r} is not a valid type name")
+            raise UserError(f"{where}: types.custom: {name[:60]!r} is not a valid type name")
     if len(statuses) > MAX_CUSTOM or len(types) > MAX_CUSTOM:
-        raise UserError(f"{path}: more than {MAX_CUSTOM} custom statuses or types")
-    return Vocabulary(tuple(dict.fromkeys(statuses)), tuple(dict.fromkeys(types)), str(path))
+        raise UserError(f"{where}: more than {MAX_CUSTOM} custom statuses or types")
+    return Vocabulary(tuple(dict.fromkeys(statuses)), tuple(dict.fromkeys(types)), where)
