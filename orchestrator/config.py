@@ -12,6 +12,7 @@ line, and an alias cannot multiply the document.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import types
@@ -32,6 +33,7 @@ MAX_CONFIG_BYTES = 256 * 1024   # a complete file with every key is under 2 KB
 MAX_DEPTH = 16                  # the schema is two levels deep
 MAX_VALUES = 20_000             # values built, aliases counted each time they are used
 DEFAULT_MAXIMUM = 1_000_000     # the upper bound of a number without its own
+STOP_FILE = ".beads/STOP"  # the kill switch, in the repository root: nothing new starts
 
 
 def _opt(default: Any, *, choices: tuple[str, ...] | None = None, minimum: float | None = None,
@@ -190,7 +192,7 @@ class _Builder:
             raise self.fail(node, f"number {_clip(text, 20)} has {len(text)} characters: too long")
         value = _number(kind, text.strip())
         if value is None:
-            raise self.fail(node, f"invalid {kind} {text[:40]!r}")
+            raise self.fail(node, f"invalid {kind} {_show(text, 40)}")
         return value
 
     def mapping(self, node: MappingNode, tag: str, depth: int) -> Any:
@@ -264,7 +266,7 @@ def _show(value: Any, limit: int = 80) -> str:
     elif isinstance(value, (int, float)):
         text = repr(value)
     elif isinstance(value, str):
-        text = repr(value[: limit + 1])  # repr escapes; the final _clip shortens
+        text = json.dumps(value[: limit + 1], ensure_ascii=False)  # quoted, escaped; _clip shortens
     elif isinstance(value, _Tagged):
         text = f"{value.tag.replace(_YAML_TAG, '!!')} {value.text}"
     elif isinstance(value, _Hashable):
@@ -449,6 +451,17 @@ def load_config(path: str | Path | None, *, required: bool = False) -> Config:
         line = data[:e.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not UTF-8 ({e.reason})") from None
     return parse_config(text, str(path))
+
+
+def find_root(start: Path) -> Path:
+    """The repository root seen from `start`, found the way git finds it: the nearest of `start`
+    and its parents holding a `.git` (a directory, or a file in a worktree); `start` itself when
+    none does (a queue outside git). Plain file checks, no git process: every command runs this first."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
 
 
 def config_for_repo(repo: Path, explicit: str | None) -> Config:

@@ -9,7 +9,6 @@ fast-forward, and crash cleanup commits leftovers to the task branch before remo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,12 +19,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
 from orchestrator.errors import UserError
+from orchestrator.fileio import locked
 
 BRANCH_PREFIX = "orchestrator/"
+ARCHIVE_PREFIX = "orchestrator-archive/"  # not under BRANCH_PREFIX: nothing treats these as live
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
@@ -101,9 +103,33 @@ def _open(repo: Path) -> git.Repo:
         raise UserError(f"{repo}: not a git repository") from None
 
 
+def git_common_dir(path: Path) -> Path | None:
+    """The git directory shared by all worktrees of the repository at `path` (absolute), or
+    None when `path` is not in a git repository (or git is missing)."""
+    try:
+        out = run_git(path, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    except UserError:  # git missing, or no such directory
+        return None
+    return Path(out.stdout.strip()) if out.status == 0 and out.stdout.strip() else None
+
+
+def is_git_repo(path: Path) -> bool:
+    return git_common_dir(path) is not None
+
+
+def toplevel(path: Path, *, why: str = "") -> Path:
+    """The top of the work tree `path` is in; a UserError outside one (`why` says what needs it)."""
+    out = run_git(path, "rev-parse", "--show-toplevel", check=False)
+    if out.status != 0 or not out.stdout.strip():
+        raise UserError(f"{path}: not inside a git working tree{f' ({why})' if why else ''}")
+    return Path(out.stdout.strip())
+
+
 def _common_dir(repo: Path) -> Path:
-    out = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
-    return Path(out)
+    common = git_common_dir(repo)
+    if common is None:
+        raise UserError(f"{repo}: not a git repository")
+    return common
 
 
 def _head_sha(repo: Path) -> str:
@@ -111,6 +137,11 @@ def _head_sha(repo: Path) -> str:
     if out.status != 0:
         raise UserError(f"{repo}: the repository has no commits yet; commit something first")
     return out.stdout.strip()
+
+
+def head_commit(path: Path) -> str:
+    """The commit checked out at `path` (a repository or a worktree)."""
+    return _head_sha(path)
 
 
 def _rev(repo: Path, rev: str) -> str:
@@ -143,16 +174,16 @@ def task_branch(task_id: str) -> str:
     return BRANCH_PREFIX + task_id
 
 
+def rename_branch(repo: Path, old: str, new: str) -> None:
+    """`git branch -M old new` (a branch already named `new` is replaced)."""
+    run_git(repo, "branch", "-M", old, new)
+
+
 @contextlib.contextmanager
 def _repo_lock(repo: Path) -> Iterator[None]:
     """One lander at a time per repository (threads and processes alike: flock is per open file)."""
-    lock_path = _common_dir(repo) / "orchestrator-land.lock"
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locked(_common_dir(repo) / "orchestrator-land.lock"):
+        yield
 
 
 # -- worktrees -----------------------------------------------------------------------------------
@@ -340,6 +371,30 @@ def _prune(repo: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
     return removed
 
 
+def archive_task_branch(repo: Path, task_id: str) -> str | None:
+    """Set the task's branch aside so its next attempt starts fresh from the working branch (a
+    restart after an escalation: rebasing the old branch would bring back what was escalated).
+    The worktree goes (uncommitted changes in it are discarded); the branch is renamed to
+    `orchestrator-archive/ID-N`, its work kept for a human. Returns the new name, None when the
+    task has no branch."""
+    repo = Path(repo)
+    branch = task_branch(task_id)
+    with _repo_lock(repo):
+        if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}", check=False).status:
+            return None
+        held = _checked_out_at(repo, branch)
+        if held is not None:
+            _remove(repo, TaskWorktree(task_id, held, branch, ""), keep_branch=True)
+        n = 1
+        while run_git(repo, "rev-parse", "-q", "--verify",
+                      f"refs/heads/{ARCHIVE_PREFIX}{task_id}-{n}", check=False).status == 0:
+            n += 1
+        archived = f"{ARCHIVE_PREFIX}{task_id}-{n}"
+        run_git(repo, "branch", "-m", branch, archived)
+        run_git(repo, "config", "--unset", _base_key(archived), check=False)
+        return archived
+
+
 # -- landing -------------------------------------------------------------------------------------
 
 def _checked_out_at(repo: Path, branch: str) -> Path | None:
@@ -375,9 +430,9 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
                 raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
             what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
             # a merge driver that refused an input (a corrupt queue) says why: pass it on
-            driver = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
-                      if x.startswith("orchestrator: merge-driver:")]
-            why = f" ({driver[0]})" if driver else ""
+            refusals = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
+                        if x.startswith("orchestrator: merge-driver:")]
+            why = f" ({refusals[0]})" if refusals else ""
             return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}{why}"
         return _rev(where, "HEAD"), ""
     finally:
@@ -431,6 +486,13 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
 def _commits(repo: Path, old: str, new: str) -> tuple[str, ...]:
     out = run_git(repo, "rev-list", "--reverse", f"{old}..{new}").stdout.split()
     return tuple(out)
+
+
+def branch_commits(repo: Path, wt: TaskWorktree) -> tuple[str, ...]:
+    """The commits on the task branch since it was made (oldest first); none when it is gone."""
+    if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{wt.branch}", check=False).status:
+        return ()
+    return _commits(repo, wt.base, wt.branch) if wt.base else ()
 
 
 def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
@@ -543,7 +605,7 @@ def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path
 
 # -- tamper check -------------------------------------------------------------------------------
 
-def _hooks_state(path: Path) -> dict[str, object]:
+def _hooks_state(path: Path) -> dict[str, Any]:
     hooks_dir = Path(run_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
                      .stdout.strip())
     files: dict[str, str] = {}

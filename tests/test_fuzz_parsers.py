@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from orchestrator.agents.outcome import OUTCOME_KINDS, Outcome, classify, read_stream
 from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
-from orchestrator.commands.hook import has_message, parse_push_refs, pre_push, trailer_values
+from orchestrator.commands.run_hook import has_message, parse_push_refs, pre_push, trailer_values
 from orchestrator.commands.merge_driver import merge_driver
 from orchestrator.config import Config, load_config
 from orchestrator.errors import UserError

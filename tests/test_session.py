@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents.session import (
-    AgentRun, budget_for_attempt, run_from_dict, run_task_agent,
+    AgentRun,
+    budget_for_attempt,
+    run_from_dict,
+    run_task_agent,
 )
 from orchestrator.config import AgentConfig, Config
-from orchestrator.dispatch.history import AttemptRecord
 from orchestrator.errors import UserError
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.jsonl import JsonlStore
-
 from support.agents import TASK_CMD_HELPER, claude_stream, write_script
 from support.repo import git, task_record, write_queue
 
@@ -205,3 +207,18 @@ def test_an_outcome_json_that_is_not_ours_is_a_one_line_error(tmp_path: Path, co
     (info,) = list_runs(tmp_path)
     assert (info.task_id, info.state, info.digest) == ("t-1", "unreadable", str(e.value))
     assert (run / "outcome.json").read_bytes() == content
+
+
+def test_the_agents_task_command_is_built_in_one_place(tmp_path: Path) -> None:
+    """`orchestrator agent` and the coordinator both build it with session.task_command."""
+    from orchestrator.agents.session import task_command
+    from orchestrator.tasks.jsonl import JsonlStore
+
+    repo, wt = tmp_path / "repo", tmp_path / "wt"
+    repo.mkdir()
+    wt.mkdir()
+    store = JsonlStore(repo / ".beads" / "issues.jsonl")
+    assert task_command(store, repo, repo) == "orchestrator task"
+    assert task_command(store, repo, wt) == f"orchestrator task --repo {repo}"
+    assert task_command(store, repo, wt, config_path="c.yml", store_kind="jsonl") == (
+        f"orchestrator task --repo {repo} --config {Path('c.yml').resolve()} --store jsonl")

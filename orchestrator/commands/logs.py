@@ -1,24 +1,22 @@
 """`orchestrator logs list|show`: the agent runs under logs/run/ (the seed's Log Management).
 
 `list` shows recent runs with their outcome; `show RUN|TASK` prints a readable transcript of a
-run's verbose.jsonl (a task ID picks its latest run), `--follow` keeps printing while it runs.
+run's transcript (output.log, with the agent's stderr lines; a task ID picks its latest run), `--follow` keeps printing while it runs.
 """
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator import runlog
 from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
-from orchestrator.process import pid_alive
 
 _ENDED_POLLS = 10  # polls `--follow` waits for outcome.json once the agent has gone
-_DIR = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<task>.+?)(?:\.(?P<n>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -43,35 +41,16 @@ class RunInfo:
                 "duration_s": self.duration_s, "cost_usd": self.cost_usd}
 
 
-def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
-    """The key=value fields of monitor.log's start line, and whether the run is over: an exit
-    line, or an agent process that is gone without one (the orchestrator itself was killed)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}, False
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        if " start " in line and not fields:
-            head = line.split(" argv=", 1)[0]
-            fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", head))
-    if " exit code=" in text:
-        return fields, True
-    pid = re.search(r" running pid=(\d+)", text)
-    return fields, pid is not None and not pid_alive(int(pid.group(1)))
-
-
 def read_run(path: Path) -> RunInfo | None:
-    m = _DIR.match(path.name)
-    if not m or not path.is_dir():
+    named = runlog.parse_dir_name(path.name)
+    if named is None or not path.is_dir():
         return None
-    stamp = m.group("stamp")
-    started = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
-    if (path / "outcome.json").exists():
+    started, dir_task = named
+    if (path / runlog.OUTCOME).exists():
         try:
-            done = read_run_file(path / "outcome.json")
+            done = read_run_file(path / runlog.OUTCOME)
         except UserError as e:  # one bad file must not hide the other runs
-            return RunInfo(run=path.name, path=path, task_id=m.group("task"), started_at=started,
+            return RunInfo(run=path.name, path=path, task_id=dir_task, started_at=started,
                            attempt=None, profile="", budget="", state="unreadable", subclass="",
                            duration_s=None, cost_usd=None, digest=str(e))
         o = done.outcome
@@ -79,13 +58,14 @@ def read_run(path: Path) -> RunInfo | None:
                        started_at=done.started_at or started, attempt=done.attempt,
                        profile=done.profile, budget=done.budget, state=o.kind, subclass=o.subclass,
                        duration_s=done.duration_s, cost_usd=o.cost_usd, digest=o.digest)
-    fields, exited = _monitor_fields(path / "monitor.log")
+    mon = runlog.read_monitor(path)
+    fields = mon.fields
     attempt = fields.get("attempt")
-    return RunInfo(run=path.name, path=path, task_id=fields.get("task", m.group("task")),
+    return RunInfo(run=path.name, path=path, task_id=fields.get("task", dir_task),
                    started_at=started, attempt=int(attempt) if attempt and attempt.isdigit() else None,
                    profile=fields.get("profile", ""), budget=fields.get("budget", "").strip("-"),
-                   state="unknown" if exited else "running", subclass="", duration_s=None,
-                   cost_usd=None, digest="")
+                   state="unknown" if runlog.run_over(mon) else "running", subclass="",
+                   duration_s=None, cost_usd=None, digest="")
 
 
 def list_runs(root: Path) -> list[RunInfo]:
@@ -121,12 +101,19 @@ def find_run(root: Path, ref: str) -> Path:
     """A run directory (name or path), or the latest run of a task ID."""
     as_path = Path(ref)
     for candidate in (as_path, root / ref):
-        if candidate.is_dir() and (candidate / "monitor.log").exists():
+        if candidate.is_dir() and (candidate / runlog.MONITOR).exists():
             return candidate
     for r in list_runs(root):
         if r.task_id == ref:
             return r.path
     raise UserError(f"no run or task {ref!r} in {root}")
+
+
+def _render(raw: bytes, rendered: bool, fmt: str) -> tuple[list[str], str]:
+    text = raw.decode("utf-8", "replace")
+    if rendered:
+        return [text.rstrip("\r")], fmt
+    return render_line(text, fmt)
 
 
 def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int:
@@ -135,13 +122,17 @@ def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int
     if info is not None:
         print(f"== {info.run}: task {info.task_id}, attempt {info.attempt or '?'}, "
               f"profile {info.profile or '?'}" + (f", budget {info.budget}" if info.budget else ""))
-    verbose = path / "verbose.jsonl"
+    # output.log is the transcript the runner rendered, with the agent's stderr lines in the
+    # order they came; verbose.jsonl (stdout only) is rendered here for a run without one
+    transcript = path / "output.log"
+    rendered = transcript.exists()
+    verbose = transcript if rendered else path / "verbose.jsonl"
     fmt = "auto"
     offset = 0
     pending = b""
     ended_polls = 0
     while True:
-        done = (path / "outcome.json").exists()
+        done = (path / runlog.OUTCOME).exists()
         now = read_run(path) if follow and not done else None
         if now is not None and now.state != "running":
             # the agent is gone but no outcome was written (yet): give the orchestrator a
@@ -156,14 +147,14 @@ def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int
             pending += data
             *complete, pending = pending.split(b"\n")
             for raw in complete:
-                lines, fmt = render_line(raw.decode("utf-8", "replace"), fmt)
+                lines, fmt = _render(raw, rendered, fmt)
                 for line in lines:
                     print(line, flush=True)
         if not follow or done:
             break
         time.sleep(poll_s)
     if pending.strip():
-        lines, fmt = render_line(pending.decode("utf-8", "replace"), fmt)
+        lines, fmt = _render(pending, rendered, fmt)
         for line in lines:
             print(line)
     info = read_run(path)

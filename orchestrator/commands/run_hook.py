@@ -1,4 +1,5 @@
-"""`orchestrator hook NAME [ARGS]`: the logic behind the shipped git hook shims.
+"""`orchestrator hook NAME [ARGS]`: run one git hook, what the installed shims call (installing
+them is `orchestrator hooks`, commands/install_hooks.py and githooks.py).
 
 - pre-commit: a staged issues.jsonl must parse as a valid queue (duplicate IDs, dangling
   dependencies, cycles through blocking and parent-child edges, mixed ones included: the same
@@ -25,48 +26,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config import Config
 from orchestrator.errors import UserError
-from orchestrator.gitops import run_git
+from orchestrator.githooks import HOOK_NAMES
+from orchestrator.gitops import run_git, toplevel
+from orchestrator.secrets import find_secrets
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
 
-HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 MAX_STDIN_BYTES = 16 << 20      # pre-push: ~100,000 refs
 MAX_MESSAGE_BYTES = 16 << 20    # commit-msg
 _OBJECT_NAME = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")     # SHA-1 or SHA-256
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")  # what bd IDs look like
 RUN_LOG_DIRS = ("logs/run/",)
-# Credentials that must never be committed (an agent's environment has some). The match is
-# reported by kind and place, never printed.
-TOKEN_PATTERNS = (
-    ("GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}")),
-    ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
-    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("OpenAI API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9]{32,}")),
-    ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-)
-
-
-def _top(ctx: Any) -> Path:
-    out = run_git(Path(ctx.repo), "rev-parse", "--show-toplevel", check=False)
-    if out.status != 0 or not out.stdout.strip():
-        raise UserError(f"{ctx.repo}: not inside a git working tree")
-    return Path(out.stdout.strip())
 
 
 def _say(hook: str, message: str) -> None:
     print(f"orchestrator {hook}: {message}", file=sys.stderr)
 
 
-def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
+def run_hook(repo: Path, config: Config, name: str, args: Sequence[str]) -> int:
     if name not in HOOK_NAMES:
         raise UserError(f"hook {name!r}: unknown (known: {', '.join(HOOK_NAMES)})")
-    top = _top(ctx)
+    top = toplevel(repo)
     if name == "pre-commit":
-        return pre_commit(top, ctx.config.jsonl.path)
+        return pre_commit(top, config.jsonl.path)
     if name == "commit-msg":
         if not args:
             raise UserError("hook commit-msg: give the message file (git passes it)")
@@ -77,9 +62,9 @@ def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
         data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
         if len(data) > MAX_STDIN_BYTES:
             raise UserError(f"hook pre-push: more than {MAX_STDIN_BYTES >> 20} MB on stdin")
-        return pre_push(ctx.config.git.protected_branches, args, data.decode("utf-8", "replace"))
-    return post_change(top, name, args, ctx.config.jsonl.path,
-                       frozenset(ctx.config.dispatch.exclude_types))
+        return pre_push(config.git.protected_branches, args, data.decode("utf-8", "replace"))
+    return post_change(top, name, args, config.jsonl.path,
+                       frozenset(config.dispatch.exclude_types))
 
 
 # -- pre-commit ---------------------------------------------------------------------------------
@@ -105,9 +90,11 @@ def pre_commit(top: Path, queue_path: str) -> int:
         rel = os.path.relpath(Path(log_env).resolve(), top.resolve())
         if not rel.startswith(".."):
             log_dirs.append(rel.rstrip("/") + "/")
-    for path in staged:
-        if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs):
-            problems.append(f"{path}: a run log; logs are uploaded as artifacts, not committed")
+    logs = [path for path in staged if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs)]
+    if logs:  # one line, not one per file: a run directory holds several
+        more = f" (and {len(logs) - 1} more run log file(s))" if len(logs) > 1 else ""
+        problems.append(f"{logs[0]}{more}: run logs are uploaded as artifacts, not committed; "
+                        "unstage them (git restore --staged PATH) and ignore logs/")
     problems += find_tokens(run_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
                                     "--diff-filter=ACMR").raw)
     for p in problems:
@@ -128,10 +115,11 @@ def find_tokens(diff: bytes) -> list[str]:
             m = re.match(r"@@ -\S+ \+(\d+)", raw)
             line = int(m.group(1)) if m else 0
         elif raw.startswith("+"):
-            for kind, pattern in TOKEN_PATTERNS:
-                if pattern.search(raw):
-                    found.append(f"{path}:{line}: looks like a {kind}; remove it (and rotate it)")
-                    break
+            # credentials an agent's environment holds must never be committed; the match is
+            # reported by kind and place, never printed
+            kinds = find_secrets(raw[1:], strict=True)
+            if kinds:
+                found.append(f"{path}:{line}: looks like a {kinds[0]}; remove it (and rotate it)")
             line += 1
     return found
 
