@@ -42,6 +42,7 @@ from orchestrator.tasks.factory import open_store
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
 from orchestrator.tasks.model import IssueType, Status, parse_priority
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
+from orchestrator.tasks.vocab import DEP_TYPE_HELP
 
 if TYPE_CHECKING:
     from orchestrator.coordinator.local import Coordinator
@@ -237,9 +238,7 @@ def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     p.add_argument("issue_id", metavar="ISSUE", help="the task that depends")
     p.add_argument("depends_on", nargs="?", metavar="DEPENDS_ON", help="the task it depends on")
     p.add_argument("--blocked-by", "--depends-on", dest="blocked_by", help="the task it depends on")
-    p.add_argument("-t", "--type", default="blocks",
-                   help="dependency type (blocks, parent-child, conditional-blocks, waits-for, "
-                        "related, ...; default: blocks)")
+    p.add_argument("-t", "--type", default="blocks", help=DEP_TYPE_HELP)
     p.set_defaults(func=_task_dep)
 
     p = tsub.add_parser("comment", parents=[common], help="add a comment (bd comment)")

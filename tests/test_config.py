@@ -70,6 +70,8 @@ def test_timeouts_take_fractions_of_a_minute(tmp_path: Path) -> None:
     ("storage: bd\n", ":1: unknown key 'storage' (known: store, bd, jsonl, agent, dispatch, github"),
     ("dispatch:\n  max_parallel: two\n", ':2: dispatch.max_parallel must be an integer, got "two"'),
     ("dispatch:\n  max_parallel: true\n", ":2: dispatch.max_parallel must be an integer, got true"),
+    ("agent:\n  max_turns: &yes true\n", ":2: agent.max_turns must be an integer or null, got true"),
+    ("bd:\n  push: ~\n", ":2: bd.push must be true/false, got null"),
     ("bd:\n  push: 1\n", ":2: bd.push must be true/false, got 1"),
     ("store: sqlite\n", ':1: store must be one of auto, bd, jsonl, got "sqlite"'),
     ("agent:\n  command: [a, 1]\n", ":2: agent.command must be a list of strings or null, got [\"a\", 1]"),
@@ -80,13 +82,53 @@ def test_timeouts_take_fractions_of_a_minute(tmp_path: Path) -> None:
     ("dispatch:\n  max_cost_usd: lots\n", ':2: dispatch.max_cost_usd must be a number or null, got "lots"'),
     ("\n\nagent: 3\n", ":3: agent must be a mapping of keys, got 3"),
     ("store: [a\n", ":2: invalid YAML: expected ',' or ']'"),
-    ("- a\n", ": the file must be a mapping of keys"),
+    ("- a\n", ':1: the file must be a mapping of keys, got ["a"]'),
+    # what a careless or hostile file can hold: each is one line naming the line and key
+    ("store: jsonl\nstore: bd\n", ':2: duplicate key "store"'),
+    ("dispatch:\n  max_parallel: " + "9" * 5000 + "\n", ":2: number 9999999999999999999… has 5000 characters"),
+    ("dispatch:\n  max_parallel: 1e400\n", ":2: dispatch.max_parallel must be an integer, got .inf"),
+    ("dispatch:\n  max_parallel: 100000\n", ":2: dispatch.max_parallel must be at most 1000, got 100000"),
+    ("agent:\n  timeout_minutes: .nan\n", ":2: agent.timeout_minutes must be a finite number, got .nan"),
+    ("agent:\n  timeout_minutes: .inf\n", ":2: agent.timeout_minutes must be a finite number, got .inf"),
+    ("agent:\n  timeout_minutes: !!float soon\n", ':2: invalid float "soon"'),
+    ("agent:\n  max_turns: !!int 0b102\n", ':2: invalid int "0b102"'),
+    ("store: !!binary aGVsbG8=\n", ":1: store must be a string, got !!binary aGVsbG8="),
+    ("bd:\n  path: 2024-01-01\n", ":2: bd.path must be a string, got !!timestamp 2024-01-01"),
+    ("bd:\n  path: !!python/object:os.system x\n", ":2: bd.path must be a string, got !!python/object:os.system x"),
+    ("? [a, b]\n: 1\n", ":1: unknown key '[\"a\", \"b\"]'"),
+    ("agent:\n  context_patterns: ['(']\n", ":2: agent.context_patterns[0] is not a valid regular expression"),
+    ("a: " + "[" * 20000 + "\n", ":1: nested more than 16 levels deep"),
+    ("agent:\n  budgets: &x [*x]\n", ":2: nested more than 16 levels deep"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", ":5: more than 20000 values"),
+    ("a: '[[[[[[[[[[[[[[[[[[[[' # [[[[[[[[[[[[[[[[[[[[\nb: [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]\n",
+     ":2: nested more than 16 levels deep"),
+    ("dispatch:\n  <<: {max_parallel: 0}\n", ":2: dispatch.max_parallel must be at least 1, got 0"),
 ])
 def test_errors_name_key_and_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(UserError) as e:
         load(tmp_path, text)
     assert str(e.value).startswith(str(tmp_path / ".orchestrator.yml") + message)
     assert "\n" not in str(e.value)
+
+
+def test_merge_keys_fill_in_unset_keys(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "dispatch:\n  <<: {max_parallel: 3, max_attempts: 5}\n  max_attempts: 2\n")
+    assert (cfg.dispatch.max_parallel, cfg.dispatch.max_attempts) == (3, 2)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"store: jsonl\nmodel: \xff\n", ":2: not UTF-8"),
+    (b"# " + b"x" * (300 * 1024), ": larger than 256 KB"),
+])
+def test_unreadable_files_are_one_line_errors(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / ".orchestrator.yml"
+    path.write_bytes(data)
+    with pytest.raises(UserError) as e:
+        load_config(path)
+    assert str(e.value).startswith(str(path) + message)
+    assert path.read_bytes() == data
 
 
 def test_cli_reports_config_errors_on_one_line(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ import pytest
 from orchestrator import githooks
 from orchestrator.commands.run_hook import find_tokens
 from orchestrator.githooks import HOOK_NAMES
+from orchestrator.commands.run_hook import PushedRef, parse_push_refs, trailer_values
+from orchestrator.errors import UserError
 from support.repo import git, init_git_repo, task_record
 
 TEMPLATE = Path(__file__).parent.parent / "hooks" / "hook-tmpl"
@@ -193,6 +195,9 @@ def test_repo_without_commits(tmp_path: Path) -> None:
     ([task_record("x-1", blocks_on=["x-9"])], ".beads/issues.jsonl:1: task x-1 depends on missing task x-9"),
     ([task_record("x-1", blocks_on=["x-2"]), task_record("x-2", blocks_on=["x-1"])],
      ".beads/issues.jsonl:1: dependency cycle through blocking edges"),
+    ([task_record("x-1", blocks_on=["x-1.1"]), task_record("x-1.1", parent="x-1")],  # a child blocking its parent
+     ".beads/issues.jsonl:1: dependency cycle: x-1 waits on x-1.1 (blocks), x-1.1 is a child of x-1; "
+     "no task on it can ever become ready"),
 ])
 def test_pre_commit_refuses_an_invalid_queue(hooked: Path, records: list[dict[str, Any]], message: str) -> None:
     done = commit(hooked, ".beads/issues.jsonl", jsonl(*records))
@@ -415,6 +420,55 @@ def test_commit_msg_with_an_unreadable_message_file(tmp_git_repo: Path, monkeypa
     monkeypatch.setenv("ORCHESTRATOR_TASK_ID", "x-1")
     done = orch(tmp_git_repo, "hook", "commit-msg", "no-such-file")
     assert done.returncode == 2 and "no-such-file" in done.stderr and done.stderr.count("\n") == 1
+
+
+# -- git's input, checked by shape ------------------------------------------------------------------
+
+SHA_A, SHA_B = "a" * 40, "b" * 64
+
+
+def test_push_refs_are_read_by_shape() -> None:
+    text = f"refs/heads/x {SHA_A} refs/heads/main {SHA_A}\n(delete) {'0' * 40} refs/heads/y {SHA_B}\n\n"
+    assert parse_push_refs(text) == [PushedRef("refs/heads/x", SHA_A, "refs/heads/main", SHA_A),
+                                     PushedRef("(delete)", "0" * 40, "refs/heads/y", SHA_B)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"refs/heads/x {SHA_A} refs/heads/main\n", "stdin line 1: expected 4 fields (local ref, local object "
+                                                "name, remote ref, remote object name), got 3"),
+    (f"\nrefs/heads/x {SHA_A}  refs/heads/main {SHA_A}\n", "stdin line 2: expected 4 fields"),
+    (f"refs/heads/x HEAD refs/heads/main {SHA_A}\n", "stdin line 1: local object name 'HEAD' is not an object name"),
+    (f"refs/heads/x {SHA_A} refs/heads/\x1bmain {SHA_A}\n", r"stdin line 1: remote ref 'refs/heads/\x1bmain' is not a ref name"),
+])
+def test_push_refs_of_another_shape_are_refused_naming_line_and_field(text: str, message: str) -> None:
+    with pytest.raises(UserError) as e:
+        parse_push_refs(text)
+    assert str(e.value).startswith("hook pre-push: " + message)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"ORCHESTRATOR_TASK_ID": "x-1\nSigned-off-by: someone"}, r"ORCHESTRATOR_TASK_ID 'x-1\nSigned-off-by: someone' is not a task ID"),
+    ({"ORCHESTRATOR_TASK_ID": "x-1", "ORCHESTRATOR_ATTEMPT": "1\nX: y"}, r"ORCHESTRATOR_ATTEMPT '1\nX: y' is not a number"),
+])
+def test_trailer_values_cannot_add_lines_to_a_message(env: dict[str, str], message: str) -> None:
+    with pytest.raises(UserError) as e:
+        trailer_values(env)
+    assert str(e.value) == "hook commit-msg: " + message
+    assert trailer_values({"ORCHESTRATOR_TASK_ID": " x-1.2 ", "ORCHESTRATOR_ATTEMPT": "3"}) == ("x-1.2", "3")
+    assert trailer_values({}) == ("", "")
+
+
+def test_bad_hook_input_is_exit_2_and_changes_nothing(tmp_git_repo: Path) -> None:
+    agent = {**os.environ, "ORCHESTRATOR_TASK_ID": "x-1"}
+    cli = [sys.executable, "-m", "orchestrator.cli", "--repo", str(tmp_git_repo), "hook"]
+    done = subprocess.run([*cli, "pre-push", "origin", "url"], input="garbage\n", env=agent,
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (2, "orchestrator: hook pre-push: stdin line 1: expected 4 "
+                                                 "fields (local ref, local object name, remote ref, "
+                                                 "remote object name), got 1\n")
+    out = tmp_git_repo / "written-by-git-diff"
+    done = orch(tmp_git_repo, "hook", "post-checkout", f"--output={out}", "HEAD", "1")
+    assert done.returncode == 2 and "previous HEAD '--output=" in done.stderr and not out.exists()
 
 
 def test_unknown_hook_name(tmp_git_repo: Path) -> None:

@@ -146,6 +146,11 @@ def test_graph_conflicts_after_a_clean_line_merge() -> None:
     theirs = text(rec("x-1"), rec("x-2", blocks_on=["x-1"], updated_at=T1))
     result = merge_records(base, ours, theirs)
     assert not result.clean and "cycle" in result.conflicts[0].reason
+    # one side makes x-2 a child of x-1, the other makes x-1 wait on x-2: a mixed cycle
+    mixed = merge_records(base, text(rec("x-1"), rec("x-2", parent="x-1", updated_at=T1)),
+                          text(rec("x-1", blocks_on=["x-2"], updated_at=T1), rec("x-2")))
+    assert [(c.task_id, c.reason) for c in mixed.conflicts] == [
+        ("x-1", "the merge makes a dependency cycle: x-1 waits on x-2 (blocks), x-2 is a child of x-1")]
     dangling = merge_records(base, text(rec("x-1", blocks_on=["x-2"], updated_at=T1), rec("x-2")),
                              text(rec("x-1")))
     assert "x-2" in records(dangling.text)  # ours changed x-1, theirs deleted x-2: x-2 untouched

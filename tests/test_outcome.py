@@ -3,6 +3,7 @@ transcripts for each outcome kind, judged together with the task's state."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -265,6 +266,54 @@ def test_outcome_round_trips_through_json() -> None:
     from dataclasses import asdict
     assert outcome_from_dict(json.loads(json.dumps(asdict(got)))) == got
     assert set(OUTCOME_KINDS) >= {got.kind}
+
+
+# -- what an agent can print that is not a well-formed stream ---------------------------------
+
+DEEP = '{"type":"result","session_id":"s","x":' + "[" * 20_000 + "]" * 20_000 + "}"
+
+
+@pytest.mark.parametrize("bad", [
+    DEEP,                                                                   # RecursionError in json
+    ev(type="assistant", message="not an object"),                         # shapes other than bd's
+    ev(type="assistant", message={"content": 7}),
+    ev(type="user", message={"content": [1, None, {"type": "tool_result", "content": {"a": 1}}]}),
+    ev(type="result", subtype="success", result="ok", permission_denials=5, errors=7,
+       modelUsage=[1], usage="x", total_cost_usd=10 ** 400, num_turns="many"),
+    ev(type="result", subtype=["x"], is_error=True, terminal_reason={"a": 1}, api_error_status="x"),
+    ev(type="system", subtype="compact_boundary", compact_metadata=3),
+    '{"type": "item.completed", "item": [], "thread_id": "t"}',
+    '{"type": "turn.completed", "usage": 5}',
+    '{"type": "turn.failed", "error": "boom"}',
+    '{"type": "result", "timestamp": "t", "stats": [], "error": "x", "status": 1}',
+])
+@pytest.mark.parametrize("fmt", ["auto", "claude", "codex", "gemini", "text"])
+def test_malformed_events_are_judged_not_raised(bad: str, fmt: str) -> None:
+    for out in (bad, stream(init(), bad, result()), stream(init(), bad)):
+        got = judge(out, 0, fmt=fmt)
+        assert got.kind in OUTCOME_KINDS and got.digest
+
+
+def test_a_stream_with_no_readable_event_is_an_unreadable_transcript() -> None:
+    got = judge(stream(DEEP, "{not json", '{"type": "result"'), 0)  # the task was even closed
+    assert (got.kind, got.subclass) == ("error", "unreadable_transcript")
+    assert "no readable event in 3 line(s) of output (exit 0)" in got.digest
+    assert judge("", 1).subclass == "crash"  # no output at all is still a crash
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([], "outcome must be a JSON object"),
+    ({}, "outcome.kind must be a string, got null"),
+    ({"kind": "great"}, "outcome.kind must be one of success, "),
+    ({"kind": "error", "retryable": "no"}, 'outcome.retryable must be true or false, got "no"'),
+    ({"kind": "error", "cost_usd": 1e309}, "outcome.cost_usd must be a number or null"),
+    ({"kind": "error", "exit_code": 1.5}, "outcome.exit_code must be an integer or null, got 1.5"),
+    ({"kind": "error", "critical_errors": "boom"}, "outcome.critical_errors must be a list of strings"),
+    ({"kind": "error", "new_blockers": [{"id": 1}]}, "outcome.new_blockers must be a list of strings, got a JSON list"),
+])
+def test_outcome_json_of_the_wrong_shape_is_refused_by_key(data: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        outcome_from_dict(data)
 
 
 def test_digest_is_one_paragraph() -> None:

@@ -179,6 +179,36 @@ def test_unusable_logs_folder_is_a_user_error(repo: Path) -> None:
         run_task_agent(repo=repo, store=store(repo), config=config(script), task_id="t-1")
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"task_id": "t-1", "attempt": 1, "outcome": {"kind": "success", "cost_usd": "free"}}',
+     ": outcome.cost_usd must be a number or null, got \"free\""),
+    (b'{"task_id": "t-1", "attempt": "1", "outcome": {"kind": "success"}}',
+     ": attempt must be an integer or null, got \"1\""),
+    (b'{"task_id": "t-1", "attempt": 1, "outcome": {"kind": "success"}, "duration_s": null}',
+     ": duration_s must be a number, got null"),
+    (b'{"task_id": 7}', ": attempt must be a whole number, got null"),
+    (b'[' * 50_000, ": nested more than 64 levels deep"),
+    (b'{"task_id": "t-1",\n "attempt": 1,,}', ":2: malformed JSON: Expecting property name"),
+    (b'{"task_id": "\xff"}', ":1: not UTF-8"),
+])
+def test_an_outcome_json_that_is_not_ours_is_a_one_line_error(tmp_path: Path, content: bytes,
+                                                               message: str) -> None:
+    """outcome.json is read back by `logs` (and by the report job): whoever can write the log
+    folder can write it, so a wrong shape is named by key, and `logs list` still lists."""
+    from orchestrator.agents.session import read_run_file
+    from orchestrator.commands.logs import list_runs
+
+    run = tmp_path / "20261125T060000Z_t-1"
+    run.mkdir()
+    (run / "outcome.json").write_bytes(content)
+    with pytest.raises(UserError) as e:
+        read_run_file(run / "outcome.json")
+    assert str(e.value).startswith(str(run / "outcome.json") + message) and "\n" not in str(e.value)
+    (info,) = list_runs(tmp_path)
+    assert (info.task_id, info.state, info.digest) == ("t-1", "unreadable", str(e.value))
+    assert (run / "outcome.json").read_bytes() == content
+
+
 def test_the_agents_task_command_is_built_in_one_place(tmp_path: Path) -> None:
     """`orchestrator agent` and the coordinator both build it with session.task_command."""
     from orchestrator.agents.session import task_command

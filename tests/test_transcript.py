@@ -42,3 +42,22 @@ def test_plain_text_and_broken_lines_pass_through() -> None:
     assert render_line('{"type":"assistant","mess')[0] == ['{"type":"assistant","mess']
     out, fmt = render_line(json.dumps({"type": "thread.started", "thread_id": "t1"}))
     assert (out, fmt) == (["[thread t1]"], "codex")
+
+
+@pytest.mark.parametrize("line", [
+    '{"type":"assistant","session_id":"s","message":' + "[" * 5000 + "]" * 5000 + "}",
+    '{"type":"assistant","session_id":"s","message":"text"}',
+    '{"type":"assistant","session_id":"s","message":{"content":{"type":"text"}}}',
+    '{"type":"user","session_id":"s","message":{"content":[{"type":"tool_result","content":[1,{"text":2}]}]}}',
+    '{"type":"result","session_id":"s","errors":3,"permission_denials":9,"total_cost_usd":"$1"}',
+    '{"type":"rate_limit_event","session_id":"s","rate_limit_info":[]}',
+    '{"type":"item.completed","thread_id":"t","item":{"type":"file_change","changes":"all"}}',
+    '{"type":"turn.completed","usage":[]}',
+    '{"type":"tool_result","timestamp":"t","status":"error","error":"boom"}',
+    '{"type":"' + "x" * 100_000 + '"}',
+])
+@pytest.mark.parametrize("fmt", ["auto", "claude", "codex", "gemini"])
+def test_malformed_lines_render_without_raising(line: str, fmt: str) -> None:
+    lines, _ = render_line(line, fmt)
+    # an event is rendered in short lines; a line that is no event (too deep) is shown as it is
+    assert lines == [line] or all(isinstance(x, str) and len(x) < 10_000 for x in lines)

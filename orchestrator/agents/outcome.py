@@ -15,6 +15,7 @@ failure signatures and the classification order).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -111,29 +112,77 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# An agent's stream is untrusted input: what it prints is read within these limits, and every
+# field is checked for its shape where it is used (as_map, as_list, as_number, _int), so no line can
+# crash the coordinator; a stream with no readable event is a failed run, not a traceback.
+MAX_EVENT_CHARS = 16 << 20   # the runner keeps stdout lines whole up to this size
+MAX_EVENT_DEPTH = 64         # agents' events nest about 6 levels deep
+
+
+def _nesting_ok(value: Any) -> bool:
+    """At most MAX_EVENT_DEPTH levels of lists and objects (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_EVENT_DEPTH:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
+def load_json(text: str) -> Any:
+    """One JSON value within the size and depth limits; ValueError when it is not one."""
+    if len(text) > MAX_EVENT_CHARS:
+        raise ValueError(f"longer than {MAX_EVENT_CHARS} characters")
+    try:
+        value = json.loads(text)
+    except RecursionError:  # the C parser's own stack guard, on thousands of open brackets
+        raise ValueError(f"nested more than {MAX_EVENT_DEPTH} levels deep") from None
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_EVENT_DEPTH and not _nesting_ok(value):
+        raise ValueError(f"nested more than {MAX_EVENT_DEPTH} levels deep")
+    return value
+
+
+def load_event(line: str) -> dict[str, Any] | None:
+    """One stream line as a JSON object, or None (plain text, a truncated line, a line too long
+    or too deep, a JSON value that is not an object)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = load_json(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def maps_of(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in as_list(value) if isinstance(v, Mapping)]
+
+
 def parse_events(stdout: str) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL stream; bad lines (a truncated last line of a killed
-    process, plain text) are skipped. `claude --output-format json --verbose` prints one
-    array, accepted too."""
+    """The JSON objects of a JSONL stream; other lines (a truncated last line of a killed
+    process, plain text, a line over the limits) are skipped. `claude --output-format json
+    --verbose` prints one array, accepted too."""
     text = stdout.strip()
     if text.startswith("["):
         try:
-            data = json.loads(text)
+            data = load_json(text)
+        except ValueError:
+            data = None
+        if isinstance(data, list):
             return [e for e in data if isinstance(e, dict)]
-        except ValueError:
-            pass
-    out = []
-    for line in stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
+    return [e for e in map(load_event, stdout.splitlines()) if e is not None]
 
 
 def detect_format(event: Mapping[str, Any] | None) -> str:
@@ -194,18 +243,33 @@ def _critical(stderr: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))[:10]
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+_MAX_NUMBER = 10 ** 15  # more tokens or dollars than any run: a number past it is not believed
+
+
+def as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) and abs(number) <= _MAX_NUMBER else None
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if abs(value) <= _MAX_NUMBER else None
+
+
+def _bounded(value: int) -> int | None:
+    return value if abs(value) <= _MAX_NUMBER else None
 
 
 def _claude_usage(result: Mapping[str, Any]) -> tuple[float | None, int | None, int | None]:
-    cost = _num(result.get("total_cost_usd"))
+    cost = as_number(result.get("total_cost_usd"))
     if cost is None:
-        cost = _num(result.get("cost_usd"))  # 1.0.x name
+        cost = as_number(result.get("cost_usd"))  # 1.0.x name
     model_usage = result.get("modelUsage")
     if isinstance(model_usage, Mapping) and model_usage:
         tin = tout = 0
@@ -214,17 +278,17 @@ def _claude_usage(result: Mapping[str, Any]) -> tuple[float | None, int | None, 
                 tin += sum(_int(m.get(k)) or 0 for k in ("inputTokens", "cacheReadInputTokens",
                                                          "cacheCreationInputTokens"))
                 tout += _int(m.get("outputTokens")) or 0
-        return cost, tin, tout
+        return cost, _bounded(tin), _bounded(tout)
     usage = result.get("usage")
     if isinstance(usage, Mapping):
         tin = sum(_int(usage.get(k)) or 0 for k in ("input_tokens", "cache_read_input_tokens",
                                                     "cache_creation_input_tokens"))
-        return cost, tin, _int(usage.get("output_tokens"))
+        return cost, _bounded(tin), _int(usage.get("output_tokens"))
     return cost, None, None
 
 
 def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
-                 marker: bool) -> StreamFacts:
+                 marker: bool, stdout_lines: int = 0) -> StreamFacts:
     base: dict[str, Any] = dict(
         format="claude", context_marker=marker, critical_errors=_critical(stderr),
         compactions=sum(1 for e in events if e.get("type") == "system"
@@ -239,6 +303,10 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
                                detail=_one_line(stderr), **base)
         interrupted = any(e.get("type") == "user" and "[Request interrupted by user]"
                           in json.dumps(e.get("message", {})) for e in events)
+        if not events and stdout_lines:
+            return StreamFacts(verdict="error", subclass="unreadable_transcript",
+                               detail=f"no readable event in {stdout_lines} line(s) of output "
+                                      f"(exit {exit_code})", **base)
         if interrupted:
             return StreamFacts(verdict="error", subclass="interrupted",
                                detail="interrupted (SIGINT): no result event", **base)
@@ -250,10 +318,10 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
     cost, tin, tout = _claude_usage(r)
     base.update(terminal=True, cost_usd=cost, input_tokens=tin, output_tokens=tout,
                 num_turns=_int(r.get("num_turns")),
-                permission_denials=len(r.get("permission_denials") or []))
+                permission_denials=len(as_list(r.get("permission_denials"))))
     sub, reason = str(r.get("subtype") or ""), str(r.get("terminal_reason") or "")
     text: str = r["result"] if isinstance(r.get("result"), str) else ""
-    errors = " | ".join(str(x) for x in r.get("errors") or [])
+    errors = " | ".join(str(x) for x in as_list(r.get("errors")))
     if sub == "error_max_turns" or reason == "max_turns":
         return StreamFacts(verdict="max_turns", detail=_one_line(errors or text or "max turns"), **base)
     if sub == "error_max_budget_usd" or reason == "budget_exhausted":
@@ -263,11 +331,11 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
                          and e.get("compact_result") == "failed" for e in events)
     if reason in ("prompt_too_long", "blocking_limit") or \
             (r.get("is_error") and (_ctx(text) or _ctx(errors) or compact_failed)):
-        return StreamFacts(verdict="context_exhausted", subclass=str(reason or ""),
+        return StreamFacts(verdict="context_exhausted", subclass=_one_line(str(reason or ""), 60),
                            detail=_one_line(text or errors or "prompt too long"), **base)
     if r.get("is_error") or sub != "success":
-        last: dict[str, Any] = next(
-            (e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
+        last: Mapping[str, Any] = next((e for e in reversed(events)
+                                        if e.get("type") == "assistant" and e.get("error")), {})
         status = r.get("api_error_status", last.get("api_error_status"))
         subc, retry = _api_error_subclass(status, last.get("error"), f"{text} {errors}")
         if sub == "error_during_execution" and subc == "api" and status is None:
@@ -282,29 +350,33 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
 
 
 def _read_codex(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
-                marker: bool) -> StreamFacts:
+                marker: bool, stdout_lines: int = 0) -> StreamFacts:
     base: dict[str, Any] = dict(format="codex", context_marker=marker,
                                 critical_errors=_critical(stderr))
     failed = [e for e in events if e.get("type") == "turn.failed"]
     done = [e for e in events if e.get("type") == "turn.completed"]
     tin = tout = None
     if done:
-        tin = sum(_int((e.get("usage") or {}).get("input_tokens")) or 0 for e in done)
-        tout = sum(_int((e.get("usage") or {}).get("output_tokens")) or 0 for e in done)
+        tin = _bounded(sum(_int(as_map(e.get("usage")).get("input_tokens")) or 0 for e in done))
+        tout = _bounded(sum(_int(as_map(e.get("usage")).get("output_tokens")) or 0 for e in done))
     base.update(input_tokens=tin, output_tokens=tout, num_turns=len(done) + len(failed) or None,
                 terminal=bool(done or failed))
     if done and not failed:
-        msg = next((e["item"].get("text", "") for e in reversed(events)
+        msg = next((str(as_map(e.get("item")).get("text", "")) for e in reversed(events)
                     if e.get("type") == "item.completed"
-                    and (e.get("item") or {}).get("type") == "agent_message"), "")
+                    and as_map(e.get("item")).get("type") == "agent_message"), "")
         return StreamFacts(verdict="success", detail=_one_line(msg), **base)
     if failed:
-        msg = str((failed[-1].get("error") or {}).get("message", ""))
+        msg = str(as_map(failed[-1].get("error")).get("message", ""))
     else:
         msg = next((str(e.get("message", "")) for e in reversed(events) if e.get("type") == "error"), "")
         if exit_code in KILLED_EXITS or (exit_code is not None and exit_code < 0):
             return StreamFacts(verdict="timeout", subclass="killed",
                                detail=f"killed from outside (exit {exit_code})", **base)
+        if not events and stdout_lines:
+            return StreamFacts(verdict="error", subclass="unreadable_transcript",
+                               detail=f"no readable event in {stdout_lines} line(s) of output "
+                                      f"(exit {exit_code})", **base)
     if _ctx(msg):
         return StreamFacts(verdict="context_exhausted", detail=_one_line(msg), **base)
     subc, retry = _api_error_subclass(None, None, f"{msg} {stderr}")
@@ -320,17 +392,22 @@ GEMINI_EXITS = {41: ("auth", False), 42: ("input", False), 44: ("sandbox", False
 
 
 def _read_gemini(events: list[dict[str, Any]], stderr: str, exit_code: int | None,
-                 marker: bool) -> StreamFacts:
+                 marker: bool, stdout_lines: int = 0) -> StreamFacts:
     base: dict[str, Any] = dict(format="gemini", context_marker=marker,
                                 critical_errors=_critical(stderr))
     res = next((e for e in reversed(events) if e.get("type") == "result"), None)
     if res is not None:
-        stats = res.get("stats") or {}
+        stats = as_map(res.get("stats"))
         base.update(terminal=True, input_tokens=_int(stats.get("input_tokens")),
                     output_tokens=_int(stats.get("output_tokens")))
     if res and res.get("status") == "success":
         return StreamFacts(verdict="success", **base)
-    err = (res or {}).get("error") or {}
+    if res is None and not events and stdout_lines and exit_code not in KILLED_EXITS \
+            and not (exit_code is not None and exit_code < 0):
+        return StreamFacts(verdict="error", subclass="unreadable_transcript",
+                           detail=f"no readable event in {stdout_lines} line(s) of output "
+                                  f"(exit {exit_code})", **base)
+    err = as_map((res or {}).get("error"))
     msg = f"{err.get('message', '')} {stderr}".strip()
     if err.get("type") == "FatalTurnLimitedError" or exit_code == 53:
         return StreamFacts(verdict="max_turns", detail=_one_line(msg), **base)
@@ -395,19 +472,18 @@ def _marker_text(fmt: str, events: list[dict[str, Any]], stdout: str, stderr: st
         kind = e.get("type")
         if kind == "result":
             parts.append(str(e.get("result") or ""))
-            parts += [str(x) for x in e.get("errors") or []]
-            if isinstance(e.get("error"), Mapping):
-                parts.append(str(e["error"].get("message", "")))
+            parts += [str(x) for x in as_list(e.get("errors"))]
+            parts.append(str(as_map(e.get("error")).get("message", "")))
         elif kind == "assistant":
-            for block in (e.get("message") or {}).get("content") or []:
-                if isinstance(block, Mapping) and block.get("type") == "text":
+            for block in maps_of(as_map(e.get("message")).get("content")):
+                if block.get("type") == "text":
                     parts.append(str(block.get("text", "")))
         elif kind == "system":
             parts.append(str(e.get("message") or ""))
         elif kind in ("error", "turn.failed"):
             parts.append(json.dumps(e))
-        elif kind == "item.completed" and (e.get("item") or {}).get("type") == "agent_message":
-            parts.append(str(e["item"].get("text", "")))
+        elif kind == "item.completed" and as_map(e.get("item")).get("type") == "agent_message":
+            parts.append(str(as_map(e.get("item")).get("text", "")))
         elif kind == "message" and e.get("role") == "assistant":
             parts.append(str(e.get("content", "")))
     return "\n".join(parts)
@@ -417,14 +493,14 @@ def _last_message(fmt: str, events: list[dict[str, Any]], stdout: str) -> str:
     for e in reversed(events):
         kind = e.get("type")
         if fmt == "claude" and kind == "assistant" and not e.get("parent_tool_use_id") \
-                and (e.get("message") or {}).get("model") != "<synthetic>":
-            texts = [str(b.get("text", "")) for b in (e.get("message") or {}).get("content") or []
-                     if isinstance(b, Mapping) and b.get("type") == "text"]
+                and as_map(e.get("message")).get("model") != "<synthetic>":
+            texts = [str(b.get("text", "")) for b in maps_of(as_map(e.get("message")).get("content"))
+                     if b.get("type") == "text"]
             if any(t.strip() for t in texts):
                 return _one_line(" ".join(texts), 400)
         elif fmt == "codex" and kind == "item.completed" \
-                and (e.get("item") or {}).get("type") == "agent_message":
-            return _one_line(str(e["item"].get("text", "")), 400)
+                and as_map(e.get("item")).get("type") == "agent_message":
+            return _one_line(str(as_map(e.get("item")).get("text", "")), 400)
         elif fmt == "gemini" and kind == "message" and e.get("role") == "assistant":
             return _one_line(str(e.get("content", "")), 400)
     if fmt == "text":
@@ -445,12 +521,13 @@ def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None =
     patterns = (SEED_CONTEXT_MARKER, *context_patterns)
     marker_text = _marker_text(fmt, events, stdout, stderr)
     marker = any(re.search(p, marker_text, re.MULTILINE | re.IGNORECASE) for p in patterns)
+    lines = sum(1 for ln in stdout.splitlines() if ln.strip())
     if fmt == "claude":
-        facts = _read_claude(events, stderr, exit_code, marker)
+        facts = _read_claude(events, stderr, exit_code, marker, lines)
     elif fmt == "codex":
-        facts = _read_codex(events, stderr, exit_code, marker)
+        facts = _read_codex(events, stderr, exit_code, marker, lines)
     elif fmt == "gemini":
-        facts = _read_gemini(events, stderr, exit_code, marker)
+        facts = _read_gemini(events, stderr, exit_code, marker, lines)
     else:
         facts = _read_text(stdout, stderr, exit_code, marker, patterns)
     return replace(facts, last_message=_last_message(fmt, events, stdout))
@@ -606,12 +683,49 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
                + (f"; last message: {facts.detail}" if facts.detail else ""))
 
 
-def outcome_from_dict(data: Mapping[str, Any]) -> Outcome:
-    """Read back an `Outcome` written as JSON (outcome.json)."""
-    fields = Outcome.__dataclass_fields__
-    kwargs = {k: v for k, v in data.items() if k in fields}
-    for key in ("critical_errors", "new_blockers"):
-        if key in kwargs:
-            kwargs[key] = tuple(kwargs[key] or ())
-    return Outcome(**kwargs)
+def json_field(data: Mapping[str, Any], key: str, kind: str, default: Any) -> Any:
+    """data[key] checked against `kind` (what classify and run_to_dict write); ValueError
+    naming the key otherwise."""
+    value = data.get(key, default)
+    ok = {
+        "str": lambda v: isinstance(v, str) and len(v) <= 100_000,
+        "bool": lambda v: isinstance(v, bool),
+        "int?": lambda v: v is None or (_int(v) is not None),
+        "number?": lambda v: v is None or as_number(v) is not None,
+        "number": lambda v: as_number(v) is not None,
+        "strings": lambda v: isinstance(v, (list, tuple)) and len(v) <= 1000
+        and all(isinstance(x, str) and len(x) <= 10_000 for x in v),
+    }[kind]
+    if not ok(value):
+        shown = json.dumps(value)[:60] if isinstance(value, (str, int, float, bool, type(None))) \
+            else f"a JSON {type(value).__name__}"
+        what = {"str": "a string", "bool": "true or false", "int?": "an integer or null",
+                "number?": "a number or null", "number": "a number",
+                "strings": "a list of strings"}[kind]
+        raise ValueError(f"{key} must be {what}, got {shown}")
+    return value
 
+
+def outcome_from_dict(data: Any) -> Outcome:
+    """Read back an `Outcome` written as JSON (outcome.json). Anyone who can write the log
+    folder can write that file: a value of the wrong shape is a ValueError naming its key
+    (as `outcome.<key>`), never a half-built Outcome."""
+    if not isinstance(data, Mapping):
+        raise ValueError("outcome must be a JSON object")
+    try:
+        kind = json_field(data, "kind", "str", None)
+        if kind not in OUTCOME_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(OUTCOME_KINDS)}, got {json.dumps(kind)[:60]}")
+        return Outcome(
+            kind=kind, subclass=json_field(data, "subclass", "str", ""),
+            retryable=json_field(data, "retryable", "bool", True),
+            digest=json_field(data, "digest", "str", ""),
+            exit_code=json_field(data, "exit_code", "int?", None),
+            cost_usd=json_field(data, "cost_usd", "number?", None),
+            input_tokens=json_field(data, "input_tokens", "int?", None),
+            output_tokens=json_field(data, "output_tokens", "int?", None),
+            critical_errors=tuple(json_field(data, "critical_errors", "strings", ())),
+            new_blockers=tuple(json_field(data, "new_blockers", "strings", ())),
+        )
+    except ValueError as e:
+        raise ValueError(f"outcome.{e}") from None

@@ -62,12 +62,49 @@ def run_to_dict(run: AgentRun) -> dict[str, Any]:
     return data
 
 
-def run_from_dict(data: Mapping[str, Any]) -> AgentRun:
-    return AgentRun(task_id=str(data["task_id"]), attempt=int(data["attempt"]),
-                    profile=str(data.get("profile", "")), budget=str(data.get("budget", "")),
-                    log_dir=Path(data["log_dir"]), started_at=str(data.get("started_at", "")),
-                    duration_s=float(data.get("duration_s", 0.0)),
-                    outcome=outcomes.outcome_from_dict(data.get("outcome") or {}))
+def run_from_dict(data: Any) -> AgentRun:
+    """An AgentRun read back from outcome.json; ValueError naming the key that is not what
+    `run_to_dict` writes."""
+    if not isinstance(data, Mapping):
+        raise ValueError("expected a JSON object")
+    field = outcomes.json_field
+    attempt = field(data, "attempt", "int?", None)
+    if attempt is None or attempt < 0:
+        raise ValueError(f"attempt must be a whole number, got {json.dumps(attempt)}")
+    task_id = field(data, "task_id", "str", None)
+    if not task_id:
+        raise ValueError("task_id must be a task ID")
+    return AgentRun(task_id=task_id, attempt=attempt,
+                    profile=field(data, "profile", "str", ""), budget=field(data, "budget", "str", ""),
+                    log_dir=Path(field(data, "log_dir", "str", "")),
+                    started_at=field(data, "started_at", "str", ""),
+                    duration_s=float(field(data, "duration_s", "number", 0.0)),
+                    outcome=outcomes.outcome_from_dict(data.get("outcome")))
+
+
+MAX_OUTCOME_BYTES = 4 << 20  # a digest is a paragraph; the whole file is a few KB
+
+
+def read_run_file(path: Path) -> AgentRun:
+    """outcome.json as an AgentRun; any problem is a one-line UserError naming the file and
+    the key (the file is never changed)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_OUTCOME_BYTES + 1)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(data) > MAX_OUTCOME_BYTES:
+        raise UserError(f"{path}: larger than {MAX_OUTCOME_BYTES >> 20} MB; not an outcome file")
+    try:
+        text = data.decode("utf-8")
+        return run_from_dict(outcomes.load_json(text))
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: malformed JSON: {e.msg}") from None
+    except ValueError as e:
+        raise UserError(f"{path}: {e}") from None
 
 
 def task_command(store: TaskStore, repo: Path, workdir: Path, *, config_path: str | None = None,

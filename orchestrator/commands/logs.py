@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import runlog
+from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
 
@@ -45,18 +46,18 @@ def read_run(path: Path) -> RunInfo | None:
     if named is None or not path.is_dir():
         return None
     started, dir_task = named
-    try:
-        data = json.loads((path / runlog.OUTCOME).read_text())
-    except (OSError, ValueError):
-        data = None
-    if isinstance(data, dict):
-        o = data.get("outcome") or {}
-        return RunInfo(run=path.name, path=path, task_id=str(data.get("task_id", dir_task)),
-                       started_at=str(data.get("started_at") or started), attempt=data.get("attempt"),
-                       profile=str(data.get("profile", "")), budget=str(data.get("budget", "")),
-                       state=str(o.get("kind", "unknown")), subclass=str(o.get("subclass", "")),
-                       duration_s=data.get("duration_s"), cost_usd=o.get("cost_usd"),
-                       digest=str(o.get("digest", "")))
+    if (path / runlog.OUTCOME).exists():
+        try:
+            done = read_run_file(path / runlog.OUTCOME)
+        except UserError as e:  # one bad file must not hide the other runs
+            return RunInfo(run=path.name, path=path, task_id=dir_task, started_at=started,
+                           attempt=None, profile="", budget="", state="unreadable", subclass="",
+                           duration_s=None, cost_usd=None, digest=str(e))
+        o = done.outcome
+        return RunInfo(run=path.name, path=path, task_id=done.task_id,
+                       started_at=done.started_at or started, attempt=done.attempt,
+                       profile=done.profile, budget=done.budget, state=o.kind, subclass=o.subclass,
+                       duration_s=done.duration_s, cost_usd=o.cost_usd, digest=o.digest)
     mon = runlog.read_monitor(path)
     fields = mon.fields
     attempt = fields.get("attempt")

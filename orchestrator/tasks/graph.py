@@ -29,6 +29,11 @@ from orchestrator.tasks.model import (
 
 SORT_POLICIES = ("priority", "oldest", "hybrid")
 Tasks = Mapping[str, Task]
+# Edges along which "not ready" flows: a task waits on its blocks/conditional-blocks targets,
+# and a child is blocked while its parent is. A cycle through these edges, of one kind or mixed
+# (a child that blocks its own parent), leaves every task on it blocked for ever. bd 1.x checks
+# only blocking edges (issueops.CheckDependencyCycleInTx); the orchestrator refuses all three.
+DEADLOCK_EDGES = BLOCKING_EDGES | frozenset({PARENT_CHILD})
 
 
 def releases_dependents(task: Task) -> bool:
@@ -306,6 +311,66 @@ def would_create_cycle(tasks: Tasks, issue_id: str, depends_on_id: str,
                     seen.add(d.depends_on_id)
                     stack.append(d.depends_on_id)
     return False
+
+
+def _edge_text(issue_id: str, target: str, dep_type: str) -> str:
+    if dep_type == PARENT_CHILD:
+        return f"{issue_id} is a child of {target}"
+    return f"{issue_id} waits on {target} ({dep_type})"
+
+
+def cycle_path(tasks: Tasks, issue_id: str, depends_on_id: str, dep_type: str,
+               edge_types: frozenset[str] = DEADLOCK_EDGES) -> str | None:
+    """If the edge issue_id -> depends_on_id of `dep_type` would close a cycle through edges of
+    `edge_types`, the cycle in words ("x-1 waits on x-1.1 (blocks), x-1.1 is a child of x-1");
+    else None. Breadth first, so the shortest such cycle is named."""
+    if dep_type not in edge_types:
+        return None
+    if issue_id == depends_on_id:
+        return _edge_text(issue_id, depends_on_id, dep_type)
+    came_from: dict[str, tuple[str, str]] = {depends_on_id: ("", "")}
+    frontier = [depends_on_id]
+    while frontier:
+        following: list[str] = []
+        for tid in frontier:
+            task = tasks.get(tid)
+            for d in task.dependencies if task is not None else ():
+                if d.type not in edge_types or d.depends_on_id in came_from:
+                    continue
+                came_from[d.depends_on_id] = (tid, d.type)
+                if d.depends_on_id == issue_id:
+                    steps = [_edge_text(issue_id, depends_on_id, dep_type)]
+                    node = issue_id
+                    back: list[str] = []
+                    while node != depends_on_id:
+                        prev, kind = came_from[node]
+                        back.append(_edge_text(prev, node, kind))
+                        node = prev
+                    return ", ".join(steps + back[::-1])
+                following.append(d.depends_on_id)
+        frontier = following
+    return None
+
+
+def deadlock_cycles(tasks: Tasks) -> list[tuple[list[str], str]]:
+    """Every strongly connected group of tasks through DEADLOCK_EDGES (its sorted IDs) with one
+    concrete cycle in it in words (see cycle_path); [] for a sound queue."""
+    out: list[tuple[list[str], str]] = []
+    for component in find_cycles(tasks, DEADLOCK_EDGES):
+        members = set(component)
+        start = component[0]
+        # an edge out of `start` that stays in the group, then the way back to `start`
+        for d in tasks[start].dependencies:
+            if d.type in DEADLOCK_EDGES and d.depends_on_id in members:
+                rest = cycle_path(_within(tasks, members), start, d.depends_on_id, d.type)
+                if rest is not None:
+                    out.append((component, rest))
+                    break
+    return out
+
+
+def _within(tasks: Tasks, members: set[str]) -> dict[str, Task]:
+    return {tid: tasks[tid] for tid in members}
 
 
 def critical_path(tasks: Tasks) -> dict[str, int]:

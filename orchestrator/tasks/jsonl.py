@@ -45,6 +45,9 @@ from orchestrator.tasks.model import (
     to_record,
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
+from orchestrator.tasks.vocab import (
+    BUILTIN_STATUSES, BUILTIN_TYPES, Vocabulary, check_dep_type, load_vocabulary,
+)
 
 DEFAULT_PATH = Path(".beads") / "issues.jsonl"
 MAX_CHILD_DEPTH = 3
@@ -184,7 +187,11 @@ def parse_dep_spec(spec: str) -> tuple[bool, str, str]:
         return False, BLOCKS, rest
     if head in WELL_KNOWN_DEP_TYPES:
         return True, head, rest
-    raise UserError(f"--deps {spec}: unknown dependency type {head!r}")
+    try:
+        check_dep_type(head)
+    except UserError as e:
+        raise UserError(f"--deps {spec}: {e}") from None
+    raise AssertionError("unreachable: check_dep_type refuses what is not well known")
 
 
 def _id_hint(raw: bytes) -> str:
@@ -342,11 +349,25 @@ class JsonlStore:
         state.tasks[task.id] = task
         state.changed.add(task.id)
 
+    # -- bd's vocabulary, checked on every write (custom values from .beads/config.yaml) ------
+    def _vocabulary(self) -> Vocabulary:
+        return load_vocabulary(self.path.parent)
+
+    def _check_type(self, value: str) -> str:
+        name = normalize_type(value)
+        return name if name in BUILTIN_TYPES else self._vocabulary().check_type(value)
+
+    def _check_status(self, value: str) -> str:
+        return value if value in BUILTIN_STATUSES else self._vocabulary().check_status(value)
+
     def create(self, new: NewTask, *, actor: str) -> Task:
         if not new.title.strip():
             raise UserError("a task needs a title")
         if len(new.title) > 500:
             raise UserError("title is longer than 500 characters")
+        issue_type = self._check_type(new.issue_type)
+        for spec in new.deps:
+            parse_dep_spec(spec)  # an unknown edge type is refused before anything is written
         with self._transaction() as state:
             now = self._now()
             labels = list(new.labels)
@@ -361,7 +382,7 @@ class JsonlStore:
                 raise UserError(f"task {tid} already exists")
             task = Task(
                 id=tid, title=new.title, status=Status.OPEN, priority=new.priority,
-                issue_type=normalize_type(new.issue_type), created_at=now, updated_at=now,
+                issue_type=issue_type, created_at=now, updated_at=now,
                 description=new.description, design=new.design,
                 acceptance_criteria=new.acceptance_criteria, notes=new.notes,
                 assignee=new.assignee, created_by=actor, labels=tuple(labels),
@@ -421,6 +442,9 @@ class JsonlStore:
         return f"{parent_id}.{max(used, default=0) + 1}"
 
     def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> builtins.list[Task]:
+        if changes.status is not None:
+            self._check_status(changes.status)
+        issue_type = None if changes.issue_type is None else self._check_type(changes.issue_type)
         out = []
         with self._transaction() as state:
             now = self._now()
@@ -432,8 +456,8 @@ class JsonlStore:
                     value = getattr(changes, name)
                     if value is not None:
                         fields[name] = value
-                if changes.issue_type is not None:
-                    fields["issue_type"] = normalize_type(changes.issue_type)
+                if issue_type is not None:
+                    fields["issue_type"] = issue_type
                 if changes.append_notes:
                     fields["notes"] = "\n".join(x for x in (task.notes, changes.append_notes) if x)
                 labels = list(task.labels) if changes.set_labels is None else list(changes.set_labels)
@@ -522,14 +546,14 @@ class JsonlStore:
 
     def dep_add(self, issue_id: str, depends_on_id: str, *, dep_type: str = BLOCKS,
                 actor: str) -> None:
+        check_dep_type(dep_type)
         with self._transaction() as state:
             self._add_dep(state, issue_id, depends_on_id, dep_type, actor)
 
     def _add_dep(self, state: _State, issue_id: str, depends_on_id: str, dep_type: str,
                  actor: str) -> None:
         task = self._get(state, issue_id)
-        if len(dep_type) > 50 or not dep_type:
-            raise UserError(f"invalid dependency type {dep_type!r}")
+        check_dep_type(dep_type)
         external = depends_on_id.startswith("external:")
         target = None if external else self._get(state, depends_on_id)
         if issue_id == depends_on_id:
@@ -547,11 +571,13 @@ class JsonlStore:
             if (task.issue_type == "epic") != (target.issue_type == "epic"):
                 raise UserError(f"cannot add {dep_type} {issue_id} -> {depends_on_id}: tasks can "
                                 "only block other tasks, not epics (block a child of the epic instead)")
-            if graph.would_create_cycle(state.tasks, issue_id, depends_on_id):
-                raise UserError(f"adding dependency {issue_id} -> {depends_on_id} would create a cycle")
-        if target is not None and dep_type == PARENT_CHILD and \
-                graph.would_create_cycle(state.tasks, issue_id, depends_on_id, frozenset({PARENT_CHILD})):
-            raise UserError(f"making {depends_on_id} the parent of {issue_id} would create a cycle")
+        # through blocking and parent-child edges alike: a child blocking its own parent
+        # (or an ancestor) would leave both blocked for ever (graph.DEADLOCK_EDGES)
+        cycle = None if target is None else graph.cycle_path(state.tasks, issue_id, depends_on_id, dep_type)
+        if cycle is not None and dep_type == PARENT_CHILD:
+            raise UserError(f"making {depends_on_id} the parent of {issue_id} would create a cycle: {cycle}")
+        if cycle is not None:
+            raise UserError(f"adding dependency {issue_id} -> {depends_on_id} would create a cycle: {cycle}")
         meta = '{"gate":"all-children"}' if dep_type == "waits-for" else "{}"
         dep = Dependency(issue_id, depends_on_id, dep_type, self._now(), actor, meta)
         self._put(state, replace(task, dependencies=(*task.dependencies, dep), updated_at=self._now()))

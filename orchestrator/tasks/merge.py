@@ -31,7 +31,6 @@ from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import (
     COUNT_KEYS,
-    PARENT_CHILD,
     Status,
     Task,
     dumps,
@@ -336,8 +335,6 @@ def _graph_conflicts(tasks: Mapping[str, Task]) -> list[Conflict]:
             target = dep.depends_on_id
             if target not in tasks and not target.startswith("external:"):
                 out.append(Conflict(tid, f"depends on {target}, which the other side deleted"))
-    for cycle in graph.find_cycles(tasks):
-        out.append(Conflict(cycle[0], f"the merge makes a dependency cycle: {' -> '.join(cycle)}"))
-    for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
-        out.append(Conflict(cycle[0], f"the merge makes a parent-child cycle: {' -> '.join(cycle)}"))
+    for members, cycle in graph.deadlock_cycles(tasks):  # blocking, parent-child or mixed
+        out.append(Conflict(members[0], f"the merge makes a dependency cycle: {cycle}"))
     return out
