@@ -158,3 +158,24 @@ def test_the_claim_race_has_exactly_one_winner(bd: RealBd, bd_store: BdStore) ->
     assert loser[0] == 1 and "already claimed" in loser[2], loser
     (final,) = bd_store.show([task.id])
     assert (final.status, final.assignee) == ("in_progress", ("agent-ada", "agent-lin")[winners[0]])
+
+
+def _shape(value: Any) -> Any:
+    """Keys and JSON types, recursively: what the stub's answers must share with bd's."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return type(value).__name__
+
+
+def test_the_stubs_recorded_answers_are_what_this_bd_prints(binary: Path) -> None:
+    """tests/fixtures/bd/*.json (tests/bd_stub/bd's answers) were recorded with
+    tests/bd_stub/record.py; recording again with the pinned bd gives the same shapes."""
+    sys.path.insert(0, str(Path(__file__).parent / "bd_stub"))
+    try:
+        from record import FIXTURES, recordings
+    finally:
+        sys.path.pop(0)
+    for name, payload in recordings(binary).items():
+        assert _shape(payload) == _shape(json.loads((FIXTURES / name).read_text())), name
