@@ -179,3 +179,58 @@ def test_the_stubs_recorded_answers_are_what_this_bd_prints(binary: Path) -> Non
         sys.path.pop(0)
     for name, payload in recordings(binary).items():
         assert _shape(payload) == _shape(json.loads((FIXTURES / name).read_text())), name
+
+
+def _orchestrator(repo: Path, *args: str) -> str:
+    import contextlib
+    import io
+
+    from orchestrator.cli import main as cli_main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli_main(["--repo", str(repo), "--store", "jsonl", "--actor", "planner", *args])
+    assert code == 0, (args, out.getvalue())
+    return out.getvalue().strip()
+
+
+def test_round_trip_with_bds_own_files(bd: RealBd, tmp_path: Path) -> None:
+    """A queue written by `orchestrator task ...` imports into bd without a warning, and bd's
+    export is read by the JSONL store with no field lost (fields it does not model kept)."""
+    repo = tmp_path / "jsonl"
+    (repo / ".beads").mkdir(parents=True)
+    (repo / ".beads" / "issues.jsonl").write_text("")
+    epic = _orchestrator(repo, "task", "create", "Checkout", "-t", "epic", "--id", "t-epic",
+                         "-l", "checkout", "--silent")
+    a = _orchestrator(repo, "task", "create", "Totals", "--parent", epic, "-p", "1",
+                      "--acceptance", "200 OK", "--design", "server side", "--silent")
+    b = _orchestrator(repo, "task", "create", "Page", "--parent", epic, "--deps", a,
+                      "-a", "ada", "--notes", "n", "--silent")
+    _orchestrator(repo, "task", "dep", "add", a, b, "-t", "related")
+    _orchestrator(repo, "task", "comment", a, "attempt 1: started")
+    _orchestrator(repo, "task", "update", a, "--claim")
+    _orchestrator(repo, "task", "close", a, "--reason", "Implemented")
+    written = [json.loads(line) for line in (repo / ".beads" / "issues.jsonl").read_text().splitlines()]
+
+    done = bd.run("import", str(repo / ".beads" / "issues.jsonl"), "--json")
+    result = json.loads(done.stdout)
+    assert (result["created"], result["skipped"], result.get("skipped_dependencies")) == (3, 0, None)
+    noise = [line for line in done.stderr.splitlines() if "beads.role" not in line
+             and not line.strip().startswith(("Fix:", "Or:"))]
+    assert noise == [], done.stderr
+    exported = bd.export()
+    assert normalised(exported) == normalised(written)
+
+    # bd's export, with a field this project does not model, read and written back
+    exported[0]["spec_id"] = "SPEC-7"
+    exported[0]["future_field"] = {"kept": True}
+    path = tmp_path / "from-bd" / ".beads" / "issues.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in exported))
+    store = JsonlStore(path)
+    assert set(store.all()) == {r["id"] for r in exported}
+    store.update([exported[0]["id"]], TaskChanges(notes="touched"), actor="planner")
+    back = [json.loads(line) for line in path.read_text().splitlines()]
+    for before, after in zip(exported, back):
+        assert set(before) <= set(after), (before["id"], set(before) - set(after))
+        assert {k: v for k, v in after.items() if k not in ("notes", "updated_at")} == \
+            {k: v for k, v in before.items() if k not in ("notes", "updated_at")}
