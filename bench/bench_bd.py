@@ -2,7 +2,9 @@
 side on one bd database (the adapter should add little on top of bd itself).
 
 It generates the queue with bench/generate.py (fixed seed), imports it into a fresh bd database
-in bench/out/bd-<n>/ once (`bd init --stealth` + `bd import`), then runs the two commands
+in $TMPDIR/beads-orchestrator-bench/bd-<n>/ once (`bd init --stealth` + `bd import`; outside
+this repository on purpose, and with BEADS_DIR set: bd run inside a git worktree walks up to
+the main repository and would put its database there), then runs the two commands
 interleaved, each repeated, and reports medians and their ratio. The bd is the one
 `.ci/install-bd` built (.ci/bin/bd), or --bd PATH.
 
@@ -19,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,8 +41,9 @@ def orchestrator() -> list[str]:
 
 
 def database(bd: Path, n: int) -> Path:
-    """bench/out/bd-<n>: a bd database holding the generated queue (made once)."""
-    repo = OUT / f"bd-{n}"
+    """A bd database holding the generated queue (made once); ENV's BEADS_DIR points at it."""
+    repo = Path(tempfile.gettempdir()) / "beads-orchestrator-bench" / f"bd-{n}"
+    ENV["BEADS_DIR"] = str(repo / ".beads")
     if (repo / ".beads" / "embeddeddolt").exists():
         return repo
     shutil.rmtree(repo, ignore_errors=True)

@@ -50,8 +50,9 @@ def recordings(bd: Path) -> dict[str, object]:
         # `owner` is git's user.email: the fixtures' own, not this machine's
         gitconfig = Path(tmp) / "gitconfig"
         gitconfig.write_text("[user]\n\temail = ci-bot@example.com\n\tname = ci-bot\n")
-        env = {**ENV, "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1"}
         work = Path(tmp) / "db"
+        env = {**ENV, "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
+               "BEADS_DIR": str(work / ".beads")}
         work.mkdir()
         run = lambda actor, args: subprocess.run(  # noqa: E731
             [str(bd), "--actor", actor, *args], cwd=work, env=env, capture_output=True,

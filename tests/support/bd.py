@@ -70,7 +70,10 @@ class RealBd:
     def run(self, *args: str, actor: str | None = None, check: bool = True,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         argv = [str(self.binary), *(("--actor", actor) if actor else ()), *args]
-        done = subprocess.run(argv, cwd=self.root, env=bd_env(), capture_output=True,
+        # BEADS_DIR: never let bd's discovery walk up into an enclosing git repository (from
+        # a git worktree it would even init the main repository's .beads)
+        env = {**bd_env(), "BEADS_DIR": str(self.root / ".beads")}
+        done = subprocess.run(argv, cwd=self.root, env=env, capture_output=True,
                               text=True, input=stdin, timeout=120)
         if check and done.returncode != 0:
             raise AssertionError(f"{' '.join(argv[1:])} exited {done.returncode}:\n"
