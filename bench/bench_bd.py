@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bd", type=Path, default=ROOT / ".ci" / "bin" / "bd")
     args = p.parse_args(argv)
     bd = args.bd.resolve()
+    # `--store bd` runs the `bd` on PATH (bd.path's default): this one
+    ENV["PATH"] = f"{bd.parent}{os.pathsep}{ENV.get('PATH', '')}"
     version = subprocess.run([str(bd), "version"], env=ENV, capture_output=True, text=True,
                              check=True).stdout.strip()
     print(f"# {version}; {platform.python_implementation()} {platform.python_version()}, "
