@@ -21,15 +21,14 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from support.bd import RealBd, bd_binary
-from support.queues import FILTERS, PREFIX, queues
-from support.repo import write_queue
 from orchestrator.cli import main as cli_main
 from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import BLOCKING_EDGES, WAITS_FOR
+from support.bd import RealBd, bd_binary
+from support.queues import FILTERS, PREFIX, queues
+from support.repo import write_queue
 
 EXAMPLES = int(os.environ.get("ORCHESTRATOR_BD_EXAMPLES", "150"))
 # bd stats keys that are not counts of the queue (see docs/bd.md)

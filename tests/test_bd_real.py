@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.bd import BD_ENV, RealBd, bd_binary
 from orchestrator.config import BdConfig
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.bd import BdStore
@@ -21,6 +19,7 @@ from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
+from support.bd import BD_ENV, RealBd, bd_binary
 
 # What bd documents as volatile: clock times (bd keeps seconds, creation has nanoseconds),
 # comment UUIDs, and `owner` (bd's git identity, which the JSONL store has no notion of).
@@ -230,7 +229,7 @@ def test_round_trip_with_bds_own_files(bd: RealBd, tmp_path: Path) -> None:
     assert set(store.all()) == {r["id"] for r in exported}
     store.update([exported[0]["id"]], TaskChanges(notes="touched"), actor="planner")
     back = [json.loads(line) for line in path.read_text().splitlines()]
-    for before, after in zip(exported, back):
+    for before, after in zip(exported, back, strict=True):
         assert set(before) <= set(after), (before["id"], set(before) - set(after))
         assert {k: v for k, v in after.items() if k not in ("notes", "updated_at")} == \
             {k: v for k, v in before.items() if k not in ("notes", "updated_at")}

@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config import BdConfig
+from orchestrator.tasks.bd import BdStore
+from orchestrator.tasks.history import read_history
 from support.bd import BD_ENV, RealBd, bd_binary, install_on_path
 from support.dispatch import AGENT_PRELUDE, assert_never_twice_at_once, run_cli, trace_of
 from support.repo import git, task_record
-from orchestrator.tasks.history import read_history
-from orchestrator.config import BdConfig
-from orchestrator.tasks.bd import BdStore
 
 AGENT = AGENT_PRELUDE + '''
 def bd(*args):
