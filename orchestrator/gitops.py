@@ -24,7 +24,7 @@ from typing import Any
 import git
 
 from orchestrator.errors import UserError
-from orchestrator.fileio import locked
+from orchestrator.fileio import locked, write_atomic
 
 BRANCH_PREFIX = "orchestrator/"
 ARCHIVE_PREFIX = "orchestrator-archive/"  # not under BRANCH_PREFIX: nothing treats these as live
@@ -517,6 +517,8 @@ def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
             if new == old:
                 return LandResult(True, ())
             why = _fast_forward(repo, onto, old, new)
+            if not why:
+                _note_ref(repo, f"refs/heads/{onto}", new)
             return LandResult(not why, () if why else _commits(repo, old, new), why)
         return _land_and_push(repo, wt, onto, retries)
 
@@ -551,6 +553,8 @@ def _land_and_push(repo: Path, wt: TaskWorktree, onto: str, retries: int) -> Lan
             continue  # someone pushed in between: fetch, rebase, push again
         # pushed: the work has landed; a local tree that cannot fast-forward is only a note
         note = _fast_forward(repo, onto, local, new)
+        if not note:
+            _note_ref(repo, f"refs/heads/{onto}", new)
         return LandResult(True, _commits(repo, local, new), f"pushed; local {note}" if note else "")
     return LandResult(False, (), f"gave up after {retries + 1} attempts: {why}")
 
@@ -644,3 +648,134 @@ def tampered_paths(path: Path, base: str, *, extra: Sequence[str] = ()) -> list[
             if old_files.get(name) != new_files.get(name):
                 found.append(f".git/hooks/{name}")
     return found
+
+
+# -- what a task branch holds ---------------------------------------------------------------------
+
+def task_branches(repo: Path) -> dict[str, str]:
+    """Every `orchestrator/<id>` branch: task ID -> tip."""
+    out = run_git(Path(repo), "for-each-ref", "--format=%(objectname) %(refname)",
+                  f"refs/heads/{BRANCH_PREFIX}").stdout
+    branches = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        branches[ref.removeprefix(f"refs/heads/{BRANCH_PREFIX}")] = sha
+    return branches
+
+
+def unlanded_count(repo: Path, tip: str, onto: str = "HEAD") -> int:
+    """Commits reachable from tip that the working branch (`onto`) does not have."""
+    return int(run_git(Path(repo), "rev-list", "--count", f"{onto}..{tip}").stdout.strip() or 0)
+
+
+def branch_worktree(repo: Path, task_id: str) -> TaskWorktree:
+    """The task branch as a TaskWorktree (its worktree, when one is left, else where one would
+    be), with the base it was started from (recorded, else its merge base with HEAD)."""
+    repo = Path(repo).resolve()
+    branch = task_branch(task_id)
+    path = _checked_out_at(repo, branch) or _default_root(repo) / task_id
+    base = run_git(repo, "config", "--get", _base_key(branch), check=False).stdout.strip()
+    if not base or not _is_ancestor(repo, base, branch):
+        base = run_git(repo, "merge-base", "HEAD", branch).stdout.strip()
+    return TaskWorktree(task_id, path, branch, base)
+
+
+def changed_paths(repo: Path, base: str, tip: str) -> list[str]:
+    """Paths the commits base..tip change (no rename detection: both names count)."""
+    out = run_git(Path(repo), "diff", "--name-only", "--no-renames", base, tip).stdout
+    return [p for p in out.split("\n") if p]
+
+
+def protected_paths(paths: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+    """Those of `paths` an agent must not change (TAMPER_PATHS plus `extra` prefixes)."""
+    prefixes = (*TAMPER_PATHS, *extra)
+    return sorted(p for p in paths if p and any(
+        p == x.rstrip("/") or (x.endswith("/") and p.startswith(x)) for x in prefixes))
+
+
+def added_lines_diff(repo: Path, base: str, tip: str) -> bytes:
+    """The unified diff (-U0) of base..tip, for a scan of the lines it adds."""
+    return run_git(Path(repo), "diff", "-U0", "--no-color", "--no-ext-diff",
+                   "--diff-filter=ACMR", base, tip).raw
+
+
+# -- the ref guard --------------------------------------------------------------------------------
+# Worktrees share refs with the main repository: an agent can move the working branch
+# (`git update-ref refs/heads/main HEAD~1`). Every ref except the task branches is recorded
+# before an agent runs and compared after it; the coordinator's own moves (landing, the
+# queue-state commit) are written to a journal under the landing lock, so a parallel landing is
+# not taken for the agent's doing. A move nobody journalled is put back; what it pointed at is
+# kept under refs/orchestrator/tampered/ (nothing is lost, not even a human's stray commit).
+TAMPERED_PREFIX = "refs/orchestrator/tampered/"
+
+
+def protected_refs(repo: Path) -> dict[str, str]:
+    """Branches and tags an agent must not move: every one but the task branches."""
+    out = run_git(Path(repo), "for-each-ref", "--format=%(objectname) %(refname)",
+                  "refs/heads/", "refs/tags/").stdout
+    refs = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        if not ref.startswith(f"refs/heads/{BRANCH_PREFIX}"):
+            refs[ref] = sha
+    return refs
+
+
+def _journal_path(repo: Path) -> Path:
+    return _common_dir(repo) / "orchestrator" / "refs.json"
+
+
+def _read_journal(repo: Path) -> tuple[int, dict[str, tuple[str, int]]]:
+    """(its position, ref -> (sha, position of that move)); an unreadable journal is empty."""
+    try:
+        data = json.loads(_journal_path(repo).read_text(encoding="utf-8"))
+        seq = int(data["seq"])
+        refs = {str(k): (str(v[0]), int(v[1])) for k, v in data["refs"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return 0, {}
+    return seq, refs
+
+
+def ref_seq(repo: Path) -> int:
+    """The journal's position: moves journalled after it are the coordinator's own."""
+    return _read_journal(Path(repo))[0]
+
+
+def _note_ref(repo: Path, ref: str, sha: str) -> None:
+    """Journal a ref move the orchestrator made itself (the caller holds the landing lock)."""
+    seq, refs = _read_journal(repo)
+    refs[ref] = (sha, seq + 1)
+    path = _journal_path(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"seq": seq + 1, "refs": refs}))
+
+
+def note_ref_moved(repo: Path, ref: str, sha: str) -> None:
+    """Journal a move made outside a landing (the coordinator's queue-state commit)."""
+    with _repo_lock(Path(repo)):
+        _note_ref(Path(repo), ref, sha)
+
+
+def guard_refs(repo: Path, before: dict[str, str], since: int, task_id: str) -> list[str]:
+    """Put back every ref of `before` that moved since without the orchestrator journalling the
+    move; returns one line per ref put back (empty: nothing moved behind our back)."""
+    repo = Path(repo)
+    with _repo_lock(repo):
+        journal = _read_journal(repo)[1]
+        now = protected_refs(repo)
+        out = []
+        for ref, old in sorted(before.items()):
+            entry = journal.get(ref)
+            expected = entry[0] if entry is not None and entry[1] > since else old
+            cur = now.get(ref, "")
+            if cur == expected:
+                continue
+            kept = ""
+            if cur:
+                kept = f"{TAMPERED_PREFIX}{task_id}/{ref.removeprefix('refs/')}"
+                run_git(repo, "update-ref", "-m", "orchestrator: kept a tampered ref", kept, cur)
+            run_git(repo, "update-ref", "-m", f"orchestrator: restored after {task_id}", ref,
+                    expected)
+            out.append(f"{ref} was moved from {expected[:12]} to {cur[:12] or '(deleted)'}; "
+                       f"restored" + (f" (the moved tip is kept as {kept})" if kept else ""))
+        return out

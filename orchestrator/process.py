@@ -2,9 +2,11 @@
 the process-level facts both need: whether a pid is alive, and stopping a process group."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,3 +121,85 @@ def stop_group(pgid: int, grace_s: float = 5.0, *,
     except ProcessLookupError:
         pass
     return len(members)
+
+
+# -- descendants that left the agent's process group ----------------------------------------------
+PR_SET_CHILD_SUBREAPER = 36   # linux/prctl.h
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants (Linux 3.4+): a grandchild whose
+    parent exits (a daemon that forked and called setsid) is re-parented here, not to init, so
+    it stays ours to find and reap. Elsewhere nothing happens and False is returned: escaped
+    processes are still found by their mark (`marked`)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rfind(")") + 2:].split(" ", 1)[0]
+
+
+def marked(name: str, value: str) -> list[int]:
+    """Live processes whose environment holds name=value (an agent and every descendant it
+    started, whatever group or session it moved to); Linux only (/proc), else none."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    needle = f"{name}={value}".encode()
+    out = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env.split(b"\0") and _state(int(entry.name)) not in ("", "Z"):
+            out.append(int(entry.name))
+    return out
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:  # our children (re-parented to the subreaper) must not stay zombies
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+
+
+def stop_pids(pids: list[int], grace_s: float = 5.0) -> int:
+    """SIGTERM each process, wait up to grace_s, SIGKILL what is left; returns how many there
+    were. Used for the descendants of an agent that left its process group."""
+    if not pids:
+        return 0
+    for sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGCONT):
+        for pid in pids:  # stopped first, all of them, so none restarts another meanwhile
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(pids)
+        if all(_state(p) in ("", "Z") for p in pids):
+            _reap(pids)
+            return len(pids)
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    time.sleep(0.05)
+    _reap(pids)
+    return len(pids)

@@ -7,8 +7,9 @@ tokens where a shape is loose (a false positive blocks someone's commit).
 """
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 REDACTED = "[REDACTED]"
@@ -67,3 +68,48 @@ def scrub(text: str, values: Iterable[str] = ()) -> str:
 def find_secrets(text: str, *, strict: bool = False) -> list[str]:
     """The kinds of token found in `text`, in the order of SHAPES; strict for the hook."""
     return [kind for kind, rx in (_STRICT if strict else _LOOSE) if rx.search(text)]
+
+
+def find_tokens(diff: bytes) -> list[str]:
+    """'path:line: looks like a <kind>' for every added line of a unified diff (-U0) that does
+    (the pre-commit hook, the coordinator's queue-state commit and landing all ask this)."""
+    found: list[str] = []
+    path, line = "", 0
+    for raw in diff.decode("utf-8", "replace").split("\n"):
+        if raw.startswith("+++ "):
+            path = raw[4:].removeprefix("b/")
+        elif raw.startswith("@@"):
+            m = re.match(r"@@ -\S+ \+(\d+)", raw)
+            line = int(m.group(1)) if m else 0
+        elif raw.startswith("+"):
+            # credentials an agent's environment holds must never be committed; the match is
+            # reported by kind and place, never printed
+            kinds = find_secrets(raw[1:], strict=True)
+            if kinds:
+                found.append(f"{path}:{line}: looks like a {kinds[0]}; remove it (and rotate it)")
+            line += 1
+    return found
+
+
+
+# Environment variables whose values are secrets: scrubbed from every log and queue write.
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
+                          r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """The values of secret-looking variables (GITHUB_TOKEN, ANTHROPIC_API_KEY, ...) long enough
+    to be secrets; plain numbers (MAX_THINKING_TOKENS) are not."""
+    out = []
+    for name, value in env.items():
+        if name.endswith("_TOKENS") or not _SECRET_NAME.search(name):
+            continue
+        if len(value) >= 8 and not value.isdigit():
+            out.append(value)
+    return sorted(set(out), key=len, reverse=True)
+
+
+def scrub_env(text: str) -> str:
+    """`scrub` with the secret values of this process's environment (the agent's own keys):
+    for what an agent writes into the queue."""
+    return scrub(text, secret_values(os.environ)) if text else text

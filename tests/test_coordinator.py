@@ -22,7 +22,6 @@ import pytest
 from orchestrator.config import config_for_repo
 from orchestrator.coordinator.local import Coordinator
 from orchestrator.coordinator.loop import RunSummary, run_loop
-from orchestrator.errors import UserError
 from orchestrator.forge.local import LocalForge
 from orchestrator.leases import lease_dir
 from orchestrator.tasks.factory import open_store
@@ -603,21 +602,26 @@ def test_a_hanging_agent_times_out_and_is_retried_with_a_larger_budget(env: dict
     assert_never_twice_at_once(trace_of(env["trace"]))
 
 
-def test_a_task_deleted_by_its_agent_stops_the_loop_with_an_alert(env: dict[str, Any]) -> None:
+def test_a_task_deleted_by_its_agent_is_put_back_and_the_run_is_a_tamper(
+        env: dict[str, Any]) -> None:
     repo = env["repo"]
     body = '''
 path = os.path.join(os.environ["ORCHESTRATOR_REPO"], ".beads", "issues.jsonl")
 lines = [l for l in open(path) if '"t-1"' not in l]
 open(path, "w").writelines(lines)
 '''
-    setup_repo(repo, [task_record("t-1"), task_record("t-2")],
+    setup_repo(repo, [task_record("t-1", priority=1), task_record("t-2")],
                make_agent(env["dir"] / "agent.py", body))
     coord = _coordinator(repo)
-    with pytest.raises(UserError, match="^task t-1 disappeared from the queue during its run$"):
-        run_loop(coord)
-    assert coord.forge.alerts == ["t-1"]  # type: ignore[attr-defined]
+    summary = run_loop(coord)
+    assert summary.exit_code == 3
+    assert "queue" in coord.forge.alerts and "t-1" in coord.forge.alerts  # type: ignore[attr-defined]
     assert not list(lease_dir(repo).glob("*.json"))
-    assert tasks_of(repo)["t-2"].status == "open"
+    tasks = tasks_of(repo)
+    assert tasks["t-1"].status == "blocked"
+    last = history_of(repo, "t-1")[-1]
+    assert (last.subclass, last.decision) == ("tamper", "escalate")
+    assert "1 task(s) disappeared from issues.jsonl (t-1)" in last.digest
 
 
 def test_cost_cap_stops_launching_when_agents_report_cost(env: dict[str, Any]) -> None:
@@ -703,7 +707,8 @@ def test_plan_text_names_kind_attempt_budget_and_why(env: dict[str, Any]) -> Non
     assert json.loads(done.stdout)["launches"][0]["kind"] == "plan_features"
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                       (signal.SIGHUP, 129)])
 def test_a_signal_stops_run_releases_the_claim_and_names_itself_in_the_exit_code(
         env: dict[str, Any], sig: signal.Signals, code: int) -> None:
     """Ctrl-C and SIGTERM (a CI runner cancelling the job) stop `orchestrator run` alike."""

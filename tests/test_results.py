@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from support.repo import git, task_record
 
 AGENT = '''
 new = task("create", "Follow-up found while working", "--silent").strip()
-task("dep", "add", "t-2", new)
+task("dep", "add", task_id, new, "--type", "related")
 task("comment", task_id, "done; the follow-up is " + new)
 commit("feature.txt", "the feature\\n")
 with open("leftover.txt", "w") as f:
@@ -101,7 +102,7 @@ def test_a_result_made_in_another_checkout_is_applied_here(tmp_git_repo: Path,
                        bundle=True)
     assert result.outcome.kind == "success" and result.commits.bundle == "commits.bundle"
     new_id = result.effects.created[0].id
-    assert result.effects.deps_added == (DepAdded("t-2", new_id, "blocks"),)
+    assert result.effects.deps_added == (DepAdded("t-1", new_id, "related"),)
     # the artifact: the run's log directory, downloaded somewhere else
     artifact = tmp_path / "artifact"
     shutil.copytree(agent_repo / result.log_dir, artifact)
@@ -113,7 +114,7 @@ def test_a_result_made_in_another_checkout_is_applied_here(tmp_git_repo: Path,
     tasks = tasks_of(report)
     assert tasks["t-1"].status == "closed" and tasks["t-1"].close_reason == "implemented"
     assert tasks[new_id].title == "Follow-up found while working"
-    assert [d.depends_on_id for d in tasks["t-2"].dependencies] == [new_id]
+    assert [(d.depends_on_id, d.type) for d in tasks["t-1"].dependencies] == [(new_id, "related")]
     assert any(c.text == f"done; the follow-up is {new_id}" for c in tasks["t-1"].comments)
     assert [(r.kind, r.decision) for r in history_of(report, "t-1")] == [("success", "done")]
     assert (report / "feature.txt").read_text() == "the feature\n"
@@ -128,4 +129,9 @@ def test_a_result_made_in_another_checkout_is_applied_here(tmp_git_repo: Path,
     from orchestrator.coordinator.apply import apply_task_effects
     apply_task_effects(coord.store, "t-1", result.effects, actor="orchestrator")
     assert {t.id: (t.status, len(t.comments)) for t in tasks_of(report).values()} == before
+    # a record claiming the agent re-wired another task is refused by the agent's confinement
+    forged = replace(result.effects, deps_added=(DepAdded("t-2", new_id, "blocks"),))
+    refused = apply_task_effects(coord.store, "t-1", forged, actor="orchestrator")
+    assert len(refused) == 1 and "may change only its own task t-1" in refused[0]
+    assert tasks_of(report)["t-2"].dependencies == ()
     coord.close()

@@ -262,9 +262,11 @@ def test_capped_log_ignores_writes_after_close(tmp_path: Path) -> None:
     assert (tmp_path / "x.log").read_bytes() == b"during\n"
 
 
-def test_a_daemonized_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: Path) -> None:
-    """A grandchild that left the process group (setsid) cannot be killed with it; the run
-    still ends, says so in monitor.log, and its late output is dropped quietly."""
+def test_a_daemonized_grandchild_holding_stdout_is_stopped_with_the_run(tmp_path: Path) -> None:
+    """A grandchild that left the process group (setsid) is still the run's: it carries the
+    run's mark (and is re-parented to the runner, its subreaper), so it is stopped when the agent
+    ends, said in monitor.log, and its late output never comes."""
+    import contextlib
     import signal
     body = f"""
     import os, subprocess, sys
@@ -277,10 +279,17 @@ def test_a_daemonized_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: 
         result, log_dir = run(tmp_path, body)
         assert result.exit_code == 0
         monitor = (log_dir / "monitor.log").read_text()
-        assert "output pipe still held open by a process outside the group" in monitor
+        assert "killed 1 process(es) of the run that had left its process group" in monitor
+        assert "output pipe still held open" not in monitor
         assert (log_dir / "output.log").read_text() == "bye\n"
+        pid = int((tmp_path / "child.pid").read_text())
+        state = ""
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state in ("", "Z")
     finally:
-        os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
 
 
 def test_secret_names_a_workflow_commonly_uses() -> None:

@@ -10,11 +10,11 @@ last part are kept, so the final `result` event still reaches the classifier.
 """
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,30 +23,17 @@ from typing import IO
 from orchestrator import runlog
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
-from orchestrator.process import stop_group
+from orchestrator.process import become_subreaper, marked, stop_group, stop_pids
 from orchestrator.secrets import REDACTED as REDACTED_TEXT
 from orchestrator.secrets import scrub_pattern
+from orchestrator.secrets import secret_values as secret_values  # (re-exported)
 from orchestrator.tasks.model import now_rfc3339
 
-# Environment variables whose values are secrets: scrubbed from every log.
-_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
-                          r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
 REDACTED = REDACTED_TEXT.encode()
 _CHUNK = 1 << 16
+RUN_MARK = "ORCHESTRATOR_RUN_MARK"  # in every agent process's environment: finds its descendants
 _DRAIN_S = 5.0  # how long the pipes are read after the group is gone (an escaped process may hold them)
 _MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
-
-
-def secret_values(env: Mapping[str, str]) -> list[str]:
-    """The values of secret-looking variables (GITHUB_TOKEN, ANTHROPIC_API_KEY, ...) long enough
-    to be secrets; plain numbers (MAX_THINKING_TOKENS) are not."""
-    out = []
-    for name, value in env.items():
-        if name.endswith("_TOKENS") or not _SECRET_NAME.search(name):
-            continue
-        if len(value) >= 8 and not value.isdigit():
-            out.append(value)
-    return sorted(set(out), key=len, reverse=True)
 
 
 class Scrubber:
@@ -139,8 +126,13 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     note(runlog.start_line({**(monitor_fields or {}), "cwd": str(cwd), "timeout": f"{timeout_s:g}s",
                             "idle_timeout": f"{idle_timeout_s:g}s"}, _display_argv(argv)))
     started = time.monotonic()
+    # every descendant carries the run's mark in its environment, and (Linux) is re-parented to
+    # this process if its parent exits: a daemonised grandchild is found when the agent ends
+    become_subreaper()
+    mark = uuid.uuid4().hex
     try:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(list(argv), cwd=cwd, env={**env, RUN_MARK: mark},
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)  # setsid: own group, pgid == pid
     except OSError as e:  # not found, not executable, no #! line (ENOEXEC), argv too long
@@ -225,6 +217,11 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     leftovers = stop_group(pgid, kill_grace_s)
     if leftovers:
         note(f"killed {leftovers} leftover process(es) in group {pgid}")
+    # and what left the group (setsid, a double fork): nothing of the run outlives it
+    escaped = stop_pids(marked(RUN_MARK, mark), kill_grace_s)
+    if escaped:
+        note(f"killed {escaped} process(es) of the run that had left its process group")
+        leftovers += escaped
     drain_until = time.monotonic() + _DRAIN_S  # one deadline for both readers
     for t in readers:
         t.join(timeout=max(0.0, drain_until - time.monotonic()))

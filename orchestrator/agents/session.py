@@ -101,6 +101,8 @@ def agent_env(*, base: Mapping[str, str], launch_env: Mapping[str, str], task_id
     env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
     env.update({
         "ORCHESTRATOR_TASK_ID": task_id,
+        # the task command refuses changes to other tasks (coordinator.confine)
+        "ORCHESTRATOR_AGENT_TASK": task_id,
         "ORCHESTRATOR_ATTEMPT": str(attempt),
         "ORCHESTRATOR_LOG_DIR": str(log_dir),
         "ORCHESTRATOR_PROMPT_FILE": str(prompt_file),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from orchestrator.config import Config
 from orchestrator.errors import UserError
 from orchestrator.githooks import HOOK_NAMES
 from orchestrator.gitops import run_git, toplevel
-from orchestrator.secrets import find_secrets
+from orchestrator.secrets import find_tokens
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
@@ -84,26 +83,6 @@ def pre_commit(top: Path, queue_path: str) -> int:
     if problems:
         _say("pre-commit", "commit refused")
     return 1 if problems else 0
-
-
-def find_tokens(diff: bytes) -> list[str]:
-    """'path:line: looks like a <kind>' for every added line of a unified diff (-U0) that does."""
-    found: list[str] = []
-    path, line = "", 0
-    for raw in diff.decode("utf-8", "replace").split("\n"):
-        if raw.startswith("+++ "):
-            path = raw[4:].removeprefix("b/")
-        elif raw.startswith("@@"):
-            m = re.match(r"@@ -\S+ \+(\d+)", raw)
-            line = int(m.group(1)) if m else 0
-        elif raw.startswith("+"):
-            # credentials an agent's environment holds must never be committed; the match is
-            # reported by kind and place, never printed
-            kinds = find_secrets(raw[1:], strict=True)
-            if kinds:
-                found.append(f"{path}:{line}: looks like a {kinds[0]}; remove it (and rotate it)")
-            line += 1
-    return found
 
 
 # -- commit-msg ---------------------------------------------------------------------------------

@@ -6,12 +6,33 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.commands.show import show
+from orchestrator.coordinator import confine
 from orchestrator.errors import UserError
+from orchestrator.secrets import scrub_env
 from orchestrator.tasks import shapes
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
+
+
+# what an agent writes into the queue goes through the log scrubber before it is stored (the
+# queue is committed to git)
+def _opt(text: str | None) -> str | None:
+    return None if text is None else scrub_env(text)
+
+
+def _scrubbed(c: TaskChanges) -> TaskChanges:
+    return replace(c, title=_opt(c.title), description=_opt(c.description), design=_opt(c.design),
+                   acceptance_criteria=_opt(c.acceptance_criteria), notes=_opt(c.notes),
+                   append_notes=_opt(c.append_notes))
+
+
+def _scrubbed_new(n: NewTask) -> NewTask:
+    return replace(n, title=scrub_env(n.title), description=scrub_env(n.description),
+                   design=scrub_env(n.design), notes=scrub_env(n.notes),
+                   acceptance_criteria=scrub_env(n.acceptance_criteria))
 
 
 def task_show(store: TaskStore, ids: Sequence[str], *, as_json: bool) -> int:
@@ -25,7 +46,8 @@ def task_close(store: TaskStore, ids: Sequence[str], *, reason: str, force: bool
     An unknown ID (bd documents no rule for it in a multi-ID close) is reported as
     `orchestrator: no task ID` and makes the exit non-zero even when the others closed.
     Re-closing a closed task succeeds and changes nothing (bd 1.0.5): its reason is kept."""
-    result = store.close(ids, reason=reason, force=force, actor=actor)
+    confine.enforce("close", ids)
+    result = store.close(ids, reason=scrub_env(reason), force=force, actor=actor)
     unknown = {f"no task {tid}" for tid in result.missing}
     for message in result.refused:  # bd's guard refusals, as bd prints them
         print(f"orchestrator: {message}" if message in unknown else message, file=sys.stderr)
@@ -45,6 +67,8 @@ def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, c
                 actor: str, as_json: bool, reset_branch_in: Path | None = None) -> int:
     """`reset_branch_in`: the repository whose task branches (`--reset-branch`) are archived
     after the update, so a reopened task starts over instead of rebasing what was escalated."""
+    confine.enforce("update", ids)
+    changes = _scrubbed(changes)
     updated = []
     if claim:
         updated = [store.claim(tid, actor=actor) for tid in ids]
@@ -71,7 +95,8 @@ def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, c
 
 
 def task_create(store: TaskStore, new: NewTask, *, actor: str, silent: bool, as_json: bool) -> int:
-    task = store.create(new, actor=actor)
+    confine.enforce("create --deps blocks:", confine.new_task_targets(new))
+    task = store.create(_scrubbed_new(new), actor=actor)
     if as_json:
         print(shapes.dumps(shapes.as_object(shapes.issue(task))))
     elif silent:
@@ -83,6 +108,7 @@ def task_create(store: TaskStore, new: NewTask, *, actor: str, silent: bool, as_
 
 def task_dep(store: TaskStore, action: str, issue_id: str, depends_on_id: str, *,
              dep_type: str, actor: str, as_json: bool) -> int:
+    confine.enforce(f"dep {action}", [issue_id])
     if action == "add":
         store.dep_add(issue_id, depends_on_id, dep_type=dep_type, actor=actor)
         payload = {"issue_id": issue_id, "depends_on_id": depends_on_id, "status": "added",
@@ -99,6 +125,7 @@ def task_dep(store: TaskStore, action: str, issue_id: str, depends_on_id: str, *
 
 
 def task_comment(store: TaskStore, task_id: str, text: str, *, author: str, as_json: bool) -> int:
-    comment = store.comment(task_id, text, author=author)
+    confine.enforce("comment", [task_id])
+    comment = store.comment(task_id, scrub_env(text), author=author)
     print(shapes.dumps(shapes.comment(comment)) if as_json else f"Comment added to {task_id}")
     return 0

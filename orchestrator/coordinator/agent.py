@@ -19,6 +19,8 @@ from orchestrator import gitops, runlog
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.session import AgentRun, run_task_agent
 from orchestrator.config import Config
+from orchestrator.coordinator import confine
+from orchestrator.coordinator.landing import queue_paths
 from orchestrator.coordinator.results import Commits, ResultRecord, task_effects
 from orchestrator.dispatch.plan import Launch
 from orchestrator.errors import UserError
@@ -62,15 +64,26 @@ def run_agent(launch: Launch, *, repo: Path, store: TaskStore, config: Config,
     bundle, the task branch's new commits go into a git bundle beside result.json."""
     repo = Path(repo).resolve()
     before = _snapshot(store) or {}
+    refs = gitops.protected_refs(repo) if worktree is not None else {}
+    since = gitops.ref_seq(repo) if worktree is not None else 0
     run = (launcher or default_launcher())(
         repo=repo, store=store, config=config, task_id=launch.task_id, attempt=launch.attempt,
         budget=launch.budget, workdir=worktree.path if worktree else None,
         history=tuple(history), stop=stop, extra_env=extra_env, task_cmd=task_cmd)
     effects = task_effects(launch.task_id, before, _snapshot(store))
+    refused = confine.read_refused(Path(run.log_dir))
+    if refused:
+        effects = dataclasses.replace(effects, refused=refused)
     outcome = run.outcome
     commits = Commits()
     if worktree is not None:
-        outcome, commits = _seal_worktree(repo, worktree, launch, outcome, config)
+        outcome, commits = _seal_worktree(repo, worktree, launch, outcome, config,
+                                          queue_paths(repo, store))
+        moved = gitops.guard_refs(repo, refs, since, launch.task_id)
+        if moved:
+            outcome = dataclasses.replace(
+                outcome, kind="error", subclass="tamper", retryable=False,
+                digest="The agent moved git refs it may not: " + "; ".join(moved) + ".")
     log_dir = Path(run.log_dir)
     if bundle and worktree is not None and \
             gitops.write_task_bundle(repo, worktree, log_dir / BUNDLE) is not None:
@@ -84,7 +97,7 @@ def run_agent(launch: Launch, *, repo: Path, store: TaskStore, config: Config,
 
 
 def _seal_worktree(repo: Path, wt: gitops.TaskWorktree, launch: Launch, outcome: Outcome,
-                   config: Config) -> tuple[Outcome, Commits]:
+                   config: Config, protected: Sequence[str] = ()) -> tuple[Outcome, Commits]:
     """Commit the agent's leftovers to the task branch and judge what it may not change."""
     message = f"{launch.task_id}: work left uncommitted by attempt {launch.attempt}"
     refused = ""
@@ -95,7 +108,10 @@ def _seal_worktree(repo: Path, wt: gitops.TaskWorktree, launch: Launch, outcome:
         # work), but do not count the run as a success
         refused = str(e)
         gitops.commit_all(wt.path, message + " (a git hook refused it)", verify=False)
-    tampered = gitops.tampered_paths(wt.path, wt.base, extra=config.git.tamper_paths)
+    # the worktree's copy of the queue is not the live queue (the task command writes that):
+    # an agent that edits the copy is tampering, not racing another lander
+    tampered = gitops.tampered_paths(wt.path, wt.base,
+                                     extra=(*config.git.tamper_paths, *protected))
     if tampered:
         outcome = dataclasses.replace(outcome, kind="error", subclass="tamper", retryable=False,
                                       digest="The agent changed protected paths: "

@@ -10,11 +10,13 @@ tell the forge. Then the queue file is committed when it changed (`queue_state`)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator import gitops
 from orchestrator.agents.outcome import Outcome
+from orchestrator.coordinator import confine, crashpoints, queue_guard
+from orchestrator.coordinator.landing import queue_paths, vet_branch
 from orchestrator.coordinator.ports import Ports
 from orchestrator.coordinator.queue_state import commit_queue_state
 from orchestrator.coordinator.results import ResultRecord, TaskEffects
@@ -22,6 +24,7 @@ from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import attempt_history
 from orchestrator.errors import UserError
 from orchestrator.forge.status import resume_hint
+from orchestrator.secrets import scrub
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.model import Status, Task, now_rfc3339
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
@@ -60,41 +63,66 @@ def task_worktree(ports: Ports, result: ResultRecord) -> gitops.TaskWorktree | N
 
 
 def apply_task_effects(store: TaskStore, task_id: str, effects: TaskEffects, *,
-                       actor: str) -> None:
-    """Make the queue show what the agent did; what it already shows is left alone."""
+                       actor: str) -> tuple[str, ...]:
+    """Make the queue show what the agent did; what it already shows is left alone. What the
+    agent may not do (`confine`) is not applied: returns one line per refusal. Text is
+    scrubbed of anything that looks like a credential before it is stored (the queue is
+    committed)."""
+    refused: list[str] = []
     if not effects.readable:
-        return
+        return ()
     now = store.all()
     for t in effects.created:
         if t.id not in now:
-            store.create(NewTask(title=t.title, issue_type=t.issue_type, priority=t.priority,
-                                 description=t.description, design=t.design,
-                                 acceptance_criteria=t.acceptance_criteria, notes=t.notes,
-                                 labels=t.labels, id=t.id), actor=actor)
-    edges = [(t.id, d.depends_on_id, d.type) for t in effects.created for d in t.dependencies]
-    edges += [(d.issue_id, d.depends_on_id, d.type) for d in effects.deps_added]
+            store.create(NewTask(title=scrub(t.title), issue_type=t.issue_type,
+                                 priority=t.priority, description=scrub(t.description),
+                                 design=scrub(t.design),
+                                 acceptance_criteria=scrub(t.acceptance_criteria),
+                                 notes=scrub(t.notes), labels=t.labels, id=t.id), actor=actor)
     now = store.all()
-    for issue, on, kind in edges:
+
+    def missing(issue: str, on: str, kind: str) -> bool:
         have = now.get(issue)
-        if have is not None and on in now and not any(
-                d.depends_on_id == on and d.type == kind for d in have.dependencies):
+        return have is not None and on in now and not any(
+            d.depends_on_id == on and d.type == kind for d in have.dependencies)
+
+    edges = [(t.id, d.depends_on_id, d.type) for t in effects.created for d in t.dependencies]
+    for d in effects.deps_added:
+        if not missing(d.issue_id, d.depends_on_id, d.type):
+            continue  # already there (a local run: the confined task command made it)
+        why = confine.refusal(task_id, f"dep add {d.issue_id} {d.depends_on_id}", [d.issue_id])
+        if why:
+            refused.append(why)
+        else:
+            edges.append((d.issue_id, d.depends_on_id, d.type))
+    for issue, on, kind in edges:
+        if missing(issue, on, kind):
             store.dep_add(issue, on, dep_type=kind, actor=actor)
     mine = now.get(task_id)
     if mine is None:
-        return
+        return tuple(refused)
     seen = {(c.author, c.text) for c in mine.comments}
     for c in effects.comments:
-        if (c.author, c.text) not in seen:
-            store.comment(task_id, c.text, author=c.author)
-    if effects.notes and effects.notes != mine.notes:
-        store.update([task_id], TaskChanges(notes=effects.notes), actor=actor)
+        if (c.author, c.text) not in seen and (c.author, scrub(c.text)) not in seen:
+            store.comment(task_id, scrub(c.text), author=c.author)
+    notes = scrub(effects.notes)
+    if notes and notes != mine.notes:
+        store.update([task_id], TaskChanges(notes=notes), actor=actor)
     if effects.status == Status.CLOSED and mine.status != Status.CLOSED:
-        store.close([task_id], reason=effects.close_reason or "closed by its agent", actor=actor)
+        store.close([task_id], reason=scrub(effects.close_reason) or "closed by its agent",
+                    actor=actor)
+    return tuple(refused)
 
 
 def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     store, task_id = ports.store, result.task_id
-    apply_task_effects(store, task_id, result.effects, actor=ports.actor)
+    damaged = queue_guard.check(ports)
+    if damaged:  # this run may be the culprit: never land it unseen
+        result = replace(result, outcome=replace(
+            result.outcome, kind="error", subclass="tamper", retryable=False,
+            digest=f"During this run {damaged}."))
+    refused = (*result.effects.refused,
+               *apply_task_effects(store, task_id, result.effects, actor=ports.actor))
     wt = task_worktree(ports, result)
     task = store.all().get(task_id)
     if task is None:  # the agent deleted it: nothing to record on, a human must look
@@ -107,6 +135,12 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
         raise UserError(f"task {task_id} disappeared from the queue during its run")
     outcome = result.outcome
     decision = policy.decide(task, attempt_history(task), outcome, ports.config)
+    if wt is not None and decision.action == policy.DONE:
+        vetoed = vet_branch(ports.repo, wt, ports.config, queue_paths(ports.repo, store))
+        if vetoed:  # never landed: the task fails with the reason, its work kept aside
+            outcome = replace(outcome, kind="error", retryable=False, digest=vetoed,
+                              subclass="secret" if "secret" in vetoed else "tamper")
+            decision = policy.decide(task, attempt_history(task), outcome, ports.config)
     action, note = decision.action, ""
     landed: tuple[str, ...] = ()
     if wt is not None:
@@ -114,6 +148,7 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             landing = gitops.land_task_branch(ports.repo, wt)
             if landing.ok:
                 landed = landing.commits
+                crashpoints.reached("landed")
                 gitops.remove_task_worktree(ports.repo, wt)
             else:
                 kept = _keep_conflicting_branch(ports, wt, result.attempt)
@@ -124,20 +159,26 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             gitops.remove_task_worktree(ports.repo, wt, keep_branch=True)
     record = AttemptRecord(
         attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
-        budget=result.budget, digest=_digest(ports.repo, result, wt, note, action, decision),
+        budget=result.budget,
+        digest=_digest(ports.repo, result, outcome, wt, note, action, decision, refused),
         log_dir=result.log_dir, at=result.started_at or now_rfc3339(), decision=action,
         cost_usd=outcome.cost_usd)
     store.comment(task_id, render(record), author=ports.actor)
     _set_state(ports, task, action, decision)
     ports.leases.release(task_id)
+    queue_guard.keep(ports)
     applied = Applied(task_id, decision, record, landed, note)
     report_applied(ports, applied, outcome)
     return applied
 
 
-def _digest(repo: Path, result: ResultRecord, wt: gitops.TaskWorktree | None, note: str,
-            action: str, decision: policy.Decision) -> str:
-    digest = result.outcome.digest or ""
+def _digest(repo: Path, result: ResultRecord, outcome: Outcome, wt: gitops.TaskWorktree | None,
+            note: str, action: str, decision: policy.Decision,
+            refused: Sequence[str] = ()) -> str:
+    digest = outcome.digest or ""
+    if refused:
+        digest = (digest + f" The task command refused the agent {len(refused)} time(s): "
+                  + refused[0].removeprefix("refused: ")).strip()
     if result.commits.update.startswith("kept "):
         digest = (digest + " The attempt ran on its earlier branch, not rebased onto the "
                   f"current tip ({result.commits.update}).").strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 from orchestrator import gitops
 from orchestrator.agents.session import task_command
 from orchestrator.config import Config
-from orchestrator.coordinator import planning, preflight
+from orchestrator.coordinator import planning, preflight, recovery
 from orchestrator.coordinator.agent import Launcher, default_launcher, run_agent
 from orchestrator.coordinator.apply import Applied, apply_result
 from orchestrator.coordinator.planning import Claimed, CyclePlan
@@ -99,25 +99,35 @@ class Coordinator:
         return planning.stop_orphans(self.ports, task_id)
 
     def prune_leftovers(self) -> None:
-        """After a crash: orphaned agents of stale claims are stopped first; then, with no live
-        run anywhere, task worktrees left behind are removed, their uncommitted work committed
-        to their task branches (a retry continues there)."""
+        """After a crash (see `recovery`): orphaned agents of stale claims, and of closed tasks
+        whose work never landed, are stopped first; then, with no live run anywhere, task
+        worktrees left behind are removed, their uncommitted work committed to their task
+        branches (a retry continues there); then the work of closed tasks is landed and stale
+        leases are removed."""
         tasks = self.store.all()
         live = self.live_runs(tasks)
+        branches = set(gitops.task_branches(self.repo)) if self.git else set()
         for t in tasks.values():
-            if t.status == Status.IN_PROGRESS and t.assignee == self.actor and t.id not in live:
+            if t.id in live:
+                continue
+            if (t.status == Status.IN_PROGRESS and t.assignee == self.actor) or \
+                    (t.status == Status.CLOSED and t.id in branches):
                 self._orphans[t.id] = self._stop_orphans(t.id)
-        if not self.git or live:
-            return
+        if self.git and not live:
+            def still_running(task_id: str) -> bool:
+                # another coordinator may have leased, claimed and made a worktree since `live`
+                # was read (its lease comes before its worktree, so the lease is seen here)
+                return task_id in self.live_runs(self.store.all())
 
-        def still_running(task_id: str) -> bool:
-            # another coordinator may have leased, claimed and made a worktree since `live`
-            # was read (its lease comes before its worktree, so the lease is seen here)
-            return task_id in self.live_runs(self.store.all())
-
-        for path in gitops.prune_task_worktrees(self.repo, keep=still_running):
-            self._event(f"pruned a worktree left by an earlier run: {path} (its work is on its "
-                        "task branch)")
+            for path in gitops.prune_task_worktrees(self.repo, keep=still_running):
+                self._event(f"pruned a worktree left by an earlier run: {path} (its work is on "
+                            "its task branch)")
+        tasks = self.store.all()
+        live = self.live_runs(tasks)
+        recovery.restore_invariant(self.ports, tasks, live)
+        recovery.drop_landed_branches(self.ports, self.store.all(), live)
+        for task_id in recovery.drop_stale_leases(self.ports, self.store.all()):
+            self._event(f"removed the stale lease of {task_id}")
 
     # -- PLAN ---------------------------------------------------------------------------------
     def live_runs(self, tasks: Mapping[str, Task]) -> set[str]:

@@ -24,37 +24,46 @@ EXIT_USER = 2           # a UserError: one line on stderr (errors.UserError.exit
 EXIT_HUMAN = 3          # stopped for a human: an escalated task, or a loop guard
 EXIT_INTERRUPTED = 130  # Ctrl-C: agents stopped, attempts recorded, claims released
 EXIT_TERMINATED = 143   # SIGTERM: handled as Ctrl-C is
+EXIT_HANGUP = 129       # SIGHUP (the terminal or the ssh session went away): the same
 _STATUS = {EXIT_DRAINED: "drained", EXIT_HUMAN: "stopped for a human", EXIT_ERROR: "error",
-           EXIT_INTERRUPTED: "interrupted", EXIT_TERMINATED: "terminated"}
+           EXIT_INTERRUPTED: "interrupted", EXIT_TERMINATED: "terminated",
+           EXIT_HANGUP: "hung up"}
+_SIGNAL_EXIT = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
 OTHERS_POLL_S = 0.5
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so the loop stops as it does on Ctrl-C."""
+    """SIGTERM or SIGHUP, raised in the main thread so the loop stops as it does on Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.exit_code = _SIGNAL_EXIT.get(signal.Signals(signum), EXIT_TERMINATED)
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM (a CI runner cancelling the job, `kill`) stops the loop as
-    Ctrl-C does: agents stopped, attempts recorded, claims released; exit 143. Outside the main
-    thread signals cannot be caught, and the block runs as it is."""
+    """While the block runs, SIGTERM (a CI runner cancelling the job, `kill`, systemd) and SIGHUP
+    (the terminal went away) stop the loop as Ctrl-C does: agents stopped, attempts recorded,
+    claims released, the summary printed; exit 143 or 129. Outside the main thread signals
+    cannot be caught, and the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def raise_terminated(signum: int, frame: object) -> None:
-        raise Terminated()
+        raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = {sig: signal.signal(sig, raise_terminated) for sig in _SIGNAL_EXIT}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass(frozen=True)
 class RunSummary:
-    exit_code: int            # EXIT_DRAINED, EXIT_HUMAN, EXIT_INTERRUPTED or EXIT_TERMINATED
+    exit_code: int            # EXIT_DRAINED, EXIT_HUMAN, EXIT_INTERRUPTED, _TERMINATED, _HANGUP
     reason: str
     cycles: int
     attempts: int
@@ -148,7 +157,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
         # the cycle under way and the runs it stopped count: "0 cycle(s)" after agents ran misled
         if stopped:
             state = dataclasses.replace(state, cycles=state.cycles + 1)
-        return _summary(coord, EXIT_TERMINATED if terminated else EXIT_INTERRUPTED,
+        return _summary(coord, e.exit_code if isinstance(e, Terminated) else EXIT_INTERRUPTED,
                         "terminated" if terminated else "interrupted", state,
                         attempts + len(stopped), closed, escalated, started)
     except BaseException:

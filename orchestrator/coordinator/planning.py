@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from orchestrator import runlog
 from orchestrator.config import STOP_FILE
+from orchestrator.coordinator import crashpoints, queue_guard, recovery
 from orchestrator.coordinator.ports import Ports
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import Launch, Plan, make_plan
@@ -139,11 +140,17 @@ def unclaim(ports: Ports, task_id: str) -> None:
 def plan_cycle(ports: Ports, state: policy.LoopState, *, running: Collection[str] = (),
                cost_usd: float = 0.0, only: str | None = None, launch: bool = True,
                orphans: Callable[[str], list[int]] | None = None) -> CyclePlan:
-    """Plan, reconcile and (with launch) claim what the plan launches."""
+    """Check the recovery invariant (repairing what breaks it), plan, reconcile and (with
+    launch) claim what the plan launches."""
+    queue_guard.check(ports)
+    tasks = ports.store.all()
+    restored = recovery.restore_invariant(ports, tasks, live_runs(ports, tasks, running))
     plan = decide_plan(ports, state, running=running, cost_usd=cost_usd, only=only)
     closed = reconcile(ports, plan, orphans)
     claimed: tuple[Claimed, ...] = ()
     if launch and plan.launches:
         ports.event("ready queue: " + ", ".join(plan.ready))
         claimed = claim(ports, plan.launches)
-    return CyclePlan(plan, claimed, bool(plan.reclaim) or bool(closed), closed)
+        crashpoints.reached("claimed")
+    queue_guard.keep(ports)
+    return CyclePlan(plan, claimed, bool(plan.reclaim) or bool(closed) or bool(restored), closed)

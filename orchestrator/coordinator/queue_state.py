@@ -5,7 +5,10 @@ import json
 from pathlib import Path
 
 from orchestrator import gitops
+from orchestrator.coordinator import crashpoints, queue_guard, recovery
 from orchestrator.coordinator.ports import Ports
+from orchestrator.fileio import write_atomic
+from orchestrator.secrets import find_tokens, scrub
 
 # fields a claim and its release rewrite without changing what the queue says
 _BOOKKEEPING = frozenset({"updated_at", "started_at", "dependency_count", "dependent_count",
@@ -21,6 +24,9 @@ def commit_queue_state(ports: Ports) -> str:
     if path is None:
         return ""
     repo = ports.repo
+    queue_guard.check(ports)  # a deleted or truncated queue is put back, never committed
+    # a task is closed in the committed queue only when its work is on the working branch
+    recovery.restore_invariant(ports, ports.store.all(), ports.leases.live())
     try:
         rel = str(Path(path).resolve().relative_to(repo))
     except ValueError:  # a queue file outside the repository
@@ -33,13 +39,28 @@ def commit_queue_state(ports: Ports) -> str:
     committed = gitops.run_git(repo, "show", f"HEAD:{rel}", check=False)
     if committed.status == 0 and _bookkeeping_only(committed.stdout, Path(path)):
         return ""  # e.g. a failed launch's claim and release: no state worth a commit
-    # a failed commit (no identity, say) is reported, not swallowed: the queue file simply
-    # stays modified for the next commit
-    done = gitops.run_git(repo, "commit", "-q", "--no-verify", "-m",
-                          "orchestrator: queue state", "--", rel, check=False)
+    # the token check runs whatever hooks the clone has: what looks like a credential is cut
+    # out of the queue before it is committed (the task command scrubs what agents write; this
+    # catches what reached the file another way)
+    found = find_tokens(gitops.run_git(repo, "diff", "-U0", "--no-color", "--no-ext-diff",
+                                       "HEAD", "--", rel, check=False).raw)
+    if found:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        write_atomic(Path(path), scrub(text))
+        ports.event(f"{rel}: cut what looked like credentials out of the queue before "
+                    f"committing it ({'; '.join(found[:3])})")
+    # the project's own hooks run (no --no-verify); a failed commit (no identity, a hook that
+    # refuses) is reported, not swallowed: the queue file simply stays modified
+    done = gitops.run_git(repo, "commit", "-q", "-m", "orchestrator: queue state", "--", rel,
+                          check=False)
     if done.status != 0:
         ports.event(f"could not commit {rel}: {(done.stderr or done.stdout).strip()[:200]}")
         return ""
+    head = gitops.run_git(repo, "symbolic-ref", "-q", "HEAD", check=False).stdout.strip()
+    if head:  # the working branch moved by our own hand: not an agent's doing
+        gitops.note_ref_moved(repo, head, gitops.head_commit(repo))
+    queue_guard.keep(ports)
+    crashpoints.reached("queue-committed")
     return rel
 
 

@@ -47,6 +47,7 @@ class TaskEffects:
     comments: tuple[NewComment, ...] = ()
     created: tuple[Task, ...] = ()
     deps_added: tuple[DepAdded, ...] = ()
+    refused: tuple[str, ...] = ()            # what the task command refused the agent
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class ResultRecord:
                                for c in e.get("comments", ())),
                 created=tuple(task_from_record(r) for r in e.get("created", ())),
                 deps_added=tuple(DepAdded(str(d["issue_id"]), str(d["depends_on_id"]),
-                                          str(d["type"])) for d in e.get("deps_added", ())))
+                                          str(d["type"])) for d in e.get("deps_added", ())),
+                refused=tuple(str(x) for x in e.get("refused", ())))
             commits = Commits(**{k: str(v) for k, v in (data.get("commits") or {}).items()})
             return cls(task_id=str(data["task_id"]), attempt=int(data["attempt"]),
                        kind=str(data.get("kind", "")), budget=str(data.get("budget", "")),
