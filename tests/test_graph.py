@@ -273,6 +273,18 @@ def test_stats_closable_epics_and_blocked() -> None:
     assert (s["open_issues"], s["blocked_issues"], s["ready_issues"]) == (3, 1, 2)
 
 
+def test_stats_count_the_pinned_flag_and_never_a_negative_ready() -> None:
+    """bd 1.1.0 (statistics.go, found by tests/test_bd_differential.py): pinned_issues counts
+    the `pinned` flag, not the status; ready_issues = open - blocked is floored at 0."""
+    tasks = queue(t("x-a", status="pinned"), t("x-b", status="deferred", pinned=True),
+                  t("x-c", pinned=True), t("x-o"),
+                  t("x-d", status="in_progress", deps=(("blocks", "x-o"),)),
+                  t("x-e", status="hooked", deps=(("blocks", "x-o"),)))
+    s = graph.stats(tasks)
+    assert s["pinned_issues"] == 2
+    assert (s["open_issues"], s["blocked_issues"], s["ready_issues"]) == (2, 2, 0)
+
+
 def test_critical_path() -> None:
     # a <- b <- c (chain), d waits on a too; epic E's children; closed work is not counted
     tasks = queue(

@@ -427,8 +427,10 @@ def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int
     (open - blocked); lead time and closable epics are computed, where Dolt-era bd reports 0."""
     blocked = blocked_by(tasks)
     by_status: dict[str, int] = defaultdict(int)
+    pinned = 0
     for t in tasks.values():
         by_status[t.status] += 1
+        pinned += t.pinned
     kids = children_of(tasks)
     closable = sum(
         1 for t in tasks.values()
@@ -447,8 +449,10 @@ def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int
         "epics_eligible_for_closure": closable,
         "in_progress_issues": by_status[Status.IN_PROGRESS],
         "open_issues": by_status[Status.OPEN],
-        "pinned_issues": by_status[Status.PINNED],
-        # bd's own arithmetic (stats.go): open minus every blocked task, whatever its status
-        "ready_issues": by_status[Status.OPEN] - len(blocked),
+        # bd counts the `pinned` flag here, not the status (statistics.go, bd 1.1.0)
+        "pinned_issues": pinned,
+        # bd's own arithmetic (statistics.go): open minus every blocked task, whatever its
+        # status, and never below 0
+        "ready_issues": max(0, by_status[Status.OPEN] - len(blocked)),
         "total_issues": len(tasks),
     }

@@ -1,0 +1,92 @@
+"""The coordinator on a real bd database (bd built by .ci/install-bd): `orchestrator run` with a
+scripted agent that updates its task through `bd` itself. One run covers a retry, a handoff,
+a discovered blocker and an escalation; every attempt is recorded on its task (`bd show`
+lists the comments) and no claim is left behind."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import BdConfig
+from orchestrator.tasks.bd import BdStore
+from orchestrator.tasks.history import read_history
+from support.bd import BD_ENV, RealBd, bd_binary, install_on_path
+from support.dispatch import AGENT_PRELUDE, assert_never_twice_at_once, run_cli, trace_of
+from support.repo import git, task_record
+
+AGENT = AGENT_PRELUDE + '''
+def bd(*args):
+    return task(*args)
+if task_id == "t-retry" and attempt == 1:
+    print("Traceback (most recent call last):\\nRuntimeError: boom", flush=True)
+    sys.exit(1)
+if task_id == "t-handoff" and "HANDOFF" not in json.loads(bd("show", task_id, "--json"))[0].get("notes", ""):
+    bd("update", task_id, "--append-notes", "HANDOFF: first half done")
+    print("Prompt is too long", flush=True)
+    sys.exit(1)
+if task_id == "t-blocked" and attempt == 1:
+    new = json.loads(bd("create", "--title", "Fix the auth module first", "-p", "1", "--json"))["id"]
+    bd("dep", "add", task_id, new)
+    sys.exit(0)
+if task_id == "t-stuck":
+    print("Traceback (most recent call last):\\nRuntimeError: always", flush=True)
+    sys.exit(1)
+bd("close", task_id, "--reason", "done")
+'''
+
+
+def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    binary = bd_binary()
+    repo = tmp_git_repo
+    bin_dir = install_on_path(binary, tmp_path / "bin")
+    trace = tmp_path / "trace.jsonl"
+    env = {**BD_ENV, "AGENT_TRACE": str(trace),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("BD_JSON_ENVELOPE")
+    for key in ("BEADS_DIR", "BD_JSON_ENVELOPE", "BD_ACTOR"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    bd = RealBd(binary, repo).init("t")
+    # t-stuck sorts last (P3): the others drain before it is escalated and stops the run
+    records = [task_record("t-retry", priority=1), task_record("t-handoff", priority=1),
+               task_record("t-blocked", priority=1), task_record("t-stuck", priority=3)]
+    bd.import_records(records)
+    agent = tmp_path / "agent.py"
+    agent.write_text(AGENT)
+    command = [os.sys.executable, str(agent), "{task_id}", "{attempt}", "{budget}"]
+    (repo / ".orchestrator.yml").write_text("\n".join([
+        "store: bd", "bd:", f"  path: {bin_dir / 'bd'}", "  bootstrap: false", "  push: false",
+        "agent:", "  profile: command", f"  command: {json.dumps(command)}",
+        "  timeout_minutes: 2", "  idle_timeout_minutes: 2", "  budgets: [low, medium, high]",
+        "dispatch:", "  max_parallel: 1", "  max_attempts: 2"]) + "\n")
+    (repo / ".gitignore").write_text("logs/\n.beads/\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "config")
+
+    done = run_cli(repo, "run", timeout=900)
+    assert done.returncode == 3, done.stdout + done.stderr  # stopped for a human: t-stuck
+    assert_never_twice_at_once(trace_of(trace))
+
+    exported = {r["id"]: r for r in bd.export()}
+    store = BdStore(repo, BdConfig(path=str(binary)))
+    tasks = {t.id: t for t in store.show(list(exported))}
+    new = next(tid for tid in tasks if tid not in {r["id"] for r in records})
+    assert {tid: t.status for tid, t in tasks.items()} == {
+        "t-retry": "closed", "t-handoff": "closed", "t-blocked": "closed", new: "closed",
+        "t-stuck": "blocked"}
+    assert "needs-human" in tasks["t-stuck"].labels
+    assert not [t for t in tasks.values() if t.status == "in_progress"]  # no claim left behind
+
+    def decisions(tid: str) -> list[tuple[str, str]]:
+        return [(r.kind, r.decision) for r in read_history(tasks[tid])]
+    assert decisions("t-retry") == [("error", "retry"), ("success", "done")]
+    assert decisions("t-handoff") == [("context_exhausted", "handoff"), ("success", "done")]
+    assert decisions("t-blocked") == [("blocked_by_new_task", "wait"), ("success", "done")]
+    assert decisions("t-stuck") == [("error", "retry"), ("error", "escalate")]
+    assert "HANDOFF: first half done" in tasks["t-handoff"].notes
+    order = [e["task"] for e in trace_of(trace) if e["event"] == "start"]
+    assert order.index(new) < len(order) - 1 - order[::-1].index("t-blocked")
