@@ -131,7 +131,7 @@ class Config:
 
 # -- reading the YAML: nodes to plain values, each mapping knowing its keys' lines -------------
 
-class _Mapping(dict):  # type: ignore[type-arg]
+class _Mapping(dict):
     """A YAML mapping as a dict, with the 1-based line of each key."""
 
     line_of: dict[Any, int]
@@ -417,7 +417,7 @@ def _build(cls: type, node: Any, where: str, prefix: str, line: int = 1) -> Any:
             raise UserError(f"{at}: unknown key {shown!r} (known: {', '.join(fields)})")
         name = f"{prefix}{key}"
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if value is not None and not isinstance(value, _Mapping):
                 raise UserError(f"{at}: {name} must be a mapping of keys, got {_show(value)}")
             kwargs[key] = _build(hint, value, where, f"{name}.", node.line_of.get(key, line))

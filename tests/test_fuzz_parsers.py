@@ -29,14 +29,13 @@ from hypothesis import strategies as st
 from orchestrator.agents.outcome import OUTCOME_KINDS, Outcome, classify, read_stream
 from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
-from orchestrator.commands.run_hook import has_message, parse_push_refs, pre_push, trailer_values
 from orchestrator.commands.merge_driver import merge_driver
+from orchestrator.commands.run_hook import has_message, parse_push_refs, pre_push, trailer_values
 from orchestrator.config import Config, load_config
 from orchestrator.errors import UserError
 from orchestrator.tasks.merge import merge_records
 from orchestrator.tasks.model import task_from_record
 from orchestrator.tasks.vocab import Vocabulary, load_vocabulary, vocabulary_from
-
 from support.repo import task_record
 
 INPUTS = 10_000   # per parser, at least

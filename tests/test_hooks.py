@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from orchestrator import githooks
-from orchestrator.commands.run_hook import find_tokens
-from orchestrator.githooks import HOOK_NAMES
-from orchestrator.commands.run_hook import PushedRef, parse_push_refs, trailer_values
+from orchestrator.commands.run_hook import PushedRef, find_tokens, parse_push_refs, trailer_values
 from orchestrator.errors import UserError
+from orchestrator.githooks import HOOK_NAMES
 from support.repo import git, init_git_repo, task_record
 
 TEMPLATE = Path(__file__).parent.parent / "hooks" / "hook-tmpl"

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from support.repo import task_record, write_queue
 from orchestrator.cli import main
 from orchestrator.errors import UserError
 from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Dependency, Task
 from orchestrator.tasks.vocab import BUILTIN_STATUSES, BUILTIN_TYPES, load_vocabulary
+from support.repo import task_record, write_queue
 
 
 @pytest.fixture

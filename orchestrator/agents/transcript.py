@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from orchestrator.agents.outcome import as_list, as_map, maps_of, as_number, detect_format, load_event
+from orchestrator.agents.outcome import as_list, as_map, as_number, detect_format, load_event, maps_of
 
 _TEXT = 2000      # characters of one assistant message
 _TOOL_OUT = 800   # characters of one tool result

@@ -46,7 +46,11 @@ from orchestrator.tasks.model import (
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
 from orchestrator.tasks.vocab import (
-    BUILTIN_STATUSES, BUILTIN_TYPES, Vocabulary, check_dep_type, load_vocabulary,
+    BUILTIN_STATUSES,
+    BUILTIN_TYPES,
+    Vocabulary,
+    check_dep_type,
+    load_vocabulary,
 )
 
 DEFAULT_PATH = Path(".beads") / "issues.jsonl"
