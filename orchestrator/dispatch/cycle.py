@@ -885,5 +885,6 @@ def plan_lines(plan: Plan, *, dry_run: bool) -> list[str]:
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2)
+    from orchestrator.tasks.shapes import dumps  # json.dumps(indent=2), in C
+    return dumps(plan.to_json())
 
