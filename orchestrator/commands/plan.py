@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from orchestrator.dispatch.cycle import Coordinator, plan_json, plan_lines
 from orchestrator.dispatch.policy import LoopState
+from orchestrator.gcpause import gc_paused
 
 
 def warn(problems: Sequence[str]) -> None:
@@ -15,8 +16,9 @@ def warn(problems: Sequence[str]) -> None:
 
 
 def plan(coord: Coordinator, *, as_json: bool) -> int:
-    warn(coord.preflight(coord.store.all(), launching=False))
-    p = coord.plan(LoopState())
+    with gc_paused():  # the plan's graph work allocates per task (orchestrator/gcpause.py)
+        warn(coord.preflight(coord.store.all(), launching=False))
+        p = coord.plan(LoopState())
     if as_json:
         print(plan_json(p))
     else:

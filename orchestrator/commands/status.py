@@ -1,6 +1,7 @@
 """`orchestrator status`: queue counts (bd stats keys), what is running, what is blocked."""
 from __future__ import annotations
 
+from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph, shapes
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskStore
@@ -11,7 +12,8 @@ def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-hu
     """`escalation_label`: config `github.escalation_label`, what the coordinator puts on a
     task it escalates."""
     tasks = store.all()
-    summary = graph.stats(tasks)
+    with gc_paused():  # the counts walk every task and edge (orchestrator/gcpause.py)
+        summary = graph.stats(tasks)
     if as_json:
         print(shapes.dumps(shapes.as_object({"summary": summary})))
         return 0

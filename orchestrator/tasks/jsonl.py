@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ import orjson
 
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.fileio import write_atomic
+from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
@@ -59,35 +59,9 @@ def _fail(path: Path, lineno: int | None, message: str) -> UserError:
     return UserError(f"{where}: {message}")
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Run the block without CPython's cyclic garbage collector, then move what it allocated
-    straight to the oldest generation.
-
-    A parse allocates about ten container objects per task and keeps them all (none forms a
-    cycle). With the collector on, it re-scans the growing heap again and again; merely
-    re-enabling it afterwards leaves a million young objects that the next allocations scan
-    three times over, young, middle and old generation: at 100k tasks that was more than
-    half of `ready --json` (see docs/performance.md). gc.freeze() + gc.unfreeze() puts
-    every tracked object in the oldest generation without a scan (documented behaviour of
-    unfreeze), so nothing is leaked: a later full collection still sees them all.
-
-    Nested or concurrent pauses (threads reading the store) are safe: only a pause that found
-    the collector on turns it back on, so it always ends up as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-
-
 def parse(path: Path, data: bytes) -> _State:
     """Parse and validate a whole file; any defect is a UserError naming file, line and task."""
-    with _gc_paused():
+    with gc_paused():
         return _parse(path, data)
 
 
@@ -345,7 +319,7 @@ class JsonlStore:
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
               limit: int = 0) -> list[Task]:
-        with _gc_paused():  # readiness allocates per task too (see _gc_paused)
+        with gc_paused():  # readiness allocates per task too (see _gc_paused)
             return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort,
                                limit=limit)
 
