@@ -180,6 +180,8 @@ def _field_at(text: str, pos: int | None) -> str:
             in_string, start = True, i + 1
         elif ch == ":" and depth == 1:
             key = last_string
+        elif ch == "," and depth == 1:
+            key = ""  # between fields: an error here belongs to none
         elif ch in "[{":
             depth += 1
             if pos is None and depth > MAX_DEPTH:
