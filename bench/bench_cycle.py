@@ -14,35 +14,23 @@ import argparse
 import dataclasses
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.config import Config  # noqa: E402
-from orchestrator.dispatch.cycle import Coordinator, run_loop  # noqa: E402
+from orchestrator import runlog  # noqa: E402
+from orchestrator.agents.outcome import Outcome  # noqa: E402
+from orchestrator.agents.session import AgentRun  # noqa: E402
+from orchestrator.coordinator.local import Coordinator  # noqa: E402
+from orchestrator.coordinator.loop import run_loop  # noqa: E402
 from orchestrator.forge.local import LocalForge  # noqa: E402
 from orchestrator.tasks import jsonl  # noqa: E402
 from orchestrator.tasks.model import Dependency, Task, dumps, to_record  # noqa: E402
 
 READY = 20
-
-
-@dataclass(frozen=True)
-class Run:
-    task_id: str
-    attempt: int
-    budget: str
-    log_dir: str
-    started_at: str
-    outcome: Any
-
-
-class Success:
-    kind, subclass, retryable, digest, cost_usd = "success", "", True, "", None
 
 
 def queue_text(n: int) -> str:
@@ -63,7 +51,7 @@ def measure(n: int) -> dict[str, float]:
     agent_s = [0.0]
 
     def counting_parse(path: Path, data: bytes) -> Any:
-        who = "agent" if threading.current_thread().name.startswith("agent") else "coordinator"
+        who = "agent" if ".." in path.parts else "coordinator"
         parses[who] += 1
         return real_parse(path, data)
 
@@ -75,11 +63,16 @@ def measure(n: int) -> dict[str, float]:
             path.parent.mkdir()
             path.write_text(queue_text(n))
 
-            def noop(*, task_id: str, attempt: int, budget: str, **_: Any) -> Run:
+            def noop(*, repo: Path, task_id: str, attempt: int, budget: str,
+                     **_: Any) -> AgentRun:
                 t = time.perf_counter()
-                jsonl.JsonlStore(path).close([task_id], reason="no-op", actor="agent")
+                log_dir = runlog.new_log_dir(runlog.runs_root(repo), task_id)  # as a session does
+                # the same file (and lock) by another name, to tell the agent's parses apart
+                agent_path = path.parent / ".." / ".beads" / path.name
+                jsonl.JsonlStore(agent_path).close([task_id], reason="no-op", actor="agent")
                 agent_s[0] += time.perf_counter() - t
-                return Run(task_id, attempt, budget, "", "", Success())
+                return AgentRun(task_id, attempt, "noop", budget, log_dir, "", 0.0,
+                                Outcome("success"))
 
             config = dataclasses.replace(Config(), store="jsonl", agent=dataclasses.replace(
                 Config().agent, profile="command", command=[sys.executable]))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.dispatch.history import MARKER
+from orchestrator.tasks.history import MARKER
 from orchestrator.dispatch.plan import make_plan
 from orchestrator.config import Config
 from orchestrator.errors import UserError
@@ -89,7 +89,7 @@ def test_the_commands_exit_2_with_one_line_and_leave_the_file_as_it_was(tmp_path
 
 
 def test_an_attempt_record_of_the_wrong_shape_in_a_comment_is_no_record() -> None:
-    from orchestrator.dispatch.history import parse
+    from orchestrator.tasks.history import parse
     assert parse(MARKER + "[" * 20_000 + " -->") is None
     assert parse(MARKER + '{"attempt": "one", "kind": "error"} -->') is None
     assert parse(MARKER + '{"attempt": 2, "kind": ["error"]} -->') is None

@@ -8,7 +8,6 @@ are written back byte for byte; new tasks are appended.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from typing import Any
 import orjson
 
 from orchestrator.errors import ClaimRefused, UserError
-from orchestrator.fileio import write_atomic
+from orchestrator.fileio import locked, write_atomic
 from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
@@ -321,7 +320,7 @@ class JsonlStore:
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
               limit: int = 0) -> list[Task]:
-        with gc_paused():  # readiness allocates per task too (see _gc_paused)
+        with gc_paused():  # readiness allocates per task too (orchestrator/gcpause.py)
             return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort,
                                limit=limit)
 
@@ -335,27 +334,21 @@ class JsonlStore:
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[_State]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                # the compare-and-swap reads the file under the lock, but parses it only when
-                # its bytes differ from the version parsed last: a coordinator's claim,
-                # comment and reopen after its own writes parse nothing
-                key, data = self._file_key(), self._read_bytes()
-                cached = self._cached
-                if cached is not None and cached[1] == data:
-                    read = cached[2]
-                else:
-                    read = parse(self.path, data)
-                    self._cached = (key, data, read)
-                state = _State(list(read.lines), dict(read.tasks), dict(read.line_of))
-                yield state
-                if state.changed:
-                    self._write(state)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with locked(self.path.with_name(self.path.name + ".lock")):
+            # the compare-and-swap reads the file under the lock, but parses it only when its
+            # bytes differ from the version parsed last: a coordinator's claim, comment and
+            # reopen after its own writes parse nothing
+            key, data = self._file_key(), self._read_bytes()
+            cached = self._cached
+            if cached is not None and cached[1] == data:
+                read = cached[2]
+            else:
+                read = parse(self.path, data)
+                self._cached = (key, data, read)
+            state = _State(list(read.lines), dict(read.tasks), dict(read.line_of))
+            yield state
+            if state.changed:
+                self._write(state)
 
     def _write(self, state: _State) -> None:
         """Write the transaction's state, and keep it as the read cache keyed by the new file,
