@@ -42,8 +42,8 @@ def orchestrator() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "orchestrator.cli"]
 
 
-def queue(shape: str, n: int) -> Path:
-    repo = OUT / f"{shape}-{n}"
+def queue(shape: str, n: int, out: Path = OUT) -> Path:
+    repo = out / f"{shape}-{n}"
     if not (repo / ".beads" / "issues.jsonl").exists():
         shapes.write(shape, n, repo)
     return repo
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
+    p.add_argument("--out", type=Path, default=OUT, help="where the queues are generated")
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
     print(f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} "
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---|---:|" + "---:|" * len(args.commands), flush=True)
     for n in args.sizes:
         for shape in args.shapes:
-            repo = queue(shape, n)
+            repo = queue(shape, n, args.out)
             line, middle, _ = describe(repo)  # also warms the page cache
             cpu: dict[str, list[float]] = {c: [] for c in ("bare", *args.commands)}
             wall: dict[str, list[float]] = {c: [] for c in cpu}
