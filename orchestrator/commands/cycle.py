@@ -10,10 +10,16 @@ from typing import Any
 from orchestrator.commands.plan import warn
 from orchestrator.coordinator.local import Coordinator
 from orchestrator.coordinator.loop import (
-    EXIT_DRAINED, RunSummary, plan_json, plan_lines, run_loop, summary_lines, terminate_as_interrupt,
+    EXIT_DRAINED,
+    RunSummary,
+    plan_json,
+    plan_lines,
+    run_loop,
+    summary_lines,
+    terminate_as_interrupt,
 )
-from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
+from orchestrator.tasks.history import AttemptRecord, render
 
 
 def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None = None) -> int:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks import graph
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.model import Status, Task
 
 PHASE_PREFIX = "phase:"
@@ -25,6 +25,54 @@ class Progress:
     @property
     def percent(self) -> int:
         return round(100 * self.closed / self.total) if self.total else 100
+
+
+# The status table's columns: every task is in exactly one, so they add up to the total. bd's
+# own stats keys do not (its blocked_issues counts open tasks waiting on dependencies, and a task
+# with status blocked, which is what an escalation leaves, is in none of them).
+COLUMNS = {
+    "ready": "Ready", "waiting": "Waiting", "in_progress": "In progress",
+    "escalated": "Escalated", "blocked": "Blocked", "deferred": "Deferred", "pinned": "Pinned",
+    "hooked": "Hooked", "closed": "Closed", "other": "Other",
+}
+ALWAYS_SHOWN = ("ready", "waiting", "in_progress", "escalated", "blocked", "deferred", "closed")
+
+
+def resume_hint(task_id: str, *, start_over: bool = False) -> str:
+    """How a human resumes an escalated task. `start_over`: the task branch holds what was
+    escalated (a tamper): rebasing it again would escalate again."""
+    cmd = f"orchestrator task update {task_id} --status open"
+    if start_over:
+        return (f"Resume with `{cmd} --reset-branch`: its branch holds the refused change, so the "
+                "next attempt must start without it (the branch is archived, not deleted).")
+    return (f"Resume with `{cmd}` (the next attempt continues on its branch), or add "
+            "`--reset-branch` to start over without that work.")
+
+
+def column_of(task: Task, *, waiting: bool, escalation_label: str) -> str:
+    """The one column a task is counted in. `waiting`: it has an unfinished blocker."""
+    if task.status == Status.CLOSED:
+        return "closed"
+    if escalation_label in task.labels:
+        return "escalated"
+    if task.status == Status.OPEN:
+        return "waiting" if waiting else "ready"
+    return task.status if task.status in COLUMNS else "other"
+
+
+def status_columns(tasks: Mapping[str, Task], *,
+                   escalation_label: str = "needs-human") -> dict[str, int]:
+    """Count per column (all of COLUMNS, zeros included); the values sum to len(tasks)."""
+    waiting = graph.blocked_by(tasks)
+    counts = dict.fromkeys(COLUMNS, 0)
+    for t in tasks.values():
+        counts[column_of(t, waiting=t.id in waiting, escalation_label=escalation_label)] += 1
+    return counts
+
+
+def shown_columns(counts: Mapping[str, int]) -> list[str]:
+    """The columns a table shows: the usual ones always, the rare ones when they hold a task."""
+    return [c for c in COLUMNS if c in ALWAYS_SHOWN or counts[c]]
 
 
 def phase_of(task: Task, tasks: Mapping[str, Task]) -> str:
@@ -112,13 +160,13 @@ def _node(tid: str) -> str:
 def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator status",
                   escalation_label: str = "needs-human", events: Sequence[str] = (),
                   dag_limit: int = MAX_DAG_NODES) -> str:
-    s = graph.stats(tasks)
+    counts = status_columns(tasks, escalation_label=escalation_label)
+    shown = shown_columns(counts)
     blocked = graph.blocked_by(tasks)
     out = [f"## {title}", "",
-           "| Total | Open | Ready | In progress | Blocked | Closed |",
-           "|---|---|---|---|---|---|",
-           f"| {s['total_issues']} | {s['open_issues']} | {s['ready_issues']} | "
-           f"{s['in_progress_issues']} | {s['blocked_issues']} | {s['closed_issues']} |", ""]
+           "| Total | " + " | ".join(COLUMNS[c] for c in shown) + " |",
+           "|---|" + "---|" * len(shown),
+           f"| {len(tasks)} | " + " | ".join(str(counts[c]) for c in shown) + " |", ""]
     phases = phase_progress(tasks)
     features = feature_progress(tasks)
     if phases or features:
@@ -137,8 +185,8 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
             last = hist[-1] if hist else None
             why = f": {_esc(last.digest)}" if last and last.digest else ""
             logs = f" (logs: `{last.log_dir}`)" if last and last.log_dir else ""
-            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. Resume with "
-                       f"`orchestrator task update {t.id} --status open`.")
+            hint = resume_hint(t.id, start_over=bool(last and last.subclass == "tamper"))
+            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. {hint}")
         out.append("")
     running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
     if running:

@@ -7,6 +7,7 @@ are written back byte for byte; new tasks are appended.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -29,8 +30,21 @@ from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
-    BLOCKING_EDGES, BLOCKS, COUNT_KEYS, PARENT_CHILD, WELL_KNOWN_DEP_TYPES, Comment, Dependency,
-    RecordError, Status, Task, dumps, normalize_type, now_rfc3339, task_from_record, to_record,
+    BLOCKING_EDGES,
+    BLOCKS,
+    COUNT_KEYS,
+    PARENT_CHILD,
+    WELL_KNOWN_DEP_TYPES,
+    Comment,
+    Dependency,
+    RecordError,
+    Status,
+    Task,
+    dumps,
+    normalize_type,
+    now_rfc3339,
+    task_from_record,
+    to_record,
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
 
@@ -319,12 +333,12 @@ class JsonlStore:
                             issue_type=issue_type, parent=parent)
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
-              limit: int = 0) -> list[Task]:
+              limit: int = 0) -> builtins.list[Task]:
         with gc_paused():  # readiness allocates per task too (orchestrator/gcpause.py)
             return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort,
                                limit=limit)
 
-    def show(self, ids: Sequence[str]) -> list[Task]:
+    def show(self, ids: Sequence[str]) -> builtins.list[Task]:
         tasks = self.all()
         missing = [i for i in ids if i not in tasks]
         if missing:
@@ -478,13 +492,13 @@ class JsonlStore:
         used = [int(m.group(1)) for t in state.tasks if (m := pattern.match(t))]
         return f"{parent_id}.{max(used, default=0) + 1}"
 
-    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> list[Task]:
+    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> builtins.list[Task]:
         out = []
         with self._transaction() as state:
             now = self._now()
             for tid in ids:
                 task = self._get(state, tid)
-                fields: dict[str, object] = {}
+                fields: dict[str, Any] = {}
                 for name in ("title", "description", "design", "acceptance_criteria",
                              "notes", "assignee", "priority"):
                     value = getattr(changes, name)
@@ -508,7 +522,7 @@ class JsonlStore:
 
     @staticmethod
     def _status_fields(task: Task, status: str, now: str) -> dict[str, object]:
-        fields: dict[str, object] = {"status": status}
+        fields: dict[str, Any] = {"status": status}
         if status == Status.IN_PROGRESS and not task.started_at:
             fields["started_at"] = now
         if status == Status.CLOSED:
@@ -564,7 +578,7 @@ class JsonlStore:
         return CloseResult(tuple(closed), tuple(refused), tuple(missing), tuple(already))
 
     @staticmethod
-    def _close_refusal(state: _State, task: Task, kids: dict[str, list[str]]) -> str | None:
+    def _close_refusal(state: _State, task: Task, kids: dict[str, builtins.list[str]]) -> str | None:
         if task.status == Status.PINNED or task.pinned:
             return "task is pinned"
         open_blockers = [d.depends_on_id for d in task.dependencies
