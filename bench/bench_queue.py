@@ -1,6 +1,6 @@
 """Queue reads at scale: each read command as a ratio to bare `json.loads` of the same file.
 
-For each shape (bench/shapes.py) and size it generates bench/out/<shape>-<n>/.beads/issues.jsonl
+For each shape (bench/shapes.py) and size it generates $TMPDIR/orchestrator-bench/<shape>-<n>/.beads/issues.jsonl
 once, then runs, as whole processes with output to /dev/null, side by side in rounds:
 
     bare          python -c "[json.loads(line) for line in open(path, 'rb')]"
@@ -26,13 +26,15 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+# outside the repository: inside it, --repo DIR would find this checkout's own git root
+OUT = Path(tempfile.gettempdir()) / "orchestrator-bench"
 BARE = "import json,sys\nloads=json.loads\nwith open(sys.argv[1],'rb') as f: r=[loads(x) for x in f if x.strip()]"
 COMMANDS = ("ready --json", "ready", "status --json", "plan --json", "show")
 
