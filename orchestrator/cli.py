@@ -499,6 +499,38 @@ def _logs_show(a: argparse.Namespace, c: Context) -> int:
     return logs_show(c.repo / "logs" / "run", a.ref, follow=a.follow)
 
 
+def _add_github_commands(sub: Sub, common: _Parser) -> None:
+    """report and command: the GitHub forge (orchestrator/forge/, docs/github.md)."""
+    p = sub.add_parser("report", parents=[common],
+                       help="post the status on GitHub, dispatch the next cycle (the report job)")
+    p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
+    p.add_argument("--dispatch", action="store_true",
+                   help="dispatch cycle N+1 of the chain unless drained or a guard stops it")
+    p.add_argument("--cycle", type=int, help="this cycle's number (default: $ORCHESTRATOR_CYCLE, 1)")
+    p.add_argument("--chain-id", help="the chain (default: $ORCHESTRATOR_CHAIN_ID, a new one)")
+    p.add_argument("--artifact", action="append", default=[], metavar="NAME",
+                   help="an artifact of this run holding agent logs (repeatable)")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("command", parents=[common],
+                       help="act on an /orchestrator comment (issue_comment event)")
+    p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
+    p.add_argument("--event", help="event payload file (default: $GITHUB_EVENT_PATH)")
+    p.set_defaults(func=_command)
+
+
+def _report(a: argparse.Namespace, c: Context) -> int:
+    from orchestrator.commands.report import report
+    return report(c.repo, c.queue, c.config, dispatch=a.dispatch, cycle=a.cycle,
+                  chain_id=a.chain_id, artifacts=a.artifact, token=a.token)
+
+
+def _command(a: argparse.Namespace, c: Context) -> int:
+    from orchestrator.commands.command import command
+    return command(c.repo, c.store, c.config, token=a.token,
+                   actor=c.actor_flag or c.config.bd.actor, event_path=a.event)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orchestrator",
                      description="Drain a Beads task queue with AI coding agents.")
@@ -512,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dispatch_commands(sub, common)
     _add_git_commands(sub, common)
     _add_agent_commands(sub, common)
+    _add_github_commands(sub, common)
     return parser
 
 
