@@ -41,3 +41,16 @@ def test_bench_script_measures_a_run(tmp_path: Path) -> None:
                               str(tmp_path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert float(out.stdout) > 0
+
+
+def test_queue_and_cycle_benches_run(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(BENCH / "bench_queue.py"), "--shapes", "deep",
+                          "--sizes", "60", "--rounds", "1", "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| deep |"))
+    assert row.count("|") == 10 and "60 tasks" in row  # shape, size, queue, bare, 5 commands
+    out = subprocess.run([sys.executable, str(BENCH / "bench_cycle.py"), "--sizes", "5"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1].startswith("| 5 |")

@@ -293,8 +293,14 @@ def test_interrupt_stops_agents_and_releases_claims(env: dict[str, Any]) -> None
         import _thread
         _thread.interrupt_main()
 
-    threading.Thread(target=interrupt_when_started, daemon=True).start()
-    result["summary"] = run_loop(coord)
+    # A shell that started pytest in the background ignores SIGINT, and interrupt_main() then
+    # does nothing: give this test Python's own handler, as a terminal's Ctrl-C would find it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_when_started, daemon=True).start()
+        result["summary"] = run_loop(coord)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result["summary"].exit_code == 130
     t = tasks_of(repo)["t-1"]
     assert t.status == "open"

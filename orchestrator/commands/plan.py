@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from orchestrator.coordinator.local import Coordinator
 from orchestrator.coordinator.loop import plan_json, plan_lines
 from orchestrator.dispatch.policy import LoopState
+from orchestrator.gcpause import gc_paused
 
 
 def warn(problems: Sequence[str]) -> None:
@@ -16,8 +17,9 @@ def warn(problems: Sequence[str]) -> None:
 
 
 def plan(coord: Coordinator, *, as_json: bool) -> int:
-    warn(coord.preflight(coord.store.all(), launching=False))
-    p = coord.plan(LoopState())
+    with gc_paused():  # the plan's graph work allocates per task (orchestrator/gcpause.py)
+        warn(coord.preflight(coord.store.all(), launching=False))
+        p = coord.plan(LoopState())
     if as_json:
         print(plan_json(p))
     else:

@@ -1,6 +1,7 @@
 """`orchestrator ready`: what can start now, in bd's order."""
 from __future__ import annotations
 
+from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import shapes
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.store import TaskStore
@@ -11,7 +12,9 @@ def ready(store: TaskStore, *, filter: ReadyFilter, sort: str, limit: int, as_js
     items = store.ready(filter, sort=sort, limit=limit)
     if as_json:
         graph_tasks = store.all() if store.kind == "jsonl" else {}
-        print(shapes.dumps(shapes.issues_with_counts(items, graph_tasks)))
+        with gc_paused():  # one record per printed task (orchestrator/gcpause.py)
+            text = shapes.dumps(shapes.issues_with_counts(items, graph_tasks))
+        print(text)
     elif items:
         print(task_table(items))
     else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.tasks import shapes
+from orchestrator.tasks import graph, shapes
 from orchestrator.tasks.history import MARKER
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import TaskStore
@@ -42,8 +42,13 @@ def render(task: Task, tasks: Mapping[str, Task]) -> str:
 
 def show(store: TaskStore, ids: Sequence[str], *, as_json: bool) -> int:
     found = store.show(ids)
-    # the neighbours (dependencies and dependents) come from one listing of every task
-    tasks = {**{t.id: t for t in store.list(statuses=("all",))}, **{t.id: t for t in found}}
+    every = store.all()
+    wanted = {t.id for t in found}
+    # dependents (children included) are listed in `bd list` order: sort only those, not the
+    # whole queue (sorting every task was most of `show` on a big one)
+    near = [o for o in every.values()
+            if o.id in wanted or any(d.depends_on_id in wanted for d in o.dependencies)]
+    tasks = {**{t.id: t for t in graph.sort_tasks(near)}, **every, **{t.id: t for t in found}}
     if as_json:
         print(shapes.dumps([shapes.details(t, tasks) for t in found]))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.forge.status import COLUMNS, phase_progress, shown_columns, status_columns
+from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph, shapes
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskStore
@@ -19,8 +20,9 @@ def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-hu
     The JSON is bd stats' `summary` (bd's keys and arithmetic, which do not add up) plus
     `columns`, one count per column of the table, which do."""
     tasks = store.all()
-    summary = graph.stats(tasks)
-    counts = status_columns(tasks, escalation_label=escalation_label)
+    with gc_paused():  # the counts walk every task and edge (orchestrator/gcpause.py)
+        summary = graph.stats(tasks)
+        counts = status_columns(tasks, escalation_label=escalation_label)
     stopped = stop_file is not None and stop_file.exists()
     if as_json:
         print(shapes.dumps(shapes.as_object({"summary": summary, "columns": counts,

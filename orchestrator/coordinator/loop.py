@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import signal
 import threading
 import time
@@ -213,4 +212,5 @@ def plan_lines(plan: Plan, *, dry_run: bool) -> list[str]:
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2)
+    from orchestrator.tasks.shapes import dumps  # json.dumps(indent=2), in C
+    return dumps(plan.to_json())

@@ -48,9 +48,12 @@ class Plan:
     stop: str = ""                         # a loop guard's reason: launch nothing
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["blocked"] = {k: list(v) for k, v in self.blocked.items()}
-        return out
+        # field by field: asdict() deep-copies every ID of a big queue's ready list
+        return {"ready": list(self.ready), "running": list(self.running),
+                "reclaim": [asdict(r) for r in self.reclaim],
+                "launches": [asdict(ln) for ln in self.launches], "close": list(self.close),
+                "blocked": {k: list(v) for k, v in self.blocked.items()},
+                "escalated": list(self.escalated), "stop": self.stop}
 
 
 def attempt_history(task: Task) -> list[AttemptRecord]:
@@ -88,9 +91,10 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         rec = AttemptRecord(attempt=len(hist) + 1, kind="interrupted", decision=policy.RELEASE)
         view[t.id] = t.evolve(status=Status.OPEN, assignee="", comments=t.comments)
         view[t.id] = _with_record(view[t.id], rec)
-    close = tuple(scheduler.closable_containers(view))
-    info = scheduler.GraphInfo.of(view)
-    blocked_map = graph.blocked_by(view)
+    kids = graph.children_of(view)  # once for the three below (a pass over every edge)
+    close = tuple(scheduler.closable_containers(view, kids=kids))
+    info = scheduler.GraphInfo.of(view, kids=kids)
+    blocked_map = graph.blocked_by(view, kids=kids)
     ready = graph.ready(view, now=now, filter=ReadyFilter(), blocked=blocked_map)
     ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
     if only is not None:  # `cycle --task ID`: this task or nothing

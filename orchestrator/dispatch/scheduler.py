@@ -25,8 +25,9 @@ class GraphInfo:
     containers: frozenset[str]         # tasks with children
 
     @classmethod
-    def of(cls, tasks: Mapping[str, Task]) -> GraphInfo:
-        kids = graph.children_of(tasks)
+    def of(cls, tasks: Mapping[str, Task], *,
+           kids: Mapping[str, list[str]] | None = None) -> GraphInfo:
+        kids = graph.children_of(tasks) if kids is None else kids
         return cls(critical=graph.critical_path(tasks),
                    containers=frozenset(k for k, v in kids.items() if v))
 
@@ -52,10 +53,11 @@ def schedule(ready: Sequence[Task], running: Collection[str], info: GraphInfo,
     return candidates[:free]
 
 
-def closable_containers(tasks: Mapping[str, Task]) -> list[str]:
+def closable_containers(tasks: Mapping[str, Task], *,
+                        kids: Mapping[str, list[str]] | None = None) -> list[str]:
     """Open containers (epics, features with child tasks) whose children are all closed and
     that nothing open blocks: the cycle closes them, as an epic is done when its work is."""
-    kids = graph.children_of(tasks)
+    kids = graph.children_of(tasks) if kids is None else kids
     out = []
     for tid, children in kids.items():
         t = tasks.get(tid)

@@ -36,9 +36,12 @@ Tasks = Mapping[str, Task]
 DEADLOCK_EDGES = BLOCKING_EDGES | frozenset({PARENT_CHILD})
 
 
+_RELEASED = frozenset({Status.CLOSED, Status.PINNED})
+
+
 def releases_dependents(task: Task) -> bool:
     """Only closing (or pinning) a blocker releases what waits on it."""
-    return task.status in (Status.CLOSED, Status.PINNED)
+    return task.status in _RELEASED
 
 
 def children_of(tasks: Tasks) -> dict[str, list[str]]:
@@ -69,10 +72,11 @@ def _direct_blockers(task: Task, tasks: Tasks, kids: Mapping[str, list[str]]) ->
     return out
 
 
-def blocked_by(tasks: Tasks) -> dict[str, list[str]]:
+def blocked_by(tasks: Tasks, *, kids: Mapping[str, list[str]] | None = None) -> dict[str, list[str]]:
     """Every blocked task with what blocks it; a task blocked only through its parent lists
-    the parent, as `bd blocked` does. Keys follow the order of `tasks`."""
-    kids = children_of(tasks)
+    the parent, as `bd blocked` does. Keys follow the order of `tasks`. `kids`: children_of(tasks)
+    when the caller has it already."""
+    kids = children_of(tasks) if kids is None else kids
     direct = {tid: _direct_blockers(t, tasks, kids) for tid, t in tasks.items()
               if not releases_dependents(t)}
     # bd's is_blocked fixpoint: blocked state flows down parent-child edges to every
@@ -378,32 +382,40 @@ def critical_path(tasks: Tasks) -> dict[str, int]:
     waits on it (itself included): blocks edges forward, and a parent waits on its children
     since an epic is done only when they are."""
     waiters: dict[str, list[str]] = defaultdict(list)
+    released = _RELEASED  # releases_dependents, inlined: this runs over every task and edge
     for t in tasks.values():
-        if releases_dependents(t):
+        if t.status in released:
             continue
         for d in t.dependencies:
-            if d.depends_on_id not in tasks:
+            target = tasks.get(d.depends_on_id)
+            if target is None:
                 continue
             if d.type in BLOCKING_EDGES or d.type == WAITS_FOR:
                 waiters[d.depends_on_id].append(t.id)
-            elif d.type == PARENT_CHILD and not releases_dependents(tasks[d.depends_on_id]):
+            elif d.type == PARENT_CHILD and target.status not in released:
                 waiters[t.id].append(d.depends_on_id)
     length: dict[str, int] = {}
-    for root in tasks:
-        if root in length or releases_dependents(tasks[root]):
+    for root, task in tasks.items():
+        if task.status in released or root in length:
             continue
-        stack = [root]
+        if root not in waiters:  # nothing waits on it: most tasks, no walk needed
+            length[root] = 1
+            continue
+        # each frame keeps its place in its waiters: re-scanning them on every return made a
+        # task that k tasks wait on cost k^2 (10,000 waiting on one hold: seconds per plan)
+        stack = [(root, iter(waiters[root]))]
         on_path = {root}
         while stack:
-            tid = stack[-1]
-            pending = [w for w in waiters.get(tid, ()) if w not in length and w not in on_path]
-            if pending:
-                stack.append(pending[0])
-                on_path.add(pending[0])
-                continue
-            stack.pop()
-            on_path.discard(tid)
-            length[tid] = 1 + max((length.get(w, 0) for w in waiters.get(tid, ())), default=0)
+            tid, rest = stack[-1]
+            for w in rest:
+                if w not in length and w not in on_path:
+                    stack.append((w, iter(waiters.get(w, ()))))
+                    on_path.add(w)
+                    break
+            else:
+                stack.pop()
+                on_path.discard(tid)
+                length[tid] = 1 + max((length.get(w, 0) for w in waiters.get(tid, ())), default=0)
     return length
 
 
@@ -425,13 +437,13 @@ def dependency_counts(tasks: Tasks, ids: Iterable[str] | None = None) -> dict[st
 def stats(tasks: Tasks, *, now: datetime | None = None) -> dict[str, float | int]:
     """`bd stats --json` summary keys. ready_issues is bd's approximation
     (open - blocked); lead time and closable epics are computed, where Dolt-era bd reports 0."""
-    blocked = blocked_by(tasks)
+    kids = children_of(tasks)
+    blocked = blocked_by(tasks, kids=kids)
     by_status: dict[str, int] = defaultdict(int)
     pinned = 0
     for t in tasks.values():
         by_status[t.status] += 1
         pinned += t.pinned
-    kids = children_of(tasks)
     closable = sum(
         1 for t in tasks.values()
         if t.issue_type == "epic" and t.status != Status.CLOSED and kids.get(t.id)

@@ -45,15 +45,24 @@ def render(rec: AttemptRecord) -> str:
     return "\n".join(lines)
 
 
+_TEXT_FIELDS = ("kind", "subclass", "budget", "digest", "log_dir", "at", "decision")
+
+
 def parse(text: str) -> AttemptRecord | None:
     for line in reversed(text.splitlines()):
         if line.startswith(MARKER) and line.endswith("-->"):
+            # a comment's text is anyone's: a record of the wrong shape is no record
             try:
                 data: dict[str, Any] = json.loads(line[len(MARKER):-3])
-                return AttemptRecord(**{k: v for k, v in data.items()
-                                        if k in AttemptRecord.__dataclass_fields__})
-            except (ValueError, TypeError):
+                rec = AttemptRecord(**{k: v for k, v in data.items()
+                                       if k in AttemptRecord.__dataclass_fields__})
+            except (ValueError, TypeError, RecursionError, AttributeError):
                 return None
+            if type(rec.attempt) is not int or not all(
+                    type(getattr(rec, k)) is str for k in _TEXT_FIELDS) or not (
+                    rec.cost_usd is None or type(rec.cost_usd) in (int, float)):
+                return None
+            return rec
     return None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -23,8 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.fileio import locked, write_atomic
+from orchestrator.gcpause import gc_paused
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
@@ -77,35 +79,9 @@ def _fail(path: Path, lineno: int | None, message: str) -> UserError:
     return UserError(f"{where}: {message}")
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Run the block without CPython's cyclic garbage collector, then move what it allocated
-    straight to the oldest generation.
-
-    A parse allocates about ten container objects per task and keeps them all (none forms a
-    cycle). With the collector on, it re-scans the growing heap again and again; merely
-    re-enabling it afterwards leaves a million young objects that the next allocations scan
-    three times over, young, middle and old generation: at 100k tasks that was more than
-    half of `ready --json` (see docs/performance.md). gc.freeze() + gc.unfreeze() puts
-    every tracked object in the oldest generation without a scan (documented behaviour of
-    unfreeze), so nothing is leaked: a later full collection still sees them all.
-
-    Nested or concurrent pauses (threads reading the store) are safe: only a pause that found
-    the collector on turns it back on, so it always ends up as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-
-
 def parse(path: Path, data: bytes) -> _State:
     """Parse and validate a whole file; any defect is a UserError naming file, line and task."""
-    with _gc_paused():
+    with gc_paused():
         return _parse(path, data)
 
 
@@ -139,16 +115,12 @@ def _parse(path: Path, data: bytes) -> _State:
         if not text.strip(_ASCII_SPACE):
             continue
         text = text.rstrip("\r")
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}"
-                              f"{_id_hint(text.encode())}") from None
-        if isinstance(rec, dict) and rec.get("_type", "issue") != "issue":
+        rec = _loads(path, lineno, text)
+        if type(rec) is dict and rec.get("_type", "issue") != "issue":
             lines.append(_Line(text))  # memories and other record kinds pass through
             continue
         try:
-            task = task_from_record(rec)
+            task = task_from_record(rec, owned=True)
         except RecordError as e:
             raise _fail(path, lineno, str(e)) from None
         if task.id in tasks:
@@ -174,6 +146,90 @@ def _parse(path: Path, data: bytes) -> _State:
             first = min(cycle, key=line_of.__getitem__)
             raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
     return _State(lines, tasks, line_of)
+
+
+MAX_LINE_CHARS = 16 * 1024 * 1024  # one record; bd's own are a few kB
+MAX_DEPTH = 32  # objects and lists inside one record; bd's go 4 deep (dependency metadata)
+
+
+def _loads(path: Path, lineno: int, text: str) -> Any:
+    """One line's JSON value, its size and nesting bounded before anything uses it.
+
+    orjson refuses what json.loads would turn into trouble later: nesting past 1024 (json's
+    RecursionError), lone surrogates (unprintable), numbers past a double; the depth check
+    keeps every record within what the encoders that write it back and print it accept."""
+    if len(text) > MAX_LINE_CHARS:
+        raise _fail(path, lineno, f"line longer than {MAX_LINE_CHARS:,} characters"
+                                  f"{_id_hint(text[:4096].encode())}")
+    try:
+        rec = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        where = _field_at(text, e.pos)
+        raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}"
+                                  f"{f' in field {where!r}' if where else ''}"
+                                  f"{_id_hint(text[:4096].encode())}") from None
+    # the brackets bound the depth from above (some may sit in strings): walk only then
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(rec) > MAX_DEPTH:
+        where = _field_at(text, None)
+        raise _fail(path, lineno, f"{f'field {where!r} ' if where else ''}nested more than "
+                                  f"{MAX_DEPTH} levels deep{_id_hint(text[:4096].encode())}")
+    return rec
+
+
+def _field_at(text: str, pos: int | None) -> str:
+    """The top-level key whose value holds position `pos` of a record's text (None: the
+    first value nested deeper than MAX_DEPTH), for error messages; '' when not found. Only
+    runs on a line already known to be bad."""
+    depth = 0
+    key = ""
+    last_string = ""
+    in_string = escaped = False
+    start = 0
+    end = min(len(text), pos if pos is not None else len(text), 1 << 20)
+    for i in range(end):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+                last_string = text[start:i]
+        elif ch == '"':
+            in_string, start = True, i + 1
+        elif ch == ":" and depth == 1:
+            key = last_string
+        elif ch == "," and depth == 1:
+            key = ""  # between fields: an error here belongs to none
+        elif ch in "[{":
+            depth += 1
+            if pos is None and depth > MAX_DEPTH:
+                break
+        elif ch in "]}":
+            depth -= 1
+    else:
+        if pos is None:
+            return ""
+    return key[:60] if depth >= 1 else ""
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and lists nest in a parsed value (iterative: no recursion limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if type(v) is dict:
+            v = v.values()
+        elif type(v) is not list:
+            continue
+        if d > deepest:
+            deepest = d
+            if d > MAX_DEPTH:
+                break
+        stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def parse_dep_spec(spec: str) -> tuple[bool, str, str]:
@@ -240,18 +296,18 @@ class JsonlStore:
         self.path = Path(path)
         self._prefix = prefix
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        # (file key, its tasks), one tuple so agent threads reading the store see a pair
-        self._cached: tuple[tuple[int, ...] | None, dict[str, Task]] | None = None
+        # (file key, its bytes, its parsed state), one tuple so agent threads reading the store
+        # see them together; never mutated (a transaction works on a copy)
+        self._cached: tuple[tuple[int, ...] | None, bytes, _State] | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def _read(self) -> _State:
+    def _read_bytes(self) -> bytes:
         try:
-            data = self.path.read_bytes()
+            return self.path.read_bytes()
         except FileNotFoundError:
-            return _State([], {}, {})
+            return b""
         except IsADirectoryError:
             raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
-        return parse(self.path, data)
 
     def _file_key(self) -> tuple[int, ...] | None:
         """What identifies one version of the file: every write replaces it (a new inode; the
@@ -262,17 +318,21 @@ class JsonlStore:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
-    def _snapshot(self) -> dict[str, Task]:
-        """The parsed tasks, re-read only when the file changed: `ready --json` reads it once,
-        not twice, and a read right after this store's own write is free (`_write` keeps what
-        it wrote)."""
+    def _parsed(self) -> _State:
+        """The parsed file, re-read only when it changed: `ready --json` reads it once, not
+        twice, and a read or a write right after this store's own write parses nothing
+        (`_write` keeps what it wrote). The caller must not change what it gets."""
         key = self._file_key()
         cached = self._cached
         if key is not None and cached is not None and cached[0] == key:
-            return cached[1]
-        tasks = self._read().tasks
-        self._cached = (key, tasks)
-        return tasks
+            return cached[2]
+        data = self._read_bytes()
+        state = parse(self.path, data)
+        self._cached = (key, data, state)
+        return state
+
+    def _snapshot(self) -> dict[str, Task]:
+        return self._parsed().tasks
 
     def all(self) -> dict[str, Task]:
         return dict(self._snapshot())
@@ -285,7 +345,7 @@ class JsonlStore:
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
               limit: int = 0) -> builtins.list[Task]:
-        with _gc_paused():  # readiness allocates per task too (see _gc_paused)
+        with gc_paused():  # readiness allocates per task too (orchestrator/gcpause.py)
             return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort,
                                limit=limit)
 
@@ -300,7 +360,17 @@ class JsonlStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[_State]:
         with locked(self.path.with_name(self.path.name + ".lock")):
-            state = self._read()
+            # the compare-and-swap reads the file under the lock, but parses it only when its
+            # bytes differ from the version parsed last: a coordinator's claim, comment and
+            # reopen after its own writes parse nothing
+            key, data = self._file_key(), self._read_bytes()
+            cached = self._cached
+            if cached is not None and cached[1] == data:
+                read = cached[2]
+            else:
+                read = parse(self.path, data)
+                self._cached = (key, data, read)
+            state = _State(list(read.lines), dict(read.tasks), dict(read.line_of))
             yield state
             if state.changed:
                 self._write(state)
@@ -311,18 +381,18 @@ class JsonlStore:
         the line itself (as a re-read would see it), not from the in-memory change."""
         counts = graph.dependency_counts(state.tasks)
         seen: set[str] = set()
-        out: list[str] = []
+        out: list[_Line] = []
         written: dict[str, Task] = {}
 
         def rewrite(tid: str, task: Task) -> None:
             text = dumps(to_record(task, counts[tid]))
-            out.append(text)
-            written[tid] = task_from_record(json.loads(text))
+            out.append(_Line(text, tid))
+            written[tid] = task_from_record(json.loads(text), owned=True)
 
         for line in state.lines:
             tid = line.task_id
             if tid is None:
-                out.append(line.text or "")
+                out.append(line)
                 continue
             seen.add(tid)
             task = state.tasks[tid]
@@ -330,14 +400,16 @@ class JsonlStore:
             if tid in state.changed or stale or line.text is None:
                 rewrite(tid, task)
             else:
-                out.append(line.text)
+                out.append(line)
                 written[tid] = task
         for tid, task in state.tasks.items():  # new tasks go at the end
             if tid not in seen:
                 rewrite(tid, task)
-        write_atomic(self.path, "\n".join(out) + "\n")
+        text = "\n".join(x.text or "" for x in out) + "\n"
+        write_atomic(self.path, text)
+        line_of = {x.task_id: n for n, x in enumerate(out, start=1) if x.task_id is not None}
         # still under the lock: no other writer can have replaced the file since
-        self._cached = (self._file_key(), written)
+        self._cached = (self._file_key(), text.encode("utf-8"), _State(out, written, line_of))
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())

@@ -79,6 +79,7 @@ FIELD_ORDER = (
 _RANK = {k: i for i, k in enumerate(FIELD_ORDER)}
 COUNT_KEYS = ("dependency_count", "dependent_count", "comment_count")
 ALWAYS_PRESENT = frozenset({"id", "title", "priority", "created_at", "updated_at"})
+MAX_ID_LENGTH = 200  # bd's IDs are a prefix, a hash and a few .N suffixes
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Dependency:
         """The waits-for gate: all-children (default) or any-children."""
         try:
             meta = json.loads(self.metadata or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # the queue's text, not ours: never trusted
             return "all-children"
         return meta.get("gate", "all-children") if isinstance(meta, dict) else "all-children"
 
@@ -179,6 +180,9 @@ _STR_FIELDS = (
 )
 
 
+_STR_SET = frozenset(_STR_FIELDS)
+_EMPTY_TEXT = dict.fromkeys(_STR_FIELDS, "")
+
 _T = TypeVar("_T")
 
 
@@ -203,68 +207,160 @@ def _build(cls: type[_T], values: dict[str, Any]) -> _T:
     return obj
 
 
-def _dependency(tid: str, d: Any) -> Dependency:
-    if not _is_mapping(d) or not isinstance(d.get("depends_on_id"), str):
-        raise RecordError(f"task {tid}: malformed dependency {d!r}")
-    meta = d.get("metadata", "{}")
-    if not isinstance(meta, str):  # tolerate an object where bd writes a JSON string
-        meta = json.dumps(meta, separators=(",", ":"))
+def _show(value: Any, limit: int = 60) -> str:
+    """A value for an error message: one line, bounded (a record may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+def _text(tid: str, where: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise RecordError(f"task {tid}: {where} must be a string, got {_kind(value)} "
+                          f"{_show(value)}")
+    return value
+
+
+def _dependency(tid: str, i: int, d: Any) -> Dependency:
+    where = f"dependencies[{i}]"
+    if not _is_mapping(d):
+        raise RecordError(f"task {tid}: {where} must be an object, got {_kind(d)} {_show(d)}")
     get = d.get
+    target = get("depends_on_id")
+    if type(target) is not str or not target:
+        raise RecordError(f"task {tid}: {where}.depends_on_id must be a task ID, got "
+                          f"{_kind(target)} {_show(target)}")
+    meta = get("metadata", "{}")
+    if type(meta) is not str:
+        if meta is None:
+            meta = "{}"
+        elif _is_mapping(meta):  # tolerate an object where bd writes a JSON string
+            meta = json.dumps(meta, separators=(",", ":"))
+        else:
+            raise RecordError(f"task {tid}: {where}.metadata must be a JSON string or object, "
+                              f"got {_kind(meta)} {_show(meta)}")
     return _build(Dependency, {
-        "issue_id": get("issue_id") or tid, "depends_on_id": d["depends_on_id"],
-        "type": get("type") or BLOCKS, "created_at": get("created_at") or "",
-        "created_by": get("created_by") or "", "metadata": meta, "raw": dict(d),
+        "issue_id": _text(tid, f"{where}.issue_id", get("issue_id")) or tid,
+        "depends_on_id": target,
+        "type": _text(tid, f"{where}.type", get("type")) or BLOCKS,
+        "created_at": _text(tid, f"{where}.created_at", get("created_at")),
+        "created_by": _text(tid, f"{where}.created_by", get("created_by")),
+        "metadata": meta, "raw": d,
     })
 
 
-def _comment(tid: str, c: Any) -> Comment:
+def _dependencies(tid: str, deps: list[Any]) -> tuple[Dependency, ...]:
+    """The common case inline (every field a string, metadata a JSON string); anything else
+    goes through _dependency, which converts or names the bad field."""
+    out = []
+    for i, d in enumerate(deps):
+        if type(d) is dict:
+            get = d.get
+            target, issue_id, kind = get("depends_on_id"), get("issue_id"), get("type")
+            created_at, created_by, meta = get("created_at"), get("created_by"), get("metadata")
+            if type(target) is str and target and type(issue_id) is str and issue_id \
+                    and type(kind) is str and kind and type(created_at) is str \
+                    and type(meta) is str and (created_by is None or type(created_by) is str):
+                dep = object.__new__(Dependency)
+                dep.__dict__.update(issue_id=issue_id, depends_on_id=target, type=kind,
+                                    created_at=created_at, created_by=created_by or "",
+                                    metadata=meta, raw=d)
+                out.append(dep)
+                continue
+        out.append(_dependency(tid, i, d))
+    return tuple(out)
+
+
+def _comment(tid: str, i: int, c: Any) -> Comment:
+    where = f"comments[{i}]"
     if not _is_mapping(c):
-        raise RecordError(f"task {tid}: malformed comment {c!r}")
-    return Comment(
-        id=str(c.get("id", "")), issue_id=c.get("issue_id") or tid,
-        author=c.get("author") or "", text=c.get("text") or "",
-        created_at=c.get("created_at") or "", raw=dict(c),
-    )
+        raise RecordError(f"task {tid}: {where} must be an object, got {_kind(c)} {_show(c)}")
+    get = c.get
+    cid = get("id", "")
+    if type(cid) is not str:  # bd's older integer comment IDs
+        if isinstance(cid, bool) or not isinstance(cid, int) or abs(cid) >= 2 ** 63:
+            raise RecordError(f"task {tid}: {where}.id must be a string or an integer, got "
+                              f"{_kind(cid)} {_show(cid)}")
+        cid = str(cid)
+    return _build(Comment, {
+        "id": cid, "issue_id": _text(tid, f"{where}.issue_id", get("issue_id")) or tid,
+        "author": _text(tid, f"{where}.author", get("author")),
+        "text": _text(tid, f"{where}.text", get("text")),
+        "created_at": _text(tid, f"{where}.created_at", get("created_at")), "raw": c,
+    })
 
 
-def task_from_record(rec: Mapping[str, Any]) -> Task:
+def _list(tid: str, name: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise RecordError(f"task {tid}: {name} must be a list, got {_kind(value)} {_show(value)}")
+    return value
+
+
+def task_from_record(rec: Mapping[str, Any], *, owned: bool = False) -> Task:
+    """A Task from a bd export record, its shape checked: any field of the wrong type is a
+    RecordError naming the task and the field (nothing downstream meets a surprise).
+
+    owned: the caller hands the record over (a fresh json.loads), so it is kept as the raw
+    record without a copy."""
     if not _is_mapping(rec):
-        raise RecordError("expected a JSON object")
+        raise RecordError(f"expected a JSON object, got {_kind(rec)}")
     get = rec.get
     tid = get("id")
-    if not isinstance(tid, str) or not tid:
-        raise RecordError("missing or empty \"id\"")
+    if type(tid) is not str or not tid:
+        raise RecordError("missing or empty \"id\"" if tid is None or tid == "" else
+                          f"\"id\" must be a string, got {_kind(tid)} {_show(tid)}")
+    if len(tid) > MAX_ID_LENGTH:
+        raise RecordError(f"task {_show(tid, 40)}: ID longer than {MAX_ID_LENGTH} characters")
     priority = get("priority", DEFAULT_PRIORITY)
-    if isinstance(priority, bool) or not isinstance(priority, int) or priority not in PRIORITIES:
-        raise RecordError(f"task {tid}: unknown priority {priority!r} (expected 0-4)")
-    kwargs: dict[str, Any] = {}
-    for name in _STR_FIELDS:
-        value = get(name)
-        if value is None:
-            value = ""
-        elif not isinstance(value, str):
-            raise RecordError(f"task {tid}: field {name!r} must be a string, got {value!r}")
+    if type(priority) is not int or priority not in PRIORITIES:
+        raise RecordError(f"task {tid}: unknown priority {_show(priority)} (expected 0-4)")
+    kwargs: dict[str, Any] = _EMPTY_TEXT.copy()
+    for name in _STR_SET.intersection(rec):  # the text fields present, usually half of them
+        value = rec[name]
+        if type(value) is not str:
+            if value is None:
+                continue
+            raise RecordError(f"task {tid}: field {name!r} must be a string, got {_kind(value)} "
+                              f"{_show(value)}")
         kwargs[name] = value
-    status = get("status", Status.OPEN) or Status.OPEN
-    itype = get("issue_type", IssueType.TASK) or IssueType.TASK
-    if not isinstance(status, str) or not isinstance(itype, str):
-        raise RecordError(f"task {tid}: status and issue_type must be strings")
-    labels = get("labels") or []
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise RecordError(f"task {tid}: labels must be a list of strings")
-    deps = get("dependencies")
-    comments = get("comments")
+    status = _text(tid, "status", get("status")) or Status.OPEN
+    itype = _text(tid, "issue_type", get("issue_type")) or IssueType.TASK
+    labels = _list(tid, "labels", get("labels"))
+    for x in labels:
+        if type(x) is not str:
+            raise RecordError(f"task {tid}: labels must be strings, got {_kind(x)} {_show(x)}")
+    deps = _list(tid, "dependencies", get("dependencies"))
+    comments = _list(tid, "comments", get("comments"))
     metadata = get("metadata")
     kwargs.update(
         id=tid, status=status, priority=priority, issue_type=itype,
         metadata=metadata if metadata and _is_mapping(metadata) else None,
         labels=tuple(labels),
-        dependencies=tuple([_dependency(tid, d) for d in deps]) if deps else (),
-        comments=tuple([_comment(tid, c) for c in comments]) if comments else (),
+        dependencies=_dependencies(tid, deps) if deps else (),
+        comments=tuple([_comment(tid, i, c) for i, c in enumerate(comments)]) if comments else (),
         pinned=bool(get("pinned")), ephemeral=bool(get("ephemeral")),
-        raw=dict(rec),
+        raw=rec if owned else dict(rec),
     )
+    kwargs[_READ_AS_IS] = True
     return _build(Task, kwargs)
+
+
+# set on a Task built by task_from_record; dataclasses.replace() builds a new instance
+# without it, so a changed task is always rebuilt by to_record
+_READ_AS_IS = "_read_as_is"
+_EMITTED_ALWAYS = frozenset({"id", "title", "priority", "created_at", "updated_at", "status",
+                             "issue_type"})
+_OMITTED_WHEN_EMPTY = frozenset(_STR_FIELDS) - _EMITTED_ALWAYS | {"labels", "dependencies",
+                                                                  "comments", "metadata"}
+_FLAGS = frozenset({"pinned", "ephemeral"})
 
 
 def _modelled(task: Task) -> dict[str, Any]:
@@ -284,7 +380,49 @@ def _modelled(task: Task) -> dict[str, Any]:
 def to_record(task: Task, counts: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The export record: the raw record with modelled fields overlaid, in bd key order.
 
-    Unknown keys keep their place; modelled keys that became empty are dropped."""
+    Unknown keys keep their place; modelled keys that became empty are dropped. A task as
+    read from a record already in that form (what bd writes) is that record: it is copied,
+    not rebuilt (rebuilding was most of `ready --json` on a big queue, docs/performance.md)."""
+    raw = task.raw
+    if task.__dict__.get(_READ_AS_IS) and (counts is None or all(k in raw for k in counts)) \
+            and _canonical(raw):
+        rec = dict(raw)
+        if counts:
+            rec.update(counts)
+        return rec
+    return _rebuilt_record(task, counts)
+
+
+def _canonical(raw: Mapping[str, Any]) -> bool:
+    """Would overlaying the modelled fields of the task read from `raw` give `raw` back?
+    (Every modelled key present, none empty where bd omits it, dependencies and comments
+    complete.) The record's types were checked when it was read."""
+    keys = raw.keys()
+    if not _EMITTED_ALWAYS <= keys or not raw["status"] or not raw["issue_type"]:
+        return False
+    for k in _OMITTED_WHEN_EMPTY & keys:
+        v = raw[k]
+        if v is None or v == "" or v == [] or v == {} or v is False:
+            return False
+    for k in _FLAGS & keys:
+        if raw[k] is not True:
+            return False
+    if raw["title"] is None or raw["created_at"] is None or raw["updated_at"] is None:
+        return False
+    if "metadata" in keys and type(raw["metadata"]) is not dict:
+        return False
+    for d in raw.get("dependencies", ()):
+        if not (d.get("issue_id") and d.get("type") and type(d.get("created_at")) is str
+                and type(d.get("metadata")) is str):
+            return False
+    for c in raw.get("comments", ()):
+        if not (type(c.get("id")) is str and c.get("issue_id") and type(c.get("author")) is str
+                and type(c.get("text")) is str and type(c.get("created_at")) is str):
+            return False
+    return True
+
+
+def _rebuilt_record(task: Task, counts: Mapping[str, int] | None) -> dict[str, Any]:
     new = _modelled(task)
     if counts is not None:
         new.update(counts)
@@ -330,6 +468,12 @@ def parse_time(text: str) -> datetime | None:
     """RFC 3339 (with optional nanoseconds) to an aware datetime; '' gives None."""
     if not text:
         return None
+    try:  # bd's own form, "2026-05-29T08:00:00Z", in one call (3.11 reads the Z)
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
     t = text.strip().replace("Z", "+00:00")
     if "." in t:  # Python parses at most microseconds
         head, _, rest = t.partition(".")

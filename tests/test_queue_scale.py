@@ -1,0 +1,59 @@
+"""A loose guard on the read commands' cost relative to parsing the file: each command, on each
+queue shape of bench/shapes.py, stays within an order of magnitude of bare `json.loads`.
+
+No absolute time is asserted: both sides are CPU time in this process, measured side by side
+(best of three), and the bound (30x, where the bench measures 1-3x at 10k-100k tasks, see
+docs/performance.md) fails only on a regression such as a quadratic step or a parse per task.
+The precise figures are the bench's (bench/bench_queue.py)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import shapes  # noqa: E402
+
+TASKS = 2000
+BOUND = 30
+COMMANDS = {"ready --json": ["ready", "--json"], "ready": ["ready"],
+            "status --json": ["status", "--json"], "plan --json": ["plan", "--json"]}
+
+
+def _cpu(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return max(best, 1e-6)
+
+
+@pytest.mark.parametrize("shape", sorted(shapes.SHAPES))
+def test_every_read_command_stays_within_an_order_of_magnitude_of_parsing(
+        tmp_path: Path, shape: str) -> None:
+    path = shapes.write(shape, TASKS, tmp_path)
+    lines = path.read_bytes().splitlines()
+    middle = json.loads(lines[len(lines) // 2])["id"]
+
+    def bare() -> None:
+        [json.loads(x) for x in lines]
+
+    def command(argv: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                assert main(["--repo", str(tmp_path), "--store", "jsonl", *argv]) == 0
+        return run
+
+    base = _cpu(bare)
+    ratios = {name: _cpu(command(argv)) / base
+              for name, argv in {**COMMANDS, "show": ["show", middle]}.items()}
+    assert all(r < BOUND for r in ratios.values()), ratios
