@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import UserError
@@ -233,6 +233,9 @@ def _apply(tasks: dict[str, dict[str, Any]], edits: list[tuple[str, int, int, st
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Found by hypothesis: the same new ID on both sides, closed on one, is a conflict showing both.
+@example(n=1, closed=set(), ours_edits=[("create", 0, 0, "open"), ("status", 1, 0, "closed")],
+         theirs_edits=[("create", 0, 0, "open")], interleave=False)
 @given(n=st.integers(1, 6), closed=st.sets(st.integers(0, 5)),
        ours_edits=st.lists(edit, max_size=8), theirs_edits=st.lists(edit, max_size=8),
        interleave=st.booleans())
@@ -252,7 +255,7 @@ def test_property_never_drops_a_task_never_reopens_a_closed_one(
            if x.startswith("{")}
     for tid in {*ours, *theirs}:
         assert tid in got or tid in conflicted, f"dropped {tid}"
-    for tid in got:
+    for tid in got.keys() - conflicted:  # a conflict keeps both versions, between markers, for a human
         if ours.get(tid, {}).get("status") == "closed" or theirs.get(tid, {}).get("status") == "closed":
             assert got[tid]["status"] == "closed", f"reopened {tid}"
             assert "closed_at" in got[tid]
