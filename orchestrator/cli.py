@@ -311,6 +311,21 @@ def _add_agent_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         c.repo / "logs" / "run", a.ref, follow=a.follow))
 
 
+def _add_setup_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from orchestrator.workflows import ACTION
+
+    p = sub.add_parser("init", parents=[common],
+                       help="set up this repository for the GitHub workflow (docs/github.md)")
+    p.add_argument("--force", action="store_true", help="replace files that differ from init's")
+    p.add_argument("--prompts", action="store_true",
+                   help="also copy the prompt templates into prompt/ to edit them")
+    p.add_argument("--action", default=ACTION, metavar="OWNER/REPO@REF",
+                   help=f"the orchestrator action the workflows use (default: {ACTION})")
+    p.set_defaults(func=lambda a, c: _cmd("init").init(
+        c.repo, force=a.force, prompts=a.prompts, action=a.action,
+        ask=_cmd("init").terminal_question if sys.stdin is not None and sys.stdin.isatty() else None))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -371,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dispatch_commands(sub, common)
     _add_git_commands(sub, common)
     _add_agent_commands(sub, common)
+    _add_setup_commands(sub, common)
     return parser
 
 
