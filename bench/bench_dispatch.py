@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.config import Config, DispatchConfig  # noqa: E402
 from orchestrator.dispatch import policy, scheduler  # noqa: E402
-from orchestrator.dispatch.history import AttemptRecord  # noqa: E402
+from orchestrator.tasks.history import AttemptRecord  # noqa: E402
 from orchestrator.tasks import graph  # noqa: E402
 from orchestrator.tasks.model import Dependency, Task  # noqa: E402
 
@@ -208,7 +208,8 @@ def simulate(tasks: dict[str, Task], runs: dict[str, list[tuple[float, str]]], p
 def overhead(n: int) -> dict[str, float]:
     """The real Coordinator over a JSONL store of n independent tasks with an in-process
     no-op agent (it closes the task and returns success): wall time per task."""
-    from orchestrator.dispatch.cycle import Coordinator, run_loop
+    from orchestrator.coordinator.local import Coordinator
+    from orchestrator.coordinator.loop import run_loop
     from orchestrator.forge.local import LocalForge
     from orchestrator.tasks.jsonl import JsonlStore
     from orchestrator.tasks.model import dumps, to_record

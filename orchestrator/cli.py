@@ -16,7 +16,8 @@ from orchestrator.config import Config, config_for_repo
 from orchestrator.errors import UserError
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
 from orchestrator.tasks.model import parse_priority
-from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore, open_store
+from orchestrator.tasks.factory import open_store
+from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
 
 
 @dataclass
@@ -201,7 +202,7 @@ def _add_dispatch_commands(sub: argparse._SubParsersAction, common: argparse.Arg
     def _coordinator(a: argparse.Namespace, c: Context, *, echo: Callable[[str], None] | None = None):  # noqa: ANN202
         import dataclasses
 
-        from orchestrator.dispatch.cycle import Coordinator
+        from orchestrator.coordinator.local import Coordinator
         from orchestrator.forge.local import LocalForge
 
         config = c.config

@@ -1,9 +1,12 @@
-"""Writing files so that a crash or a concurrent reader never sees half a file."""
+"""Files that a crash or a concurrent process never sees half-way: atomic replacement, and one
+lock helper for read-modify-write across threads and processes."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -36,3 +39,17 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the block. flock belongs to
+    the open file, not the process, so two threads of one process exclude each other too;
+    the lock goes with the file descriptor if the holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -9,7 +9,6 @@ fast-forward, and crash cleanup commits leftovers to the task branch before remo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 import git
 
 from orchestrator.errors import UserError
+from orchestrator.fileio import locked
 
 BRANCH_PREFIX = "orchestrator/"
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
@@ -101,9 +101,33 @@ def _open(repo: Path) -> git.Repo:
         raise UserError(f"{repo}: not a git repository") from None
 
 
+def git_common_dir(path: Path) -> Path | None:
+    """The git directory shared by all worktrees of the repository at `path` (absolute), or
+    None when `path` is not in a git repository (or git is missing)."""
+    try:
+        out = run_git(path, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    except UserError:  # git missing, or no such directory
+        return None
+    return Path(out.stdout.strip()) if out.status == 0 and out.stdout.strip() else None
+
+
+def is_git_repo(path: Path) -> bool:
+    return git_common_dir(path) is not None
+
+
+def toplevel(path: Path, *, why: str = "") -> Path:
+    """The top of the work tree `path` is in; a UserError outside one (`why` says what needs it)."""
+    out = run_git(path, "rev-parse", "--show-toplevel", check=False)
+    if out.status != 0 or not out.stdout.strip():
+        raise UserError(f"{path}: not inside a git working tree{f' ({why})' if why else ''}")
+    return Path(out.stdout.strip())
+
+
 def _common_dir(repo: Path) -> Path:
-    out = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
-    return Path(out)
+    common = git_common_dir(repo)
+    if common is None:
+        raise UserError(f"{repo}: not a git repository")
+    return common
 
 
 def _head_sha(repo: Path) -> str:
@@ -111,6 +135,11 @@ def _head_sha(repo: Path) -> str:
     if out.status != 0:
         raise UserError(f"{repo}: the repository has no commits yet; commit something first")
     return out.stdout.strip()
+
+
+def head_commit(path: Path) -> str:
+    """The commit checked out at `path` (a repository or a worktree)."""
+    return _head_sha(path)
 
 
 def _rev(repo: Path, rev: str) -> str:
@@ -143,16 +172,16 @@ def task_branch(task_id: str) -> str:
     return BRANCH_PREFIX + task_id
 
 
+def rename_branch(repo: Path, old: str, new: str) -> None:
+    """`git branch -M old new` (a branch already named `new` is replaced)."""
+    run_git(repo, "branch", "-M", old, new)
+
+
 @contextlib.contextmanager
 def _repo_lock(repo: Path) -> Iterator[None]:
     """One lander at a time per repository (threads and processes alike: flock is per open file)."""
-    lock_path = _common_dir(repo) / "orchestrator-land.lock"
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locked(_common_dir(repo) / "orchestrator-land.lock"):
+        yield
 
 
 # -- worktrees -----------------------------------------------------------------------------------

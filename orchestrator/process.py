@@ -1,10 +1,14 @@
-"""The one way the orchestrator runs a short-lived process (agents have their own runner)."""
+"""The one way the orchestrator runs a short-lived process (agents have their own runner), and
+the process-level facts both need: whether a pid is alive, and stopping a process group."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.errors import UserError
 
@@ -64,3 +68,54 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group, from /proc; without /proc, whether
+    signal 0 reaches the group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+            return [pgid]
+        except (ProcessLookupError, PermissionError):
+            return []
+    out = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+            out.append(int(entry.name))
+    return out
+
+
+def stop_group(pgid: int, grace_s: float = 5.0, *,
+               leader: subprocess.Popen[bytes] | None = None) -> int:
+    """SIGTERM the process group, wait up to grace_s for it to go, SIGKILL what is left. Returns
+    how many processes were still there when it started. `leader`, when it is our child, is
+    reaped while waiting so it does not linger as a zombie (a zombie is not counted as alive).
+    The agent runner ends its agents with it, the coordinator the orphans of a dead one."""
+    members = group_members(pgid)
+    if not members:
+        return 0
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return 0
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if leader is not None:
+            leader.poll()  # reap the leader so it does not linger as a zombie
+        if not group_members(pgid):
+            return len(members)
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return len(members)

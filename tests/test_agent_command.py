@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.commands.logs import logs_show
-from orchestrator.dispatch.history import read_history
+from orchestrator.tasks.history import read_history
 from orchestrator.tasks.jsonl import JsonlStore
 
 from support.agents import TASK_CMD_HELPER, claude_stream, write_script

@@ -14,7 +14,8 @@ from orchestrator.config import BdConfig, Config
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.bd import BdStore
 from orchestrator.tasks.graph import ReadyFilter
-from orchestrator.tasks.store import NewTask, TaskChanges, open_store
+from orchestrator.tasks.factory import open_store
+from orchestrator.tasks.store import NewTask, TaskChanges
 
 A = ["bd", "--actor"]
 

@@ -14,9 +14,10 @@ from support.dispatch import history_of, make_agent, run_cli, setup_repo, tasks_
 
 from orchestrator import gitops
 from orchestrator.config import config_for_repo
-from orchestrator.dispatch.cycle import Coordinator, run_loop
+from orchestrator.coordinator.local import Coordinator
+from orchestrator.coordinator.loop import run_loop
 from orchestrator.forge.local import LocalForge
-from orchestrator.tasks.store import open_store
+from orchestrator.tasks.factory import open_store
 
 SUCCEED = '''
 commit(f"{task_id}.txt", f"{task_id} attempt {attempt}\\n")

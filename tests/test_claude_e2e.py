@@ -27,7 +27,7 @@ from support.anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, h
                            prompt_too_long, text, unauthorized)
 from support.claude import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
 from support.repo import git, task_record, write_queue
-from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
 

@@ -25,9 +25,11 @@ from support.dispatch import (
 )
 from orchestrator.config import config_for_repo
 from orchestrator.errors import UserError
-from orchestrator.dispatch.cycle import Coordinator, RunSummary, lease_dir, run_loop
+from orchestrator.coordinator.local import Coordinator
+from orchestrator.coordinator.loop import RunSummary, run_loop
+from orchestrator.leases import lease_dir
 from orchestrator.forge.local import LocalForge
-from orchestrator.tasks.store import open_store
+from orchestrator.tasks.factory import open_store
 
 
 def _launcher() -> Any:

@@ -9,7 +9,7 @@ from support.repo import task_record, write_queue
 from support.dispatch import make_agent, run_cli, setup_repo
 
 from orchestrator.cli import main
-from orchestrator.dispatch.history import MARKER, AttemptRecord, render
+from orchestrator.tasks.history import MARKER, AttemptRecord, render
 
 
 def cli(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.config import Config, DispatchConfig
 from orchestrator.dispatch import policy
-from orchestrator.dispatch.history import AttemptRecord
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.model import Task
 
 

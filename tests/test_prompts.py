@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.prompts import KINDS, TEMPLATES, build_prompt, load_template, task_kind
+from orchestrator.agents.prompts import TEMPLATES, build_prompt, load_template
+from orchestrator.tasks.kinds import KINDS, task_kind
 from orchestrator.config import AgentConfig, Config
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import Task, task_from_record
 

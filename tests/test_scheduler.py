@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from support.repo import task_record
 from orchestrator.config import Config, DispatchConfig
 from orchestrator.dispatch import scheduler
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.tasks.kinds import task_kind
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.plan import make_plan, render_plan
 from orchestrator.dispatch.policy import LoopState
 from orchestrator.forge.status import mermaid, render_status
@@ -84,7 +85,7 @@ def test_task_kinds() -> None:
     tasks = [Task("a", "Plan features for phase2"), Task("b", "Plan tasks for Feature A"),
              Task("c", "Run full regression pack"), Task("d", "A.E2E End-to-end verification"),
              Task("e", "Write the upload endpoint"), Task("f", "x", labels=("kind:verify",))]
-    assert [scheduler.task_kind(t, Config()) for t in tasks] == [
+    assert [task_kind(t, Config()) for t in tasks] == [
         "plan_features", "plan_tasks", "regression", "verify", "implement", "verify"]
 
 

@@ -14,7 +14,7 @@ from orchestrator.agents.session import (
     AgentRun, budget_for_attempt, run_from_dict, run_task_agent,
 )
 from orchestrator.config import AgentConfig, Config
-from orchestrator.dispatch.history import AttemptRecord
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import JsonlStore
 

@@ -14,11 +14,11 @@ from importlib import resources
 from pathlib import Path
 
 from orchestrator.config import Config
-from orchestrator.dispatch.history import MARKER, AttemptRecord
+from orchestrator.tasks.history import MARKER, AttemptRecord
+from orchestrator.tasks.kinds import KINDS, task_kind
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import BLOCKING_EDGES, Task
 
-KINDS = ("plan_features", "plan_tasks", "implement", "verify", "regression")
 TEMPLATES = {
     "plan_features": "plan_features.txt",
     "plan_tasks": "plan_tasks.txt",
@@ -26,40 +26,9 @@ TEMPLATES = {
     "verify": "verification_prompt.txt",
     "regression": "regression_prompt.txt",
 }
-KIND_LABEL = "kind:"
 _MAX_FIELD = 6000       # characters of one task field in the prompt
 _MAX_PARENT = 3000
 _MAX_COMMENTS = 5
-
-
-def _matches(entry: str, task: Task) -> bool:
-    if entry.startswith("label:"):
-        return entry[6:] in task.labels
-    if entry.startswith("type:"):
-        return task.issue_type == entry[5:]
-    try:
-        return re.search(entry, task.title, re.IGNORECASE) is not None
-    except re.error as e:
-        raise UserError(f"agent.kind_*: bad regular expression {entry!r}: {e}") from None
-
-
-def task_kind(task: Task, config: Config) -> str:
-    """A `kind:<kind>` label, else the first matching `agent.kind_*` list, else implement."""
-    for label in task.labels:
-        if label.startswith(KIND_LABEL):
-            kind = label[len(KIND_LABEL):]
-            if kind not in KINDS:
-                raise UserError(f"task {task.id}: label {label!r} names no task kind "
-                                f"(expected one of {', '.join(KINDS)})")
-            return kind
-    agent = config.agent
-    for kind, entries in (("plan_features", agent.kind_plan_features),
-                          ("plan_tasks", agent.kind_plan_tasks),
-                          ("regression", agent.kind_regression),
-                          ("verify", agent.kind_verify)):
-        if any(_matches(e, task) for e in entries):
-            return kind
-    return "implement"
 
 
 def load_template(name: str, repo: Path | None, config: Config) -> str:

@@ -22,28 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from orchestrator import runlog
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
+from orchestrator.process import stop_group
+from orchestrator.secrets import REDACTED as REDACTED_TEXT
+from orchestrator.secrets import scrub_pattern
 from orchestrator.tasks.model import now_rfc3339
 
 # Environment variables whose values are secrets: scrubbed from every log.
 _SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|PAT|API_KEY|APIKEY|ACCESS_KEY|"
                           r"PRIVATE_KEY|CREDENTIALS?|AUTH|KEY)(_|$)", re.IGNORECASE)
-# Token shapes scrubbed wherever they appear (GitHub, Anthropic/OpenAI, AWS, Slack, GitLab, Google),
-# but only where a token can start: not inside a longer word, or kebab-case words such as
-# "disk-usage-monitoring-service" (..."sk-usage-...") would be cut out of paths and transcripts.
-_TOKEN_START = rb"(?<![A-Za-z0-9_\-])"
-TOKEN_SHAPES = tuple(_TOKEN_START + shape for shape in (
-    rb"gh[pousr]_[A-Za-z0-9]{36,}",
-    rb"github_pat_[A-Za-z0-9_]{22,}",
-    rb"sk-ant-[A-Za-z0-9_\-]{20,}",
-    rb"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}",
-    rb"AKIA[0-9A-Z]{16}",
-    rb"xox[abprs]-[A-Za-z0-9\-]{10,}",
-    rb"glpat-[A-Za-z0-9_\-]{20,}",
-    rb"AIza[0-9A-Za-z_\-]{35}",
-))
-REDACTED = b"[REDACTED]"
+REDACTED = REDACTED_TEXT.encode()
 _CHUNK = 1 << 16
 _DRAIN_S = 5.0  # how long the pipes are read after the group is gone (an escaped process may hold them)
 _MAX_LINE = 16 << 20  # longest stdout line kept whole before it is logged in pieces
@@ -63,8 +53,7 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 class Scrubber:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        words = [re.escape(s.encode()) for s in sorted(set(secrets), key=len, reverse=True) if s]
-        self._re = re.compile(b"|".join([*words, *TOKEN_SHAPES]))
+        self._re = scrub_pattern(secrets)
 
     def __call__(self, data: bytes) -> bytes:
         return self._re.sub(REDACTED, data)
@@ -128,54 +117,6 @@ class ProcessResult:
     leftovers: int             # processes still in the group after the agent exited, then killed
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in a process group, from /proc; without /proc, whether
-    signal 0 reaches the group."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-            return [pgid]
-        except (ProcessLookupError, PermissionError):
-            return []
-    out = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-            out.append(int(entry.name))
-    return out
-
-
-def kill_group(pgid: int, grace_s: float, *, leader: subprocess.Popen[bytes] | None = None) -> int:
-    """SIGTERM the group, wait up to grace_s for it to go, SIGKILL what is left. Returns how many
-    processes were still there when it started."""
-    members = group_members(pgid)
-    if not members:
-        return 0
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return 0
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if leader is not None:
-            leader.poll()  # reap the leader so it does not linger as a zombie
-        if not group_members(pgid):
-            return len(members)
-        time.sleep(0.05)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return len(members)
-
-
 def _display_argv(argv: Sequence[str]) -> str:
     return shlex.join(w if len(w) <= 200 else f"<{len(w)} chars>" for w in argv)
 
@@ -192,14 +133,13 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     scrub = Scrubber(secrets)
     verbose = CappedLog(log_dir / "verbose.jsonl", max_log_bytes)
     output = CappedLog(log_dir / "output.log", max_log_bytes)
-    monitor = CappedLog(log_dir / "monitor.log", max(1 << 20, max_log_bytes // 50))
+    monitor = CappedLog(log_dir / runlog.MONITOR, max(1 << 20, max_log_bytes // 50))
 
     def note(text: str) -> None:
         monitor.write(scrub(f"{now_rfc3339()} {text}\n".encode()))
 
-    fields = " ".join(f"{k}={v}" for k, v in (monitor_fields or {}).items())
-    note(f"start {fields} cwd={cwd} timeout={timeout_s:g}s idle_timeout={idle_timeout_s:g}s "
-         f"argv={_display_argv(argv)}".replace("  ", " "))
+    note(runlog.start_line({**(monitor_fields or {}), "cwd": str(cwd), "timeout": f"{timeout_s:g}s",
+                            "idle_timeout": f"{idle_timeout_s:g}s"}, _display_argv(argv)))
     started = time.monotonic()
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
@@ -213,7 +153,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
             if isinstance(e, FileNotFoundError) and Path(cwd).is_dir() else str(e.strerror or e)
         raise UserError(f"{argv[0]}: {what}") from None
     pgid = proc.pid
-    note(f"running pid={proc.pid} pgid={pgid}")
+    note(runlog.running_line(proc.pid, pgid))
 
     last_output = [time.monotonic()]
     fmt = [stream]
@@ -274,7 +214,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
             killed, why = "idle_timeout", f"no output for {now - last_output[0]:.0f}s"
         if killed:
             note(f"kill reason={killed} ({why}): SIGTERM to group {pgid}, SIGKILL after {kill_grace_s:g}s")
-            kill_group(pgid, kill_grace_s, leader=proc)
+            stop_group(pgid, kill_grace_s, leader=proc)
             proc.wait()
             break
         if now >= next_beat:
@@ -284,7 +224,7 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     duration = time.monotonic() - started
     exit_code = proc.returncode
     # the agent is gone; anything it left running in its group goes too
-    leftovers = kill_group(pgid, kill_grace_s)
+    leftovers = stop_group(pgid, kill_grace_s)
     if leftovers:
         note(f"killed {leftovers} leftover process(es) in group {pgid}")
     drain_until = time.monotonic() + _DRAIN_S  # one deadline for both readers
@@ -293,8 +233,8 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     if any(t.is_alive() for t in readers):
         note("output pipe still held open by a process outside the group (daemonized?); "
              "stopped reading it")
-    note(f"exit code={exit_code} duration={duration:.1f}s stdout={verbose.total}B "
-         f"stderr={len(stderr_buf)}B" + (f" killed={killed}" if killed else ""))
+    note(runlog.exit_line(exit_code, duration, f"stdout={verbose.total}B stderr={len(stderr_buf)}B"
+                          + (f" killed={killed}" if killed else "")))
     verbose.close()
     output.close()
     # monitor.log stays open for the session's classification line: closed and reopened
@@ -307,5 +247,5 @@ def run_agent_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
 
 def append_monitor(log_dir: Path, text: str, secrets: Iterable[str] = ()) -> None:
     """One more timestamped line in monitor.log (the session's budget and outcome lines)."""
-    with open(log_dir / "monitor.log", "ab") as f:
+    with open(log_dir / runlog.MONITOR, "ab") as f:
         f.write(Scrubber(secrets)(f"{now_rfc3339()} {text}\n".encode()))

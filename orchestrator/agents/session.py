@@ -20,20 +20,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator import runlog
 from orchestrator.agents import outcome as outcomes
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.profiles import build_launch, profile_for_task
-from orchestrator.agents.prompts import build_prompt, task_kind
+from orchestrator.agents.prompts import build_prompt
 from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
 from orchestrator.config import Config
-from orchestrator.dispatch.history import AttemptRecord
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
+from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Task, now_rfc3339
 from orchestrator.tasks.store import TaskStore
-
-_dir_lock = threading.Lock()
-
 
 @dataclass(frozen=True)
 class AgentRun:
@@ -56,26 +55,6 @@ def budget_for_attempt(config: Config, attempt: int) -> str:
     return budgets[min(max(attempt, 1) - 1, len(budgets) - 1)]
 
 
-def new_log_dir(root: Path, task_id: str, now: datetime | None = None) -> Path:
-    """logs/run/<UTC timestamp>_<task-id>/, unique even for two runs of a task in one second."""
-    now = now or datetime.now(timezone.utc)
-    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task_id)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # e.g. `logs` is a file
-        raise UserError(f"{root}: cannot create the run log folder ({e.strerror or e})") from None
-    with _dir_lock:
-        for n in range(1, 1000):
-            path = root / (f"{stamp}_{safe_id}" if n == 1 else f"{stamp}_{safe_id}.{n}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-    raise UserError(f"{root}: cannot create a log directory for {task_id}")
-
-
 def run_to_dict(run: AgentRun) -> dict[str, Any]:
     data = asdict(run)
     data["log_dir"] = str(run.log_dir)
@@ -90,12 +69,23 @@ def run_from_dict(data: Mapping[str, Any]) -> AgentRun:
                     outcome=outcomes.outcome_from_dict(data.get("outcome") or {}))
 
 
-def task_command(store: TaskStore, repo: Path, workdir: Path) -> str:
-    """What the agent types to update the queue. The embedded store lives in the main
-    repository: an agent in another worktree must point `orchestrator task` at it, or it
-    would edit the worktree's copy of the queue."""
+def task_command(store: TaskStore, repo: Path, workdir: Path, *, config_path: str | None = None,
+                 store_kind: str | None = None) -> str:
+    """What the agent types to update the queue, built once by whoever launches it and passed
+    on. The embedded store lives in the main repository: an agent in another worktree must
+    point `orchestrator task` at it, or it would edit the worktree's copy of the queue; an
+    explicit --config/--store of the launching command is passed on so both read one queue."""
     cmd = store.task_cmd
-    if cmd.startswith("orchestrator") and workdir.resolve() != repo.resolve():
+    if store.kind == "bd" or not cmd.startswith("orchestrator"):
+        return cmd
+    if config_path or store_kind:
+        argv = ["orchestrator", "task", "--repo", str(repo.resolve())]
+        if config_path:
+            argv += ["--config", str(Path(config_path).resolve())]
+        if store_kind:
+            argv += ["--store", store_kind]
+        return shlex.join(argv)
+    if workdir.resolve() != repo.resolve():
         cmd = f"{cmd} --repo {shlex.quote(str(repo.resolve()))}"
     return cmd
 
@@ -137,13 +127,15 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
                    logs_root: Path | None = None,
                    stop: threading.Event | None = None,
                    extra_env: Mapping[str, str] | None = None,
+                   task_cmd: str | None = None,
                    ) -> AgentRun:
     """Run one agent on one task and judge it. Raises UserError only for setup problems (unknown
     task, bad profile or template, agent executable not found); everything the agent does ends
-    up in the returned outcome."""
+    up in the returned outcome. `task_cmd` is how the agent updates the queue
+    (`task_command`'s form for this workdir when not given)."""
     repo = Path(repo).resolve()
     workdir = Path(workdir).resolve() if workdir is not None else repo
-    logs_root = Path(logs_root) if logs_root is not None else repo / "logs" / "run"
+    logs_root = Path(logs_root) if logs_root is not None else runlog.runs_root(repo)
     before = store.all()
     if task_id not in before:
         raise UserError(f"no task {task_id} in the queue")
@@ -151,13 +143,12 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     profile_name = profile_for_task(task, config, profile)
     run_budget = budget if budget is not None else budget_for_attempt(config, attempt)
     kind = task_kind(task, config)
-    # a caller that knows more (an explicit --config/--store) passes its own command
-    task_cmd = (extra_env or {}).get("ORCHESTRATOR_TASK_CMD") or task_command(store, repo, workdir)
+    task_cmd = task_cmd or task_command(store, repo, workdir)
     prompt = build_prompt(task=task, tasks=before, kind=kind, task_cmd=task_cmd, attempt=attempt,
                           budget=run_budget, history=history, repo=repo, config=config)
 
     started = datetime.now(timezone.utc)
-    log_dir = new_log_dir(logs_root, task_id, started)
+    log_dir = runlog.new_log_dir(logs_root, task_id, started)
     prompt_file = log_dir / "prompt.md"
     try:
         launch = build_launch(profile_name, config, prompt_text=prompt, prompt_file=prompt_file,
@@ -200,7 +191,7 @@ def run_task_agent(*, repo: Path, store: TaskStore, config: Config, task_id: str
     run = AgentRun(task_id=task_id, attempt=attempt, profile=profile_name, budget=run_budget,
                    log_dir=log_dir, started_at=now_rfc3339(started),
                    duration_s=round(result.duration_s, 3), outcome=out)
-    write_atomic(log_dir / "outcome.json", json.dumps(run_to_dict(run), indent=2) + "\n")
+    write_atomic(log_dir / runlog.OUTCOME, json.dumps(run_to_dict(run), indent=2) + "\n")
     cost = f" cost=${out.cost_usd:.4f}" if out.cost_usd is not None else ""
     append_monitor(log_dir, f"outcome kind={out.kind}" + (f" subclass={out.subclass}" if out.subclass else "")
                    + f" retryable={str(out.retryable).lower()}{cost} format={facts.format}", secrets)

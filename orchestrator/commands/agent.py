@@ -1,22 +1,22 @@
 """`orchestrator agent --task ID`: run one agent on one task (the seed's "Manual Single Task").
 
 Claims the task if it is open, runs the agent, records the attempt on the task as a comment
-(`orchestrator.dispatch.history`), releases the claim when the task is not done, and prints the
+(`orchestrator.tasks.history`), releases the claim when the task is not done, and prints the
 outcome. Exit 0 on success, 1 otherwise.
 """
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestrator.agents.session import AgentRun, run_task_agent, run_to_dict
+from orchestrator.agents.session import AgentRun, run_task_agent, run_to_dict, task_command
 from orchestrator.config import Config
-from orchestrator.dispatch.history import AttemptRecord, read_history, render, since_last_reset
+from orchestrator.dispatch.policy import since_last_reset
+from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskChanges, TaskStore
@@ -62,19 +62,6 @@ def describe(run: AgentRun, repo: Path) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def task_cmd_for(store: TaskStore, repo: Path, config_path: str | None, store_kind: str | None) -> str | None:
-    """The agent's `orchestrator task` must read the same queue as this command: pass on an
-    explicit --config/--store (None: the default form is right)."""
-    if store.kind == "bd" or not (config_path or store_kind):
-        return None
-    argv = ["orchestrator", "task", "--repo", str(repo.resolve())]
-    if config_path:
-        argv += ["--config", str(Path(config_path).resolve())]
-    if store_kind:
-        argv += ["--store", store_kind]
-    return shlex.join(argv)
-
-
 def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt: int | None,
           profile: str | None, budget: str | None, actor: str, as_json: bool,
           config_path: str | None = None, store_kind: str | None = None) -> int:
@@ -98,10 +85,10 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
     attempt = attempt or len(history) + 1
     try:
         with _stop_on_signals() as stop:
-            cmd = task_cmd_for(store, repo, config_path, store_kind)
+            cmd = task_command(store, repo, repo, config_path=config_path, store_kind=store_kind)
             run = run_task_agent(repo=repo, store=store, config=config, task_id=task_id,
                                  attempt=attempt, budget=budget, profile=profile, history=history,
-                                 stop=stop, extra_env={"ORCHESTRATOR_TASK_CMD": cmd} if cmd else None)
+                                 stop=stop, task_cmd=cmd)
     except UserError:
         if claimed:  # nothing ran: give the task back
             store.update([task_id], TaskChanges(status=Status.OPEN, assignee=""), actor=actor)

@@ -8,15 +8,9 @@ from dataclasses import asdict
 from typing import Any
 
 from orchestrator.commands.plan import warn
-from orchestrator.dispatch.cycle import (
-    Coordinator,
-    RunSummary,
-    plan_json,
-    plan_lines,
-    run_loop,
-    summary_lines,
-)
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.coordinator.local import Coordinator
+from orchestrator.coordinator.loop import RunSummary, plan_json, plan_lines, run_loop, summary_lines
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from orchestrator import process
 from orchestrator.config import CONFIG_NAME, config_for_repo
 from orchestrator.errors import UserError
-from orchestrator.tasks.store import NewTask, open_store
+from orchestrator.tasks.factory import open_store
+from orchestrator.tasks.store import NewTask
 
 PHASE = "demo"
 
@@ -104,7 +105,7 @@ def demo(directory: str | None) -> int:
     print("final queue:", flush=True)
     main(["--repo", str(repo), "status"])
     from orchestrator.config import config_for_repo as _cfg
-    from orchestrator.dispatch.history import read_history
+    from orchestrator.tasks.history import read_history
     tasks = open_store(repo, _cfg(repo, None)).all()
     print("\nattempt history recorded on the tasks (comments; `orchestrator show ID`):")
     for tid in ("demo-2.2", "demo-3.2"):

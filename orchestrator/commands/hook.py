@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UserError
-from orchestrator.gitops import run_git
+from orchestrator.gitops import run_git, toplevel
+from orchestrator.secrets import find_secrets
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
@@ -28,24 +29,10 @@ from orchestrator.tasks.jsonl import parse
 HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 NULL_SHA = "0" * 40
 RUN_LOG_DIRS = ("logs/run/",)
-# Credentials that must never be committed (an agent's environment has some). The match is
-# reported by kind and place, never printed.
-TOKEN_PATTERNS = (
-    ("GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}")),
-    ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
-    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("OpenAI API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9]{32,}")),
-    ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-)
 
 
 def _top(ctx: Any) -> Path:
-    out = run_git(Path(ctx.repo), "rev-parse", "--show-toplevel", check=False)
-    if out.status != 0 or not out.stdout.strip():
-        raise UserError(f"{ctx.repo}: not inside a git working tree")
-    return Path(out.stdout.strip())
+    return toplevel(Path(ctx.repo))
 
 
 def _say(hook: str, message: str) -> None:
@@ -111,10 +98,11 @@ def find_tokens(diff: bytes) -> list[str]:
             m = re.match(r"@@ -\S+ \+(\d+)", raw)
             line = int(m.group(1)) if m else 0
         elif raw.startswith("+"):
-            for kind, pattern in TOKEN_PATTERNS:
-                if pattern.search(raw):
-                    found.append(f"{path}:{line}: looks like a {kind}; remove it (and rotate it)")
-                    break
+            # credentials an agent's environment holds must never be committed; the match is
+            # reported by kind and place, never printed
+            kinds = find_secrets(raw[1:], strict=True)
+            if kinds:
+                found.append(f"{path}:{line}: looks like a {kinds[0]}; remove it (and rotate it)")
             line += 1
     return found
 

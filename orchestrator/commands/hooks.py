@@ -22,7 +22,7 @@ from typing import Any
 
 from orchestrator.commands.hook import HOOK_NAMES
 from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import merge_driver_command, run_git
+from orchestrator.gitops import git_common_dir, merge_driver_command, run_git, toplevel
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
 
@@ -34,11 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
 
 
 def _top(repo: Path) -> Path:
-    done = run_git(repo, "rev-parse", "--show-toplevel", check=False)
-    out = done.stdout
-    if done.status != 0 or not out.strip():
-        raise UserError(f"{repo}: not inside a git working tree (hooks need a repository with a work tree)")
-    return Path(out.strip())
+    return toplevel(repo, why="hooks need a repository with a work tree")
 
 
 def hooks_dir(top: Path) -> Path:
@@ -52,8 +48,10 @@ def hooks_dir(top: Path) -> Path:
 
 
 def _state_path(top: Path) -> Path:
-    common = run_git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
-    return Path(common) / "orchestrator" / "hooks-install.json"
+    common = git_common_dir(top)
+    if common is None:
+        raise UserError(f"{top}: not a git repository")
+    return common / "orchestrator" / "hooks-install.json"
 
 
 def shim(name: str) -> str:

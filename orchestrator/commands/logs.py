@@ -6,18 +6,16 @@ run's verbose.jsonl (a task ID picks its latest run), `--follow` keeps printing 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator import runlog
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
-from orchestrator.process import pid_alive
 
 _ENDED_POLLS = 10  # polls `--follow` waits for outcome.json once the agent has gone
-_DIR = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<task>.+?)(?:\.(?P<n>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -42,49 +40,31 @@ class RunInfo:
                 "duration_s": self.duration_s, "cost_usd": self.cost_usd}
 
 
-def _monitor_fields(path: Path) -> tuple[dict[str, str], bool]:
-    """The key=value fields of monitor.log's start line, and whether the run is over: an exit
-    line, or an agent process that is gone without one (the orchestrator itself was killed)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}, False
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        if " start " in line and not fields:
-            head = line.split(" argv=", 1)[0]
-            fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", head))
-    if " exit code=" in text:
-        return fields, True
-    pid = re.search(r" running pid=(\d+)", text)
-    return fields, pid is not None and not pid_alive(int(pid.group(1)))
-
-
 def read_run(path: Path) -> RunInfo | None:
-    m = _DIR.match(path.name)
-    if not m or not path.is_dir():
+    named = runlog.parse_dir_name(path.name)
+    if named is None or not path.is_dir():
         return None
-    stamp = m.group("stamp")
-    started = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
+    started, dir_task = named
     try:
-        data = json.loads((path / "outcome.json").read_text())
+        data = json.loads((path / runlog.OUTCOME).read_text())
     except (OSError, ValueError):
         data = None
     if isinstance(data, dict):
         o = data.get("outcome") or {}
-        return RunInfo(run=path.name, path=path, task_id=str(data.get("task_id", m.group("task"))),
+        return RunInfo(run=path.name, path=path, task_id=str(data.get("task_id", dir_task)),
                        started_at=str(data.get("started_at") or started), attempt=data.get("attempt"),
                        profile=str(data.get("profile", "")), budget=str(data.get("budget", "")),
                        state=str(o.get("kind", "unknown")), subclass=str(o.get("subclass", "")),
                        duration_s=data.get("duration_s"), cost_usd=o.get("cost_usd"),
                        digest=str(o.get("digest", "")))
-    fields, exited = _monitor_fields(path / "monitor.log")
+    mon = runlog.read_monitor(path)
+    fields = mon.fields
     attempt = fields.get("attempt")
-    return RunInfo(run=path.name, path=path, task_id=fields.get("task", m.group("task")),
+    return RunInfo(run=path.name, path=path, task_id=fields.get("task", dir_task),
                    started_at=started, attempt=int(attempt) if attempt and attempt.isdigit() else None,
                    profile=fields.get("profile", ""), budget=fields.get("budget", "").strip("-"),
-                   state="unknown" if exited else "running", subclass="", duration_s=None,
-                   cost_usd=None, digest="")
+                   state="unknown" if runlog.run_over(mon) else "running", subclass="",
+                   duration_s=None, cost_usd=None, digest="")
 
 
 def list_runs(root: Path) -> list[RunInfo]:
@@ -120,7 +100,7 @@ def find_run(root: Path, ref: str) -> Path:
     """A run directory (name or path), or the latest run of a task ID."""
     as_path = Path(ref)
     for candidate in (as_path, root / ref):
-        if candidate.is_dir() and (candidate / "monitor.log").exists():
+        if candidate.is_dir() and (candidate / runlog.MONITOR).exists():
             return candidate
     for r in list_runs(root):
         if r.task_id == ref:
@@ -140,7 +120,7 @@ def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int
     pending = b""
     ended_polls = 0
     while True:
-        done = (path / "outcome.json").exists()
+        done = (path / runlog.OUTCOME).exists()
         now = read_run(path) if follow and not done else None
         if now is not None and now.state != "running":
             # the agent is gone but no outcome was written (yet): give the orchestrator a

@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from orchestrator.dispatch.cycle import Coordinator, plan_json, plan_lines
+from orchestrator.coordinator.local import Coordinator
+from orchestrator.coordinator.loop import plan_json, plan_lines
 from orchestrator.dispatch.policy import LoopState
 
 

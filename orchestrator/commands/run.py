@@ -10,7 +10,8 @@ import threading
 import time
 from typing import TextIO
 
-from orchestrator.dispatch.cycle import Coordinator, run_loop, summary_lines
+from orchestrator.coordinator.local import Coordinator
+from orchestrator.coordinator.loop import run_loop, summary_lines
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Status
 

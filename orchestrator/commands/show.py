@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.dispatch.history import MARKER
+from orchestrator.tasks.history import MARKER
 from orchestrator.tasks import shapes
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import TaskStore

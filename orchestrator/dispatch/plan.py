@@ -10,10 +10,11 @@ from typing import Any
 
 from orchestrator.config import Config
 from orchestrator.dispatch import policy, scheduler
-from orchestrator.dispatch.history import AttemptRecord, read_history, since_last_reset
+from orchestrator.tasks.kinds import task_kind
+from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
-from orchestrator.tasks.model import Status, Task
+from orchestrator.tasks.model import Comment, Status, Task
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Plan:
 
 
 def attempt_history(task: Task) -> list[AttemptRecord]:
-    return since_last_reset(read_history(task))
+    return policy.since_last_reset(read_history(task))
 
 
 def _why(history: list[AttemptRecord]) -> str:
@@ -104,7 +105,7 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         for t in chosen:
             hist = attempt_history(view[t.id])
             attempt, failures = policy.next_attempt(hist)
-            launches.append(Launch(t.id, t.title, scheduler.task_kind(t, config), attempt,
+            launches.append(Launch(t.id, t.title, task_kind(t, config), attempt,
                                    policy.budget_for(config, failures), _why(hist), t.priority,
                                    info.critical.get(t.id, 1)))
     blocked = {tid: tuple(b) for tid, b in blocked_map.items()
@@ -117,8 +118,6 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
 
 
 def _with_record(task: Task, rec: AttemptRecord) -> Task:
-    from orchestrator.dispatch.history import render
-    from orchestrator.tasks.model import Comment
     return task.evolve(comments=(*task.comments, Comment("", task.id, "", render(rec), "")))
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.config import Config
-from orchestrator.dispatch.history import AttemptRecord
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.model import Status, Task
 
 # Decision actions, and what each does to the task in the store.
@@ -30,6 +30,11 @@ WAIT = "wait"            # status open, claim released; it waits on the blocker 
 RELEASE = "release"      # status open, claim released (interrupted run)
 ESCALATE = "escalate"    # status blocked + escalation label + comment; a human resumes it
 ACTIONS = (DONE, RETRY, HANDOFF, WAIT, RELEASE, ESCALATE)
+# Not a policy decision but recorded like one: the agent closed the task (DONE) but its commits
+# did not land on the current tip, so the task is reopened to redo them there.
+REQUEUE = "requeue"
+# the order a summary counts recorded decisions in
+RECORDED = (DONE, RETRY, HANDOFF, WAIT, REQUEUE, RELEASE, ESCALATE)
 
 RETRYABLE_KINDS = frozenset({"error", "timeout", "idle_timeout", "max_turns", "no_progress"})
 NOT_FAILURES = frozenset({"success", "context_exhausted", "blocked_by_new_task", "interrupted"})
@@ -52,6 +57,15 @@ class Decision:
         return self.action in (RETRY, HANDOFF, WAIT, RELEASE)
 
 
+def since_last_reset(history: Sequence[AttemptRecord]) -> list[AttemptRecord]:
+    """A human resuming an escalated task starts a fresh count: attempts after the last
+    record whose decision was ESCALATE (the task was reopened since)."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].decision == ESCALATE:
+            return list(history[i + 1:])
+    return list(history)
+
+
 def count_failures(history: Sequence[AttemptRecord]) -> int:
     return sum(1 for r in history if r.kind not in NOT_FAILURES)
 
@@ -71,7 +85,7 @@ def budget_for(config: Config, failures: int) -> str:
 
 def next_attempt(history: Sequence[AttemptRecord]) -> tuple[int, int]:
     """(attempt number, failures so far) for the next try, from the history since the last
-    reset (`history.since_last_reset`)."""
+    reset (`since_last_reset`)."""
     return len(history) + 1, count_failures(history)
 
 

@@ -71,10 +71,3 @@ def closable_containers(tasks: Mapping[str, Task]) -> list[str]:
         out.append(tid)
     return out
 
-
-def task_kind(task: Task, config: Config) -> str:
-    """The agent kind for a task (which prompt it gets), decided where the prompt is chosen
-    (`orchestrator.agents.prompts.task_kind`: a `kind:` label, then `agent.kind_*` rules), so
-    the plan shows what the run will do."""
-    from orchestrator.agents.prompts import task_kind as agents_kind
-    return agents_kind(task, config)

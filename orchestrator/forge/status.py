@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Status, Task
 

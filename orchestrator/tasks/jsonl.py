@@ -8,7 +8,6 @@ are written back byte for byte; new tasks are appended.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import hashlib
 import json
@@ -23,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.errors import ClaimRefused, UserError
-from orchestrator.fileio import write_atomic
+from orchestrator.fileio import locked, write_atomic
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
@@ -274,17 +273,11 @@ class JsonlStore:
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[_State]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                state = self._read()
-                yield state
-                if state.changed:
-                    self._write(state)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with locked(self.path.with_name(self.path.name + ".lock")):
+            state = self._read()
+            yield state
+            if state.changed:
+                self._write(state)
 
     def _write(self, state: _State) -> None:
         """Write the transaction's state, and keep it as the read cache keyed by the new file,

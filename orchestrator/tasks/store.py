@@ -1,18 +1,15 @@
 """The task-queue port: what the orchestrator needs from a beads store.
 
 Two adapters implement it: `jsonl.JsonlStore` (the embedded default, `.beads/issues.jsonl`) and
-`bd.BdStore` (the real `bd` CLI). Argument names and semantics follow bd's flags.
+`bd.BdStore` (the real `bd` CLI); both import the shared types from here, and
+`tasks.factory.open_store` picks one. Argument names and semantics follow bd's flags.
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from orchestrator.config import Config
-from orchestrator.errors import UserError
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import Comment, Task
 
@@ -82,23 +79,3 @@ class TaskStore(Protocol):
     def sync_pull(self) -> None: ...
     def sync_push(self) -> None: ...
 
-
-def has_bd_database(repo: Path) -> bool:
-    """bd 1.x keeps Dolt data in .beads/embeddeddolt (embedded) or .beads/dolt (server);
-    metadata.json marks a bd-initialised repo on a fresh clone."""
-    beads = repo / ".beads"
-    return any((beads / name).exists() for name in ("embeddeddolt", "dolt", "metadata.json"))
-
-
-def open_store(repo: Path, config: Config, kind: str | None = None) -> TaskStore:
-    """--store auto|bd|jsonl: auto is bd when bd is on PATH and the repo has a bd database."""
-    kind = kind or config.store
-    if kind == "auto":
-        kind = "bd" if shutil.which(config.bd.path) and has_bd_database(repo) else "jsonl"
-    if kind == "bd":
-        from orchestrator.tasks.bd import BdStore
-        return BdStore(repo, config.bd)
-    if kind == "jsonl":
-        from orchestrator.tasks.jsonl import JsonlStore
-        return JsonlStore(repo / config.jsonl.path, prefix=config.jsonl.prefix)
-    raise UserError(f"unknown store {kind!r} (expected auto, bd or jsonl)")

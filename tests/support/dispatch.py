@@ -12,7 +12,7 @@ from typing import Any
 
 from support.repo import git, write_queue
 
-from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
 

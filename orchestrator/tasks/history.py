@@ -27,15 +27,6 @@ class AttemptRecord:
     decision: str = ""      # what the policy did next: done, retry, handoff, escalate, wait, ...
     cost_usd: float | None = None
 
-    @property
-    def is_handoff(self) -> bool:
-        return self.kind == "context_exhausted"
-
-    @property
-    def is_failure(self) -> bool:
-        """Counts against max_attempts: anything that is not success, handoff or a wait."""
-        return self.kind not in ("success", "context_exhausted", "blocked_by_new_task")
-
 
 def render(rec: AttemptRecord) -> str:
     what = rec.kind + (f" ({rec.subclass})" if rec.subclass else "")
@@ -75,11 +66,3 @@ def read_history(task: Task) -> list[AttemptRecord]:
             out.append(rec)
     return out
 
-
-def since_last_reset(history: list[AttemptRecord]) -> list[AttemptRecord]:
-    """A human resuming an escalated task starts a fresh count: attempts after the last
-    record whose decision was `escalate` (the task was reopened since)."""
-    for i in range(len(history) - 1, -1, -1):
-        if history[i].decision == "escalate":
-            return history[i + 1:]
-    return history

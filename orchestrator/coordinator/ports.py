@@ -1,0 +1,23 @@
+"""What every coordinator step works against: one repository's store, config, forge and leases."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.config import Config
+from orchestrator.forge.local import Forge
+from orchestrator.leases import Leases
+from orchestrator.tasks.store import TaskStore
+
+
+@dataclass(frozen=True)
+class Ports:
+    repo: Path                      # resolved
+    store: TaskStore
+    config: Config
+    forge: Forge
+    actor: str                      # who claims and records (bd's --actor)
+    leases: Leases
+    git: bool                       # the repository is a git repository (agents get worktrees)
+    event: Callable[[str], None]    # one line of what happened (kept for the status view)
