@@ -327,6 +327,33 @@ def _add_setup_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         ask=_cmd("init").terminal_question if sys.stdin is not None and sys.stdin.isatty() else None))
 
 
+def _add_github_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """report and command: the GitHub forge (orchestrator/forge/github.py, docs/github.md)."""
+    def token(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
+
+    p = sub.add_parser("report", parents=[common],
+                       help="post the status on GitHub and dispatch the next cycle (workflow's last job)")
+    token(p)
+    p.add_argument("--dispatch", action="store_true",
+                   help="dispatch cycle N+1 of the chain unless drained or a guard stops it")
+    p.add_argument("--cycle", type=int, help="this cycle's number (default: $ORCHESTRATOR_CYCLE, 1)")
+    p.add_argument("--chain-id", help="the chain (default: $ORCHESTRATOR_CHAIN_ID, a new one)")
+    p.add_argument("--artifact", action="append", default=[], metavar="NAME",
+                   help="an artifact of this run holding agent logs (repeatable)")
+    p.set_defaults(func=lambda a, c: _cmd("report").report(
+        c.repo, c.store, c.config, dispatch=a.dispatch, cycle=a.cycle, chain_id=a.chain_id,
+        artifacts=a.artifact, token=a.token))
+
+    p = sub.add_parser("command", parents=[common],
+                       help="act on an /orchestrator comment (issue_comment event)")
+    token(p)
+    p.add_argument("--event", help="event payload file (default: $GITHUB_EVENT_PATH)")
+    p.set_defaults(func=lambda a, c: _cmd("command").command(
+        c.repo, c.store, c.config, token=a.token, actor=c.actor_flag or c.config.bd.actor,
+        event_path=a.event))
+
+
 def _cmd(name: str):  # noqa: ANN202 - a command module
     import importlib
     return importlib.import_module(f"orchestrator.commands.{name}")
@@ -388,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_git_commands(sub, common)
     _add_agent_commands(sub, common)
     _add_setup_commands(sub, common)
+    _add_github_commands(sub, common)
     return parser
 
 

@@ -83,9 +83,14 @@ class DispatchConfig:
 
 @dataclass(frozen=True)
 class GithubConfig:
-    status_target: str = _opt("auto")
+    status_target: str = _opt("auto")          # auto | issue:N | pr:N
     mention: list[str] = _opt([])
     escalation_label: str = _opt("needs-human")
+    tracking_label: str = _opt("orchestrator")  # finds (and marks) the auto tracking issue
+    pause_label: str = _opt("orchestrator-paused")  # on the tracking issue/PR: no re-dispatch
+    workflow: str | None = _opt(None)          # file dispatched; default: the running workflow
+    state_file: str = _opt(".beads/orchestrator-github.json")
+    allowed_bots: list[str] = _opt([])         # bot accounts whose /orchestrator comments count
 
 
 @dataclass(frozen=True)
