@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from orchestrator.config import Config
 from orchestrator.dispatch import policy
-from orchestrator.dispatch.history import AttemptRecord, read_history
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.forge.comments import ESCALATION, marker
 from orchestrator.forge.state import ForgeState, Snapshot
 from orchestrator.tasks import graph
@@ -27,7 +27,7 @@ def snapshot(tasks: Mapping[str, Task]) -> Snapshot:
     for t in tasks.values():
         closed += t.status == Status.CLOSED
         for r in read_history(t):
-            handoffs += r.is_handoff
+            handoffs += r.kind == "context_exhausted"
             cost += r.cost_usd or 0.0
     return Snapshot(closed=closed, total=len(tasks), handoffs=handoffs, cost_usd=round(cost, 6))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import Config
-from orchestrator.dispatch.history import AttemptRecord, render
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.forge.actions import ActionsEnv
 from orchestrator.forge.github import GitHubApi, Tuning
 from orchestrator.tasks.jsonl import JsonlStore
