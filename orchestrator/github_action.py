@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator.config import Config, config_for_repo
 from orchestrator.errors import UserError
-from orchestrator.tasks.store import has_bd_database
+from orchestrator.tasks.factory import has_bd_database
 
 
 def needs_bd(repo: Path, config: Config) -> bool:

@@ -139,8 +139,12 @@ class ActSandbox:
             secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
             event: str = "workflow_dispatch", timeout: float = 600) -> ActRun:
         run_id = 1000 + len(self.runs) + 1
+        # act leaves GITHUB_WORKFLOW_REF unset; GitHub sets it (to the caller's workflow inside a
+        # reusable one), and the report dispatches "the same workflow" by it
+        workflow_ref = f"{self.slug}/{workflow}@refs/heads/{self.branch}"
         argv = [act_binary() or "act", event, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
                 "--env", f"GITHUB_REPOSITORY={self.slug}", "--env", f"GITHUB_RUN_ID={run_id}",
+                "--env", f"GITHUB_WORKFLOW_REF={workflow_ref}",
                 "--local-repository", f"{self.action_ref}={self._action}"]
         for ref, folder in GITHUB_ACTIONS.items():
             argv += ["--local-repository", f"{ref}={STANDINS / folder}"]
