@@ -10,7 +10,6 @@ and dispatches the next cycle, so a run with two legs may send two dispatches, e
 N+1; they are run one after another here."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,8 @@ from support.dispatch import history_of, tasks_of
 from support.github import token
 from support.github_api import GitHubStandIn
 from support.repo import git, init_git_repo
+
+from orchestrator.forge.comments import STATUS, parse_markers
 
 pytestmark = pytest.mark.skipif(act_skip_reason() is not None, reason=act_skip_reason() or "")
 
@@ -127,9 +128,14 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
     # the dependent task ran after its blocker landed
     log = git(final, "log", "--format=%s", "--reverse").splitlines()
     assert log.index(f"{ids['base']}: the work") < log.index(f"{ids['dependent']}: the work")
-    # one status comment on issue 1, edited by later runs
-    status = [c for c in gh.repo.comments.values() if c.get("issue") == 1 or True]
-    assert gh.calls("issues/create-comment") and gh.calls("issues/update-comment")
+    # one status comment on issue 1, edited by later runs; the escalation announced there
+    status = [c for c in gh.repo.comments.values()
+              if any(m.kind == STATUS for m in parse_markers(c["body"]))]
+    assert len(status) == 1 and status[0]["issue"] == 1
+    assert status[0]["updated"] != status[0]["created"]
+    assert "drained" not in status[0]["body"] or ids["doomed"] in status[0]["body"]
+    assert any(ids["doomed"] in c["body"] and c["issue"] == 1 and c is not status[0]
+               for c in gh.repo.comments.values())
     assert dispatched_by[-1] == 0
     # init again on the drained branch: nothing changes
     before = git(final, "status", "--porcelain")
@@ -138,4 +144,3 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
     print(textwrap.dedent(f"""
         act runs: {len(box.runs)}, seconds each: {[round(r.seconds, 1) for r in box.runs]},
         dispatches per run: {dispatched_by}"""))
-    json.dumps(status)
