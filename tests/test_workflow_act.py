@@ -97,8 +97,23 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
 
     with GitHubStandIn(SLUG) as gh:
         gh.repo.add_issue("Orchestrator status")   # issue 1: github.status_target
+
+        # a dry run shows the plan and the comment it would post, and changes nothing
+        tip = git(box.remote, "rev-parse", "main")
+        dry = box.act(box.clone(tmp_path / "dry"), workflow=".github/workflows/orchestrator.yml",
+                      inputs={"dry_run": "true"}, secrets={"GITHUB_TOKEN": token()},
+                      env={"GITHUB_API_URL": gh.url})
+        assert dry.returncode == 0, dry.output[-6000:]
+        assert f"would claim and launch {ids['base']}" in dry.output
+        assert "would post the status comment on #1" in dry.output
+        assert "orchestrator task/agent" not in dry.output   # no leg ran
+        assert git(box.remote, "rev-parse", "main") == tip
+        assert [r for r in gh.requests if r["method"] != "GET"] == [] and not gh.repo.dispatches
+        box.runs.clear()
+
         pending: list[dict[str, str]] = [{}]       # the first run: the input defaults
         dispatched_by: list[int] = []
+        requests_by: list[int] = []
         while pending:
             assert len(box.runs) < MAX_RUNS, "the chain did not end"
             inputs = pending.pop(0)
@@ -111,8 +126,8 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
             cycle = int(inputs.get("cycle", "1"))
             sent = gh.repo.dispatches[before_dispatches:]
             assert all(d["inputs"]["cycle"] == str(cycle + 1) for d in sent), sent
-            assert len(gh.requests) - before_requests <= 8 * max(1, len(sent)), \
-                gh.requests[before_requests:]
+            requests_by.append(len(gh.requests) - before_requests)
+            assert requests_by[-1] <= 8 * max(1, len(sent)), gh.requests[before_requests:]
             dispatched_by.append(len(sent))
             pending += [event_inputs(d) for d in sent]
         assert gh.violations == []
@@ -143,4 +158,4 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
     assert git(final, "status", "--porcelain") == before
     print(textwrap.dedent(f"""
         act runs: {len(box.runs)}, seconds each: {[round(r.seconds, 1) for r in box.runs]},
-        dispatches per run: {dispatched_by}"""))
+        dispatches per run: {dispatched_by}, API requests per run: {requests_by}"""))

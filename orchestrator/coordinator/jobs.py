@@ -72,10 +72,18 @@ def sync(branch: Branch) -> str:
 def push(branch: Branch) -> bool:
     """Push HEAD to the branch; False when the remote moved (fetch first, or two pushes at the
     same instant: "failed to update ref"), any other failure is an error."""
-    done = gitops.run_git(branch.repo, "push", "-q", "--porcelain", branch.remote,
-                          f"HEAD:refs/heads/{branch.name}", check=False)
-    if done.status == 0:
+    ref = f"refs/heads/{branch.name}"
+    done = gitops.run_git(branch.repo, "push", "--porcelain", branch.remote, f"HEAD:{ref}",
+                          check=False)
+    # --porcelain: "<flag>\t<from>:<to>\t<summary>"; " " fast-forward, "*" new, "=" up to date
+    flags = [line.split("\t", 1)[0] for line in done.stdout.splitlines() if f":{ref}\t" in line]
+    if done.status == 0 and flags and flags[0] in (" ", "*"):
         return True
+    if flags and flags[0] == "=":
+        # the remote already has this very commit: another run made the same change from the
+        # same tip in the same second (same tree, parent, author and date), e.g. the same
+        # claims. It is theirs, not ours: redo from the tip as for a rejection.
+        return False
     text = done.stdout + done.stderr
     if "[rejected]" in text or "[remote rejected]" in text or "fetch first" in text \
             or "non-fast-forward" in text or "failed to update ref" in text:
