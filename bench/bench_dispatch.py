@@ -208,31 +208,24 @@ def simulate(tasks: dict[str, Task], runs: dict[str, list[tuple[float, str]]], p
 def overhead(n: int) -> dict[str, float]:
     """The real Coordinator over a JSONL store of n independent tasks with an in-process
     no-op agent (it closes the task and returns success): wall time per task."""
+    from orchestrator import runlog
+    from orchestrator.agents.outcome import Outcome
+    from orchestrator.agents.session import AgentRun
     from orchestrator.coordinator.local import Coordinator
     from orchestrator.coordinator.loop import run_loop
     from orchestrator.forge.local import LocalForge
     from orchestrator.tasks.jsonl import JsonlStore
     from orchestrator.tasks.model import dumps, to_record
 
-    @dataclass(frozen=True)
-    class Run:
-        task_id: str
-        attempt: int
-        budget: str
-        log_dir: str
-        started_at: str
-        outcome: Any
-
-    class Success:
-        kind, subclass, retryable, digest, cost_usd = "success", "", True, "", None
-
     agent_s = [0.0]
 
-    def noop(*, store: Any, task_id: str, attempt: int, budget: str, **_: Any) -> Run:
+    def noop(*, repo: Path, store: Any, task_id: str, attempt: int, budget: str,
+             **_: Any) -> AgentRun:
         t = time.perf_counter()
+        log_dir = runlog.new_log_dir(runlog.runs_root(repo), task_id)  # as the session does
         store.close([task_id], reason="no-op", actor="agent")  # what any agent must do
         agent_s[0] += time.perf_counter() - t
-        return Run(task_id, attempt, budget, "", "", Success())
+        return AgentRun(task_id, attempt, "noop", budget, log_dir, "", 0.0, Outcome("success"))
 
     with tempfile.TemporaryDirectory() as d:
         repo = Path(d)

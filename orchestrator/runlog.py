@@ -105,7 +105,7 @@ def read_monitor(run_dir: Path) -> Monitor:
         _, _, event = line.partition(" ")
         if event.startswith("start ") and not fields:
             head = event[len("start "):].split(" argv=", 1)[0]
-            fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", head))
+            fields = {m.group(1): m.group(2) for m in re.finditer(r"(\w+)=(\S+)", head)}
         elif event.startswith("running ") and pid is None:
             m = re.match(r"running pid=(\d+) pgid=(\d+)", event)
             if m:
@@ -134,7 +134,8 @@ def orphaned_agents(root: Path, task_id: str) -> list[int]:
             continue
         cwd = mon.fields.get("cwd")
         try:
-            if cwd and os.readlink(f"/proc/{mon.pid}/cwd") == cwd and os.getpgid(mon.pid) == mon.pgid:
+            if cwd and os.readlink(f"/proc/{mon.pid}/cwd") == cwd \
+                    and os.getpgid(mon.pid) == mon.pgid:
                 out.append(mon.pgid)
         except OSError:
             continue

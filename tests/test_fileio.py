@@ -50,3 +50,32 @@ def test_threads_writing_never_change_the_process_umask(tmp_path: Path) -> None:
     after = os.umask(before)
     assert after == before
     assert {mode(p) for p in tmp_path.iterdir()} == {0o666 & ~before}
+
+
+def test_locked_excludes_other_processes_and_threads(tmp_path: Path) -> None:
+    """One lock helper serves the queue file, the landing lock and the leases: while one holder
+    has it, another process (and another thread of this one) waits."""
+    import subprocess
+    import sys
+
+    from orchestrator.fileio import locked
+
+    lock = tmp_path / "sub" / "x.lock"
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'a')\n"
+             "try:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+             "except BlockingIOError:\n    print('held')\n")
+    seen: list[str] = []
+    with locked(lock):
+        out = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        def take() -> None:
+            with locked(lock):
+                seen.append("in")
+
+        worker = threading.Thread(target=take)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert seen == []   # the thread waits while the lock is held
+        seen.append("released")
+    worker.join()
+    assert out == "held" and seen == ["released", "in"]

@@ -478,3 +478,18 @@ def test_git_in_a_vanished_worktree_fails_instead_of_running_in_the_current_dire
         gitops.commit_all(tmp_path / "gone-worktree", "t-1: work left uncommitted")
     assert git(tmp_git_repo, "rev-parse", "HEAD") == head
     assert "mine.txt" in git(tmp_git_repo, "status", "--porcelain")
+
+
+def test_repository_lookups_from_a_worktree_and_outside_git(tmp_git_repo: Path, tmp_path: Path) -> None:
+    """The common-dir and toplevel lookups the leases, the landing lock and the hook commands
+    share: a task worktree shares its repository's git directory but has its own top."""
+    wt = gitops.create_task_worktree(tmp_git_repo, "t-1")
+    common = (tmp_git_repo / ".git").resolve()
+    assert gitops.git_common_dir(tmp_git_repo) == common == gitops.git_common_dir(wt.path)
+    assert gitops.toplevel(wt.path / ".") == wt.path.resolve()
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert gitops.git_common_dir(outside) is None and not gitops.is_git_repo(outside)
+    assert gitops.git_common_dir(tmp_path / "missing") is None
+    with pytest.raises(UserError, match="not inside a git working tree \\(hooks need it\\)"):
+        gitops.toplevel(outside, why="hooks need it")

@@ -175,3 +175,18 @@ def test_unusable_logs_folder_is_a_user_error(repo: Path) -> None:
     script = write_script(repo.parent / "noop.py", "print('hi')\n")
     with pytest.raises(UserError, match="cannot create the run log folder"):
         run_task_agent(repo=repo, store=store(repo), config=config(script), task_id="t-1")
+
+
+def test_the_agents_task_command_is_built_in_one_place(tmp_path: Path) -> None:
+    """`orchestrator agent` and the coordinator both build it with session.task_command."""
+    from orchestrator.agents.session import task_command
+    from orchestrator.tasks.jsonl import JsonlStore
+
+    repo, wt = tmp_path / "repo", tmp_path / "wt"
+    repo.mkdir()
+    wt.mkdir()
+    store = JsonlStore(repo / ".beads" / "issues.jsonl")
+    assert task_command(store, repo, repo) == "orchestrator task"
+    assert task_command(store, repo, wt) == f"orchestrator task --repo {repo}"
+    assert task_command(store, repo, wt, config_path="c.yml", store_kind="jsonl") == (
+        f"orchestrator task --repo {repo} --config {Path('c.yml').resolve()} --store jsonl")

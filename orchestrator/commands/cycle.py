@@ -9,7 +9,9 @@ from typing import Any
 
 from orchestrator.commands.plan import warn
 from orchestrator.coordinator.local import Coordinator
-from orchestrator.coordinator.loop import RunSummary, plan_json, plan_lines, run_loop, summary_lines
+from orchestrator.coordinator.loop import (
+    EXIT_DRAINED, RunSummary, plan_json, plan_lines, run_loop, summary_lines, terminate_as_interrupt,
+)
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.policy import RELEASE, LoopState
 
@@ -29,7 +31,8 @@ def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None 
                                         digest=f"Reclaimed: {r.reason}."))
             print(f"would comment on {r.task_id}:\n  " + text.replace("\n", "\n  "))
         return 0
-    summary = run_loop(coord, once=True)
+    with terminate_as_interrupt():
+        summary = run_loop(coord, once=True)
     coord.only = None  # what is still ready in the whole queue, not only --task
     still_ready = len(coord.plan(LoopState()).ready)
     if as_json:
@@ -45,7 +48,7 @@ def cycle_summary_lines(summary: RunSummary, still_ready: int) -> list[str]:
     """One cycle drains the queue only when nothing is ready after it: otherwise say what
     happened and how much is left (`run` is the loop that drains)."""
     lines = summary_lines(summary)
-    if summary.exit_code == 0 and still_ready:
+    if summary.exit_code == EXIT_DRAINED and still_ready:
         rest = lines[0].split("); ", 1)[1]  # "N cycle(s), Ts"
         lines[0] = (f"summary: {summary.reason}; {still_ready} task(s) still ready "
                     f"(`orchestrator run` drains the queue); {rest}")

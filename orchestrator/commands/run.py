@@ -1,8 +1,8 @@
 """`orchestrator run`: the local coordinator loop until nothing is ready or a guard stops it.
 
 On a terminal a live line shows done/total, running, blocked and elapsed time under the event
-lines; otherwise only plain event lines are printed. Exit 0 drained, 3 stopped for a human,
-1 on error, 130 on Ctrl-C (running agents are stopped and their claims released)."""
+lines; otherwise only plain event lines are printed. Exit codes: `coordinator.loop.EXIT_*`,
+described in docs/coordinator.md ("Exit codes")."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +11,7 @@ import time
 from typing import TextIO
 
 from orchestrator.coordinator.local import Coordinator
-from orchestrator.coordinator.loop import run_loop, summary_lines
+from orchestrator.coordinator.loop import run_loop, summary_lines, terminate_as_interrupt
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import Status
 
@@ -66,7 +66,8 @@ class Progress:
 def run(coord: Coordinator, progress: Progress) -> int:
     progress.coord = coord
     try:
-        summary = run_loop(coord, tick=progress.tick)
+        with terminate_as_interrupt():
+            summary = run_loop(coord, tick=progress.tick)
     finally:
         progress.finish()
     for line in summary_lines(summary):

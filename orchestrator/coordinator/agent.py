@@ -14,9 +14,10 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from orchestrator import gitops, runlog
+from orchestrator.agents.outcome import Outcome
+from orchestrator.agents.session import AgentRun, run_task_agent
 from orchestrator.config import Config
 from orchestrator.coordinator.results import Commits, ResultRecord, task_effects
 from orchestrator.dispatch.plan import Launch
@@ -26,16 +27,15 @@ from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import TaskStore
 
-Launcher = Callable[..., Any]   # orchestrator.agents.session.run_task_agent's signature
+Launcher = Callable[..., AgentRun]   # orchestrator.agents.session.run_task_agent's signature
 BUNDLE = "commits.bundle"
 
 
 def default_launcher() -> Launcher:
-    from orchestrator.agents.session import run_task_agent
     return run_task_agent
 
 
-def relative(path: Any, repo: Path) -> str:
+def relative(path: Path | str | None, repo: Path) -> str:
     """A path as the attempt record shows it: relative to the repository when inside it."""
     if not path:
         return ""
@@ -71,22 +71,20 @@ def run_agent(launch: Launch, *, repo: Path, store: TaskStore, config: Config,
     commits = Commits()
     if worktree is not None:
         outcome, commits = _seal_worktree(repo, worktree, launch, outcome, config)
-    log_dir = Path(run.log_dir) if run.log_dir else None
-    if bundle and worktree is not None and log_dir is not None and \
+    log_dir = Path(run.log_dir)
+    if bundle and worktree is not None and \
             gitops.write_task_bundle(repo, worktree, log_dir / BUNDLE) is not None:
         commits = dataclasses.replace(commits, bundle=BUNDLE)
     record = ResultRecord(
-        task_id=launch.task_id, attempt=launch.attempt, kind=launch.kind,
-        budget=getattr(run, "budget", launch.budget), log_dir=relative(log_dir, repo),
-        started_at=run.started_at, outcome=outcome, effects=effects, commits=commits,
-        profile=getattr(run, "profile", ""), duration_s=getattr(run, "duration_s", 0.0))
-    if log_dir is not None and log_dir.is_dir():
-        write_atomic(log_dir / runlog.RESULT, json.dumps(record.to_json(), indent=2) + "\n")
+        task_id=launch.task_id, attempt=launch.attempt, kind=launch.kind, budget=run.budget,
+        log_dir=relative(log_dir, repo), started_at=run.started_at, outcome=outcome,
+        effects=effects, commits=commits, profile=run.profile, duration_s=run.duration_s)
+    write_atomic(log_dir / runlog.RESULT, json.dumps(record.to_json(), indent=2) + "\n")
     return record
 
 
-def _seal_worktree(repo: Path, wt: gitops.TaskWorktree, launch: Launch, outcome: Any,
-                   config: Config) -> tuple[Any, Commits]:
+def _seal_worktree(repo: Path, wt: gitops.TaskWorktree, launch: Launch, outcome: Outcome,
+                   config: Config) -> tuple[Outcome, Commits]:
     """Commit the agent's leftovers to the task branch and judge what it may not change."""
     message = f"{launch.task_id}: work left uncommitted by attempt {launch.attempt}"
     refused = ""

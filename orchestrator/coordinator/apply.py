@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from orchestrator import gitops
+from orchestrator.agents.outcome import Outcome
 from orchestrator.coordinator.ports import Ports
 from orchestrator.coordinator.queue_state import commit_queue_state
 from orchestrator.coordinator.results import ResultRecord, TaskEffects
@@ -106,7 +106,8 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
         raise UserError(f"task {task_id} disappeared from the queue during its run")
     outcome = result.outcome
     decision = policy.decide(task, attempt_history(task), outcome, ports.config)
-    action, landed, note = decision.action, (), ""
+    action, note = decision.action, ""
+    landed: tuple[str, ...] = ()
     if wt is not None:
         if action == policy.DONE:
             landing = gitops.land_task_branch(ports.repo, wt)
@@ -164,7 +165,7 @@ def _keep_conflicting_branch(ports: Ports, wt: gitops.TaskWorktree, attempt: int
     return kept
 
 
-def report_applied(ports: Ports, a: Applied, outcome: Any) -> None:
+def report_applied(ports: Ports, a: Applied, outcome: Outcome) -> None:
     d = a.decision
     what = outcome.kind + (f" ({outcome.subclass})" if outcome.subclass else "")
     reason = d.reason.removeprefix(what + "; ")  # the policy's reason repeats the outcome

@@ -143,8 +143,8 @@ class Coordinator:
             wt = None
             try:
                 if self.git:
-                    wt = gitops.create_task_worktree(self.repo, ln.task_id, root=gitops.configured_root(
-                        self.repo, self.config.git.worktree_root))
+                    root = gitops.configured_root(self.repo, self.config.git.worktree_root)
+                    wt = gitops.create_task_worktree(self.repo, ln.task_id, root=root)
                 cmd = task_command(self.store, self.repo, wt.path if wt else self.repo,
                                    config_path=self._config_path, store_kind=self._store_kind)
             except BaseException:

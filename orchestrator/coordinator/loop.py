@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 
@@ -28,6 +30,25 @@ OTHERS_POLL_S = 0.5
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so the loop stops as it does on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM (a CI runner cancelling the job, `kill`) stops the loop as
+    Ctrl-C does: agents stopped, attempts recorded, claims released; exit 143. Outside the main
+    thread signals cannot be caught, and the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -142,7 +163,7 @@ def run_loop(coord: Coordinator, *, once: bool = False,
     waiting = [t.id for t in tasks.values() if coord.config.github.escalation_label in t.labels
                and t.status != Status.CLOSED]
     if once:
-        human = (escalated and coord.config.dispatch.on_escalation == "stop") or plan.stop
+        human = bool(escalated and coord.config.dispatch.on_escalation == "stop") or bool(plan.stop)
     else:
         human = bool(waiting or plan.stop)
     return _summary(coord, EXIT_HUMAN if human else EXIT_DRAINED, reason, state, attempts, closed,

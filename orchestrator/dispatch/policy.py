@@ -92,9 +92,12 @@ def next_attempt(history: Sequence[AttemptRecord]) -> tuple[int, int]:
 class OutcomeLike(Protocol):
     """The fields of `orchestrator.agents.outcome.Outcome` the policy reads."""
 
-    kind: str
-    subclass: str
-    retryable: bool
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subclass(self) -> str: ...
+    @property
+    def retryable(self) -> bool: ...
 
 
 def decide(task: Task, history: Sequence[AttemptRecord], outcome: OutcomeLike,
