@@ -401,9 +401,7 @@ def _add_github_commands(sub: argparse._SubParsersAction, common: argparse.Argum
     p.add_argument("--chain-id", help="the chain (default: $ORCHESTRATOR_CHAIN_ID, a new one)")
     p.add_argument("--artifact", action="append", default=[], metavar="NAME",
                    help="an artifact of this run holding agent logs (repeatable)")
-    p.set_defaults(func=lambda a, c: _cmd("report").report(
-        c.repo, c.store, c.config, dispatch=a.dispatch, cycle=a.cycle, chain_id=a.chain_id,
-        artifacts=a.artifact, token=a.token))
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("command", parents=[common],
                        help="act on an /orchestrator comment (issue_comment event)")
@@ -412,6 +410,12 @@ def _add_github_commands(sub: argparse._SubParsersAction, common: argparse.Argum
     p.set_defaults(func=lambda a, c: _cmd("command").command(
         c.repo, c.store, c.config, token=a.token, actor=c.actor_flag or c.config.bd.actor,
         event_path=a.event))
+
+
+def _report(a: argparse.Namespace, c: Context) -> int:
+    _require_queue(c)
+    return _cmd("report").report(c.repo, c.store, c.config, dispatch=a.dispatch, cycle=a.cycle,
+                                 chain_id=a.chain_id, artifacts=a.artifact, token=a.token)
 
 
 def _cmd(name: str):  # noqa: ANN202 - a command module

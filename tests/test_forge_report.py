@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +15,9 @@ from orchestrator.forge.comments import STATUS, has_marker
 from orchestrator.forge.report import CycleInfo, report_to_github
 from orchestrator.forge.state import load_state
 
-from support.github import actions_env, api_for, escalated_record, many_tasks, queue
+from orchestrator.forge.github import Tuning
+
+from support.github import FAST, actions_env, api_for, escalated_record, many_tasks, queue
 from support.github_api import Fault, GitHubStandIn
 from support.repo import task_record
 
@@ -31,11 +33,11 @@ def gh() -> Iterator[GitHubStandIn]:
 
 def report(gh: GitHubStandIn, repo: Path, *, cycle: int = 1, chain: str = "c1",
            config: Config = CONFIG, dispatch: bool = True, environ: dict[str, str] | None = None,
-           **env: str):
+           tuning: Tuning = FAST, **env: str):
     out = io.StringIO()
     e = actions_env(gh, repo, **env)
     store = queue_store(repo)
-    result = report_to_github(repo, store, config, e, api_for(e), CycleInfo(cycle, chain),
+    result = report_to_github(repo, store, config, e, api_for(e, tuning), CycleInfo(cycle, chain),
                               dispatch=dispatch, environ=environ or {}, out=out)
     return result, out.getvalue()
 
@@ -111,44 +113,34 @@ def test_another_queues_comment_on_the_same_issue_is_left_alone(gh: GitHubStandI
     assert sorted(c["issue"] for c in status_comments(gh)) == [1, 1, 2]
 
 
-@pytest.mark.parametrize("size", [10, 10_000])
-def test_a_report_makes_at_most_8_calls_and_fits_the_comment_limit_at_any_size(
-        gh: GitHubStandIn, tmp_path: Path, size: int) -> None:
-    queue(tmp_path, many_tasks(size))
-    # the most expensive report: escalations announced, pause variable read, dispatch sent
+def test_a_report_makes_the_same_at_most_8_calls_at_any_queue_size(tmp_path: Path) -> None:
+    # the most expensive reports: the first (tracking issue found or made), then one that
+    # announces escalations, reads the pause variable and dispatches
     config = replace(CONFIG, github=replace(CONFIG.github, mention=["octocat"]),
                      dispatch=DispatchConfig(on_escalation="continue"))
-    result, _ = report(gh, tmp_path, config=config)
-    first = len(gh.calls())
-    gh.reset_traffic()
-    queue(tmp_path, [*many_tasks(size), escalated_record("esc-1"), escalated_record("esc-2")])
-    result, out = report(gh, tmp_path, cycle=2, config=config)
-    assert result.exit_code == 0, out
-    assert first <= 8 and len(gh.calls()) <= 8, gh.calls()
-    for c in gh.repo.comments.values():
-        assert len(c["body"]) < 65_536
-    ops = [r["op"] for r in gh.calls()]
-    assert ops == ["issues/get", "actions/get-repo-variable", "actions/create-workflow-dispatch",
-                   "issues/list-comments", "issues/update-comment", "issues/create-comment",
-                   "issues/add-labels"]
-    assert ops.count("issues/create-comment") == 1  # one comment for both new escalations
-    assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "3"
-
-
-def test_call_count_does_not_grow_with_the_queue(tmp_path: Path) -> None:
-    counts = []
+    calls: dict[int, list[list[str]]] = {}
     for size in (10, 10_000):
+        repo = tmp_path / str(size)
+        repo.mkdir()
         with GitHubStandIn() as gh:
-            repo = tmp_path / str(size)
-            repo.mkdir()
-            queue(repo, many_tasks(size))
-            for cycle in (1, 2):
+            calls[size] = []
+            for cycle, extra in ((1, []), (2, [escalated_record("esc-1"),
+                                               escalated_record("esc-2")])):
+                queue(repo, [*many_tasks(size), *extra])
                 gh.reset_traffic()
-                result, _ = report(gh, repo, cycle=cycle)
-                assert result.exit_code == 0
-                counts.append((size, cycle, [r["op"] for r in gh.calls()]))
+                result, out = report(gh, repo, cycle=cycle, config=config)
+                assert result.exit_code == 0, out
+                calls[size].append([r["op"] for r in gh.calls()])
+            assert all(len(c["body"]) < 65_536 for c in gh.repo.comments.values())
+            assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "3"
             assert gh.violations == []
-    assert counts[0][2] == counts[2][2] and counts[1][2] == counts[3][2]
+    assert calls[10] == calls[10_000]
+    first, later = calls[10]
+    assert len(first) <= 8 and later == [
+        "issues/get", "actions/get-repo-variable", "actions/create-workflow-dispatch",
+        "issues/list-comments", "issues/update-comment",
+        "issues/create-comment",  # one comment for both new escalations
+        "issues/add-labels"]
 
 
 def test_escalation_posts_one_comment_with_mentions_and_the_label_never_repeated(
@@ -231,28 +223,68 @@ def test_each_guard_stops_the_chain_and_is_named(gh: GitHubStandIn, tmp_path: Pa
     assert result.exit_code == 0 and result.step.guard, out
     assert expected in status_comments(gh)[0]["body"]
     assert "Chain stopped" in status_comments(gh)[0]["body"]
-    assert f"::warning title=chain stopped::" in out
+    assert "::warning title=chain stopped::" in out
     assert len(gh.repo.dispatches) == cycles - 1
 
 
-@pytest.mark.parametrize("operation", [
-    "issues/get", "issues/list-comments", "issues/update-comment",
-    "actions/create-workflow-dispatch", "actions/get-repo-variable"])
+FIRST_REPORT_CALLS = ["pulls/list", "issues/list-for-repo", "issues/create",
+                      "actions/get-repo-variable", "actions/create-workflow-dispatch",
+                      "issues/create-comment"]
+LATER_REPORT_CALLS = ["issues/get", "issues/list-comments", "issues/update-comment"]
+
+
+@pytest.mark.parametrize("operation", FIRST_REPORT_CALLS + LATER_REPORT_CALLS)
 @pytest.mark.parametrize("fault", ["bad_gateway", "secondary_rate_limit", "too_many_requests",
                                    "timeout"])
-def test_faults_are_retried_then_the_report_succeeds(gh: GitHubStandIn, tmp_path: Path,
-                                                     operation: str, fault: str) -> None:
+def test_faults_on_each_call_kind_are_retried_then_the_report_succeeds(
+        gh: GitHubStandIn, tmp_path: Path, operation: str, fault: str) -> None:
     queue(tmp_path, [task_record("t-1")])
-    report(gh, tmp_path)
+    if operation in LATER_REPORT_CALLS:
+        report(gh, tmp_path)
     gh.reset_traffic()
-    make = {"timeout": lambda: Fault.timeout(1.5)}.get(fault, getattr(Fault, fault))
+    make = {"timeout": lambda: Fault.timeout(1.2)}.get(fault, getattr(Fault, fault))
     gh.inject(operation, make())
     result, out = report(gh, tmp_path, cycle=2)
     assert result.exit_code == 0, out
     tries = gh.calls(operation)
     assert tries[0]["fault"] and len(tries) == 2
-    assert tries[-1]["status"] in (200, 204, 404)  # 404: the variable is not set
-    assert len(gh.repo.dispatches) == 2
+    assert tries[-1]["status"] in (200, 201, 204, 404)  # 404: the variable is not set
+    assert len(status_comments(gh)) == 1 and len(gh.repo.issues) == 1
+    assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "3"
+
+
+@pytest.mark.parametrize("fault,wait", [
+    (lambda: Fault.secondary_rate_limit(retry_after=7), 7),
+    (lambda: Fault.too_many_requests(retry_after=3), 3),
+    (lambda: Fault.primary_rate_limit(reset_in=30), 31),  # until x-ratelimit-reset, plus 1 s
+])
+def test_rate_limits_wait_as_long_as_github_says(gh: GitHubStandIn, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 fault: Callable[[], Fault], wait: int) -> None:
+    import time as time_module
+    slept: list[float] = []
+    # urllib3 sleeps through time.sleep: record what it asks for instead of waiting
+    monkeypatch.setattr(time_module, "sleep", slept.append)
+    queue(tmp_path, [task_record("t-1")])
+    gh.inject("pulls/list", fault())
+    result, out = report(gh, tmp_path, tuning=replace(FAST, max_rate_limit_wait=60))
+    assert result.exit_code == 0, out
+    assert [round(x) for x in slept if x >= 1] in ([wait], [wait - 1])
+
+
+def test_a_primary_rate_limit_waits_for_its_reset_or_gives_up_when_it_is_too_far(
+        gh: GitHubStandIn, tmp_path: Path) -> None:
+    queue(tmp_path, [task_record("t-1")])
+    gh.inject("issues/create", Fault.primary_rate_limit(reset_in=0))
+    result, out = report(gh, tmp_path)
+    assert result.exit_code == 0, out
+    assert [r.get("fault") for r in gh.calls("issues/create")] == [403, None]
+    # an hour away is longer than max_rate_limit_wait: reported, not waited out
+    gh.inject("issues/update-comment", Fault.primary_rate_limit(reset_in=3600))
+    result, out = report(gh, tmp_path, cycle=2)
+    assert result.exit_code == 1
+    assert "::error title=orchestrator report::GitHub: edit comment" in out
+    assert "rate limit" in out
 
 
 @pytest.mark.parametrize("operation", ["issues/update-comment", "issues/list-comments"])

@@ -16,7 +16,7 @@ from orchestrator.tasks.store import TaskStore
 
 
 def command(repo: Path, store: TaskStore, config: Config, *, token: str | None, actor: str,
-            event_path: str | None = None, tuning: Tuning = Tuning()) -> int:
+            event_path: str | None = None, tuning: Tuning | None = None) -> int:
     env = ActionsEnv.from_environ()
     event = read_event(event_path or env.event_path)
 
@@ -27,6 +27,8 @@ def command(repo: Path, store: TaskStore, config: Config, *, token: str | None, 
         return report_to_github(repo, store, config, env, api, info, dispatch=False,
                                 count_cycle=False, environ=os.environ).exit_code
 
-    return handle_comment(repo, store, config, env,
-                          lambda: GitHubApi(env, token or env.token, tuning=tuning), event,
-                          actor=actor, refresh_status=refresh, out=sys.stdout)
+    def connect() -> GitHubApi:
+        return GitHubApi(env, token or env.token, tuning=tuning or Tuning())
+
+    return handle_comment(repo, store, config, env, connect, event, actor=actor,
+                          refresh_status=refresh, out=sys.stdout)

@@ -33,11 +33,11 @@ def cycle_info(env: ActionsEnv, *, cycle: int | None, chain_id: str | None,
 def report(repo: Path, store: TaskStore, config: Config, *, dispatch: bool, cycle: int | None,
            chain_id: str | None, artifacts: Sequence[str], token: str | None,
            apply_results: Callable[[], object] | None = None,
-           tuning: Tuning = Tuning()) -> int:
+           tuning: Tuning | None = None) -> int:
     env = ActionsEnv.from_environ()
     info = cycle_info(env, cycle=cycle, chain_id=chain_id, artifacts=artifacts,
                       environ=os.environ)
-    api = GitHubApi(env, token or env.token, tuning=tuning)
+    api = GitHubApi(env, token or env.token, tuning=tuning or Tuning())
     result = report_to_github(repo, store, config, env, api, info, dispatch=dispatch,
                               apply_results=apply_results, environ=os.environ)
     return result.exit_code

@@ -50,13 +50,15 @@ class Step:
 def advance(state: ForgeState, now: Snapshot, *, chain_id: str, cycle: int,
             count_cycle: bool = True) -> ForgeState:
     """Fold this cycle into the counters: a new chain starts them afresh; a task closed resets
-    `cycles_since_close`; a closed, new or handed-off task resets `idle_cycles`."""
+    `cycles_since_close`; a closed, new or handed-off task resets `idle_cycles`. A refresh
+    (`count_cycle` false, `/orchestrator status`) changes nothing: the next cycle is still
+    judged against the last one."""
+    if not count_cycle:
+        return state
     if state.chain_id != chain_id:
         base = state.last.cost_usd if state.last else now.cost_usd
         state = replace(state, chain_id=chain_id, cycles_since_close=0, idle_cycles=0,
                         chain_cost_base=base)
-    if not count_cycle:
-        return replace(state, last=now)
     prev = state.last
     closed = prev is None or now.closed > prev.closed
     progressed = closed or prev is None or now.total > prev.total or now.handoffs > prev.handoffs

@@ -196,7 +196,9 @@ def render_fitting(tasks: Mapping[str, Task], *, limit: int = COMMENT_LIMIT - 2_
     cut to fewer rows (each saying how many it left out) and the graph to fewer nodes; the
     counts table at the top always stays. A last resort cuts the text itself."""
     text = ""
-    for rows, dag in _FIT_STEPS:
+    # a queue this large never fits uncut (a table row per open task): skip that render
+    steps = _FIT_STEPS[1:] if len(tasks) > 1_000 else _FIT_STEPS
+    for rows, dag in steps:
         text = render_status(tasks, max_rows=rows, dag_limit=dag, **kwargs)  # type: ignore[arg-type]
         if len(text) <= limit:
             return text

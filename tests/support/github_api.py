@@ -135,6 +135,12 @@ class Fault:
         return cls(403, {"Retry-After": str(retry_after)}, SECONDARY_LIMIT)
 
     @classmethod
+    def primary_rate_limit(cls, reset_in: int = 0) -> Fault:
+        return cls(403, {"x-ratelimit-remaining": "0",
+                         "x-ratelimit-reset": str(int(time.time()) + reset_in)},
+                   "API rate limit exceeded for installation ID 1.")
+
+    @classmethod
     def too_many_requests(cls, retry_after: int = 0) -> Fault:
         return cls(429, {"Retry-After": str(retry_after)}, "Too Many Requests")
 
@@ -574,10 +580,10 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-ratelimit-limit", "1000")
-        self.send_header("x-ratelimit-remaining", "999")
-        self.send_header("x-ratelimit-reset", str(int(time.time()) + 3600))
-        for k, v in extra.items():
+        headers = {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "999",
+                   "x-ratelimit-reset": str(int(time.time()) + 3600)}
+        headers.update({k.lower(): v for k, v in extra.items()})
+        for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         if data:

@@ -1,0 +1,28 @@
+"""The chain's counters (pure): what a cycle did to the queue decides the loop guards."""
+from __future__ import annotations
+
+from orchestrator.forge.chain import advance
+from orchestrator.forge.state import ForgeState, Snapshot
+
+
+def test_counters_follow_closes_and_progress_and_a_new_chain_starts_afresh() -> None:
+    s = advance(ForgeState(), Snapshot(closed=1, total=5), chain_id="a", cycle=1)
+    assert (s.cycles_since_close, s.idle_cycles) == (0, 0)
+    s = advance(s, Snapshot(closed=1, total=5), chain_id="a", cycle=2)
+    assert (s.cycles_since_close, s.idle_cycles) == (1, 1)
+    s = advance(s, Snapshot(closed=1, total=6), chain_id="a", cycle=3)  # a task was created
+    assert (s.cycles_since_close, s.idle_cycles) == (2, 0)
+    s = advance(s, Snapshot(closed=1, total=6, handoffs=1), chain_id="a", cycle=4)
+    assert (s.cycles_since_close, s.idle_cycles) == (3, 0)
+    s = advance(s, Snapshot(closed=2, total=6, handoffs=1), chain_id="a", cycle=5)
+    assert (s.cycles_since_close, s.idle_cycles, s.cycle) == (0, 0, 5)
+    s = advance(s, Snapshot(closed=2, total=6, handoffs=1), chain_id="a", cycle=6)
+    assert s.cycles_since_close == 1
+    b = advance(s, Snapshot(closed=2, total=6, handoffs=1, cost_usd=4.0), chain_id="b", cycle=1)
+    assert (b.chain_id, b.cycles_since_close, b.idle_cycles) == ("b", 1, 1)
+    assert b.chain_cost_base == 0.0  # the cost before chain b started: its last snapshot's
+
+
+def test_a_refresh_counts_no_cycle() -> None:
+    s = advance(ForgeState(), Snapshot(closed=1, total=5), chain_id="a", cycle=3)
+    assert advance(s, Snapshot(closed=4, total=9), chain_id="a", cycle=3, count_cycle=False) == s
