@@ -78,7 +78,9 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
         print(f"report: {a.task_id} attempt {a.decision.attempt}: {a.record.decision}"
               + (f", {len(a.landed)} commit(s) landed" if a.landed else ""))
     env = ActionsEnv.from_environ()
-    info = cycle_info(env, cycle=cycle, chain_id=chain_id or None, artifacts=(),
+    # the artifact the workflow uploaded for this leg (orchestrator-task.yml names it so)
+    artifact = f"orchestrator-result-{task_id}-{attempt}"
+    info = cycle_info(env, cycle=cycle, chain_id=chain_id or None, artifacts=(artifact,),
                       environ=os.environ)
     api = GitHubApi(env, token or env.token)
     result = report_to_github(repo, stores(), config, env, api, info, dispatch=True,
