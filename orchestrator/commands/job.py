@@ -69,6 +69,7 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
     from orchestrator.forge.actions import ActionsEnv
     from orchestrator.forge.github import GitHubApi
     from orchestrator.forge.report import report_to_github
+    from orchestrator.forge.state import load_state
 
     branch = _branch(repo)
     forge = LocalForge(None)
@@ -89,4 +90,9 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
     if state.is_file():  # the forge's cache travels with the branch (last writer wins)
         jobs.commit_and_push(branch, {config.github.state_file: state.read_text()},
                              "orchestrator: status comment state", event=forge.event)
+        saved = load_state(state)
+        if saved.target and saved.comment_id and env.repository:
+            write_outputs({"comment-url": f"{env.server_url}/{env.repository}/issues/"
+                                          f"{saved.target}#issuecomment-{saved.comment_id}",
+                           "cycle": str(cycle)})
     return result.exit_code
