@@ -1,8 +1,10 @@
 """Dispatch benchmark: simulated drains of random task DAGs through the real scheduler and
-failure policy, and the coordinator's own overhead per task with a no-op agent.
+failure policy, locally and on GitHub Actions, and the coordinator's own overhead per task with
+a no-op agent.
 
     python bench/bench_dispatch.py            # all figures (a few minutes)
     python bench/bench_dispatch.py --quick    # smaller, for a smoke run
+    python bench/bench_dispatch.py --github --per-run 1,2,3   # only the GitHub mode's table
 
 Simulation: a phase is a bootstrap task, features (epics) each with a planning task, a chain
 of implementation tasks with some fan-out/fan-in and cross-feature edges, and an E2E task; a
@@ -16,193 +18,27 @@ left out (measured separately below).
 Lower bound per setting: max(longest chain of realised task work, total work / max_parallel).
 Baseline: the seed's loop (`task = ready_tasks[0]`, one agent at a time), and the same
 first-ready rule with max_parallel slots (bd order, no critical-path priority).
+
+The model is in simulation.py; the GitHub workflow's designs (one report after the whole
+matrix, or a report per leg that dispatches the refill) are in github_mode.py, costed by a
+job's start-up and the plan and report jobs' work per run.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import heapq
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orchestrator.config import Config, DispatchConfig  # noqa: E402
-from orchestrator.dispatch import policy, scheduler  # noqa: E402
-from orchestrator.tasks.history import AttemptRecord  # noqa: E402
-from orchestrator.tasks import graph  # noqa: E402
-from orchestrator.tasks.model import Dependency, Task  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str
-    subclass: str = ""
-    retryable: bool = True
-
-
-def make_dag(n: int, rng: random.Random, *, priorities: bool = True) -> dict[str, Task]:
-    """About n dispatchable tasks in phases of features (see the module docstring). With
-    priorities, implementation tasks get a random P1-P3 (mostly P2); without, all are P2."""
-    tasks: dict[str, Task] = {}
-    created = 0
-
-    def add(tid: str, title: str, *, itype: str = "task", parent: str | None = None,
-            blocks_on: list[str] = (), priority: int = 2) -> str:
-        nonlocal created
-        deps = [Dependency(tid, parent, "parent-child")] if parent else []
-        deps += [Dependency(tid, b, "blocks") for b in dict.fromkeys(blocks_on)]
-        created += 1
-        stamp = f"2026-01-01T{created // 3600 % 24:02d}:{created // 60 % 60:02d}:{created % 60:02d}Z"
-        tasks[tid] = Task(tid, title, issue_type=itype, priority=priority, created_at=stamp,
-                          dependencies=tuple(deps))
-        return tid
-
-    phase, prev_regression, count = 0, None, 0
-    while count < n:
-        phase += 1
-        boot = add(f"p{phase}", f"Plan features for phase {phase}", priority=1,
-                   blocks_on=[prev_regression] if prev_regression else [])
-        count += 1
-        e2es = []
-        for f in range(rng.randint(4, 7)):
-            epic = add(f"p{phase}-f{f}", f"Feature {f}", itype="epic")
-            plan = add(f"p{phase}-f{f}-plan", f"Plan tasks for feature {f}", parent=epic,
-                       blocks_on=[boot])
-            chain = [plan]
-            for i in range(rng.randint(4, 12)):
-                blockers = [chain[-1]]
-                if len(chain) > 2 and rng.random() < 0.3:      # fan-in
-                    blockers.append(rng.choice(chain[:-1]))
-                if rng.random() < 0.25 and len(chain) > 1:     # fan-out: parallel to the last
-                    blockers = [chain[-2]]
-                if e2es and rng.random() < 0.1:                # a cross-feature edge
-                    blockers.append(rng.choice(e2es))
-                chain.append(add(f"p{phase}-f{f}-t{i}", f"Task {i}", parent=epic,
-                                 blocks_on=blockers,
-                                 priority=rng.choice((1, 2, 2, 2, 3)) if priorities else 2))
-            leaves = chain[-3:]
-            e2es.append(add(f"p{phase}-f{f}-e2e", "E2E verification", parent=epic,
-                            blocks_on=leaves))
-            count += len(chain) + 1
-        prev_regression = add(f"p{phase}-reg", "Run full regression pack", blocks_on=e2es)
-        count += 1
-    return tasks
-
-
-def draw_runs(tasks: dict[str, Task], rng: random.Random) -> dict[str, list[tuple[float, str]]]:
-    """Per dispatchable task: the (minutes, outcome kind) of each run until success."""
-    info = scheduler.GraphInfo.of(tasks)
-    out = {}
-    for tid, t in tasks.items():
-        if not scheduler.dispatchable(t, info, Config()):
-            continue
-        runs = []
-        while True:
-            minutes = min(rng.lognormvariate(2.3, 0.9), 240.0)
-            r = rng.random()
-            kind = "error" if r < 0.06 else "context_exhausted" if r < 0.10 else "success"
-            if len(runs) >= 4:
-                kind = "success"  # keep every task finishable within the policy's caps
-            runs.append((minutes, kind))
-            if kind == "success":
-                break
-        out[tid] = runs
-    return out
-
-
-def lower_bound(tasks: dict[str, Task], runs: dict[str, list[tuple[float, str]]],
-                parallel: int) -> float:
-    work = {tid: sum(m for m, _ in rs) for tid, rs in runs.items()}
-    finish: dict[str, float] = {}
-    order = _topo(tasks)
-    for tid in order:
-        start = max((finish.get(d.depends_on_id, 0.0) for d in tasks[tid].dependencies
-                     if d.type == "blocks"), default=0.0)
-        finish[tid] = start + work.get(tid, 0.0)
-    return max(max(finish.values()), sum(work.values()) / parallel)
-
-
-def _topo(tasks: dict[str, Task]) -> list[str]:
-    indeg = {tid: 0 for tid in tasks}
-    waiters = defaultdict(list)
-    for t in tasks.values():
-        for d in t.dependencies:
-            if d.type == "blocks":
-                indeg[t.id] += 1
-                waiters[d.depends_on_id].append(t.id)
-    queue = [tid for tid, k in indeg.items() if k == 0]
-    out = []
-    while queue:
-        tid = queue.pop()
-        out.append(tid)
-        for w in waiters[tid]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                queue.append(w)
-    return out
-
-
-def simulate(tasks: dict[str, Task], runs: dict[str, list[tuple[float, str]]], parallel: int,
-             *, strategy: str) -> tuple[float, int]:
-    """Makespan (minutes) and attempts. strategy: `scheduler` (the real one) or `first` (the
-    seed's ready_tasks[0], in bd order, with the same number of slots)."""
-    config = dataclasses.replace(Config(), dispatch=dataclasses.replace(
-        DispatchConfig(), max_parallel=parallel, max_attempts=5, max_handoffs=5))
-    info = scheduler.GraphInfo.of(tasks)  # critical lengths of open tasks do not change as
-    # upstream tasks close (their chains are all still open), so once is enough here
-    blockers = {tid: {d.depends_on_id for d in t.dependencies if d.type == "blocks"}
-                for tid, t in tasks.items()}
-    waiters = defaultdict(list)
-    for tid, bs in blockers.items():
-        for b in bs:
-            waiters[b].append(tid)
-    order = {t.id: i for i, t in enumerate(graph.sort_tasks(tasks.values()))}
-    done: set[str] = {tid for tid in tasks if tid not in runs}  # containers need no run
-    # containers: close when children close; they block nothing here (blocks only on tasks)
-    ready = {tid for tid in runs if not (blockers[tid] - done)}
-    history: dict[str, list[AttemptRecord]] = defaultdict(list)
-    running: dict[str, float] = {}
-    events: list[tuple[float, str]] = []
-    now = 0.0
-    attempts = 0
-    while ready or running:
-        candidates = sorted((tasks[t] for t in ready), key=lambda t: order[t.id])
-        if strategy == "scheduler":
-            chosen = scheduler.schedule(candidates, running, info, config)
-        else:
-            chosen = candidates[:max(0, parallel - len(running))]
-        for t in chosen:
-            ready.discard(t.id)
-            n = len(history[t.id])
-            minutes, _ = runs[t.id][n]
-            running[t.id] = now + minutes
-            heapq.heappush(events, (now + minutes, t.id))
-        now, tid = heapq.heappop(events)
-        del running[tid]
-        attempts += 1
-        n = len(history[tid])
-        kind = runs[tid][n][1]
-        task = tasks[tid].evolve(status="closed" if kind == "success" else "in_progress")
-        d = policy.decide(task, history[tid], Outcome(kind), config)
-        history[tid].append(AttemptRecord(n + 1, kind, decision=d.action))
-        if d.action == policy.DONE:
-            done.add(tid)
-            for w in waiters[tid]:
-                if w in runs and not (blockers[w] - done) and w not in running:
-                    ready.add(w)
-        elif d.releases:
-            ready.add(tid)
-        else:
-            raise AssertionError(f"{tid}: escalated in the benchmark ({d.reason})")
-    return now, attempts
+import github_mode  # noqa: E402
+from simulation import Config, Drain, Task, draw_runs, lower_bound, make_dag, simulate  # noqa: E402
 
 
 def overhead(n: int) -> dict[str, float]:
@@ -248,13 +84,67 @@ def overhead(n: int) -> dict[str, float]:
             "coordinator_ms_per_task": 1000 * (elapsed - agent_s[0]) / n}
 
 
+def github_table(sizes: tuple[int, ...], seeds: int, per_run: tuple[float, ...],
+                 startup_share: float) -> None:
+    """The GitHub mode's designs next to the local coordinator, all P2 (issue 15)."""
+    print("| tasks | max_parallel | per run (start-up x 3 + plan + report) | local `run` | "
+          "local + per run on every run | barrier | refill (chosen) | report-claims | refill: "
+          f"rejected pushes per task, most tries (gave up after {github_mode.PUSH_TRIES}), "
+          "cancelled runs | sim s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    designs = github_mode.DESIGNS
+    for n, parallel, minutes in [(n, p, m) for n in sizes for p in (4, 16) for m in per_run]:
+        costs = github_mode.Costs.per_run(minutes, startup_share=startup_share)
+        local: list[float] = []
+        padded: list[float] = []
+        ratios: dict[str, list[float]] = {d: [] for d in designs}
+        rejected, tries, gave_up, cancelled = [], 0, 0, []
+        t0 = time.perf_counter()
+        for seed in range(seeds):
+            rng = random.Random(seed)
+            tasks = make_dag(n, rng, priorities=False)
+            runs = draw_runs(tasks, rng)
+            lb = lower_bound(tasks, runs, parallel)
+            local.append(simulate(tasks, runs, parallel, strategy="scheduler")[0] / lb)
+            # the issue's first estimate: no barrier, the run's cost added to every agent run
+            slower = {t: [(m + costs.total, k) for m, k in rs] for t, rs in runs.items()}
+            padded.append(simulate(tasks, slower, parallel, strategy="scheduler")[0] / lb)
+            for d in designs:
+                out = github_mode.drain(d, Drain(tasks, runs, parallel), costs)
+                ratios[d].append(out.makespan / lb)
+                if d == "refill":
+                    rejected.append(out.rejected / len(runs))
+                    tries = max(tries, out.most_tries)
+                    gave_up += out.gave_up
+                    cancelled.append(out.cancelled)
+        sim = (time.perf_counter() - t0) / seeds
+
+        def cell(xs: list[float]) -> str:
+            return f"{statistics.mean(xs):.3f} ({max(xs):.3f})"
+        print(f"| {len(runs)} | {parallel} | {minutes:g} min ({costs.startup:.3g} x 3 + "
+              f"{costs.plan:.3g} + {costs.report:.3g}) | {cell(local)} | {cell(padded)} | "
+              + " | ".join(cell(ratios[d]) for d in designs)
+              + f" | {statistics.mean(rejected):.2f}, {tries} ({gave_up}), "
+              f"{statistics.mean(cancelled):.1f}"
+              f" | {sim:.1f} |", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--github", action="store_true", help="only the GitHub mode's table")
+    ap.add_argument("--per-run", default="1,2,3", metavar="MINUTES,...",
+                    help="GitHub cost of a run (start-up of its three jobs, plan, report)")
+    ap.add_argument("--startup-share", type=float, default=0.75,
+                    help="the share of a run's cost that is its three jobs' start-ups")
     args = ap.parse_args()
     sizes = (200,) if args.quick else (200, 2000)
     seeds = 2 if args.quick else args.seeds
+    per_run = tuple(float(m) for m in args.per_run.split(","))
+    if args.github:
+        github_table(sizes, seeds, per_run, args.startup_share)
+        return 0
     print("| tasks | priorities | max_parallel | makespan / lower bound (mean, worst) | "
           "first-ready / lower bound (mean) | speed-up over the seed's sequential loop (mean) "
           "| sim s |")
@@ -280,6 +170,8 @@ def main() -> int:
             print(f"| {real_n} | {'random P1-P3' if prio else 'all P2'} | {parallel} | {statistics.mean(ratios):.3f}, {max(ratios):.3f} | "
                   f"{statistics.mean(firsts):.3f} | {statistics.mean(speedups):.2f}x | {sim:.1f} |",
                   flush=True)
+    print()
+    github_table(sizes, seeds, per_run, args.startup_share)
     for n in ((200,) if args.quick else (200, 1000)):
         o = overhead(n)
         print(f"\nno-op agent, {o['tasks']} tasks, JSONL store, max_parallel 1: "

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             bare.append(timed_in_fresh_interpreter("bare", repo))
             nogc.append(timed_in_fresh_interpreter("bare-nogc", repo))
             inproc.append(timed_in_fresh_interpreter("in-process", repo))
-            cmd.append(median_time(lambda: as_command(repo), 1))
+            cmd.append(median_time(lambda repo=repo: as_command(repo), 1))
         b, g, i, c = (statistics.median(x) for x in (bare, nogc, inproc, cmd))
         print(f"{n:>7} {n_ready:>6} {b:>8.3f} {g:>8.3f} {i:>10.3f} {i / b:>7.2f} {i / g:>8.2f} "
               f"{c:>10.3f} {c / b:>7.2f}", flush=True)

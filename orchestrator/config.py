@@ -6,6 +6,7 @@ docs/configuration.md documents the same keys.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 from orchestrator.errors import UserError
 
 CONFIG_NAME = ".orchestrator.yml"
+STOP_FILE = ".beads/STOP"  # the kill switch, in the repository root: nothing new starts
 
 
 def _opt(default: Any, *, choices: tuple[str, ...] | None = None, minimum: float | None = None) -> Any:
@@ -149,6 +151,11 @@ def _line(node: Any, key: str) -> int | None:
         return None
 
 
+def _as_yaml(value: Any) -> str:
+    """A value as the YAML that gave it: `true`, not Python's `True`."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
     if node is None:
         return cls()
@@ -166,16 +173,16 @@ def _build(cls: type, node: Any, where: str, prefix: str) -> Any:
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             if value is not None and not isinstance(value, dict):
-                raise UserError(f"{at}: {name} must be a mapping of keys, got {value!r}")
-            kwargs[key] = _build(hint, value, where, f"{name}.")
+                raise UserError(f"{at}: {name} must be a mapping of keys, got {_as_yaml(value)}")
+            kwargs[key] = _build(typing.cast(type, hint), value, where, f"{name}.")
             continue
         if not _type_ok(value, hint):
-            raise UserError(f"{at}: {name} must be {_describe(hint)}, got {value!r}")
+            raise UserError(f"{at}: {name} must be {_describe(hint)}, got {_as_yaml(value)}")
         meta = fields[key].metadata
         if meta.get("choices") and value not in meta["choices"]:
-            raise UserError(f"{at}: {name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+            raise UserError(f"{at}: {name} must be one of {', '.join(meta['choices'])}, got {_as_yaml(value)}")
         if meta.get("minimum") is not None and value is not None and value < meta["minimum"]:
-            raise UserError(f"{at}: {name} must be at least {meta['minimum']}, got {value!r}")
+            raise UserError(f"{at}: {name} must be at least {meta['minimum']}, got {_as_yaml(value)}")
         kwargs[key] = list(value) if isinstance(value, list) else value
     return cls(**kwargs)
 
@@ -201,6 +208,17 @@ def load_config(path: str | Path | None, *, required: bool = False) -> Config:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise UserError(f"{path}{line}: invalid YAML: {problem}") from None
     return _build(Config, data, str(path), "")
+
+
+def find_root(start: Path) -> Path:
+    """The repository root seen from `start`, found the way git finds it: the nearest of `start`
+    and its parents holding a `.git` (a directory, or a file in a worktree); `start` itself when
+    none does (a queue outside git). Plain file checks, no git process: every command runs this first."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
 
 
 def config_for_repo(repo: Path, explicit: str | None) -> Config:

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -26,6 +27,7 @@ from orchestrator.errors import UserError
 from orchestrator.fileio import locked
 
 BRANCH_PREFIX = "orchestrator/"
+ARCHIVE_PREFIX = "orchestrator-archive/"  # not under BRANCH_PREFIX: nothing treats these as live
 # Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
@@ -369,6 +371,30 @@ def _prune(repo: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
     return removed
 
 
+def archive_task_branch(repo: Path, task_id: str) -> str | None:
+    """Set the task's branch aside so its next attempt starts fresh from the working branch (a
+    restart after an escalation: rebasing the old branch would bring back what was escalated).
+    The worktree goes (uncommitted changes in it are discarded); the branch is renamed to
+    `orchestrator-archive/ID-N`, its work kept for a human. Returns the new name, None when the
+    task has no branch."""
+    repo = Path(repo)
+    branch = task_branch(task_id)
+    with _repo_lock(repo):
+        if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}", check=False).status:
+            return None
+        held = _checked_out_at(repo, branch)
+        if held is not None:
+            _remove(repo, TaskWorktree(task_id, held, branch, ""), keep_branch=True)
+        n = 1
+        while run_git(repo, "rev-parse", "-q", "--verify",
+                      f"refs/heads/{ARCHIVE_PREFIX}{task_id}-{n}", check=False).status == 0:
+            n += 1
+        archived = f"{ARCHIVE_PREFIX}{task_id}-{n}"
+        run_git(repo, "branch", "-m", branch, archived)
+        run_git(repo, "config", "--unset", _base_key(archived), check=False)
+        return archived
+
+
 # -- landing -------------------------------------------------------------------------------------
 
 def _checked_out_at(repo: Path, branch: str) -> Path | None:
@@ -404,9 +430,9 @@ def _rebase(repo: Path, wt: TaskWorktree, target: str) -> tuple[str | None, str]
                 raise UserError(f"{wt.branch}: rebase --abort left it at {after}, was {before}")
             what = ", ".join(files) if files else (done.stderr.strip().splitlines() or ["rebase failed"])[-1]
             # a merge driver that refused an input (a corrupt queue) says why: pass it on
-            driver = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
-                      if x.startswith("orchestrator: merge-driver:")]
-            why = f" ({driver[0]})" if driver else ""
+            refusals = [x.removeprefix("orchestrator: ") for x in (done.stderr + done.stdout).splitlines()
+                        if x.startswith("orchestrator: merge-driver:")]
+            why = f" ({refusals[0]})" if refusals else ""
             return None, f"conflict rebasing {wt.branch} onto {target[:12]}: {what}{why}"
         return _rev(where, "HEAD"), ""
     finally:
@@ -460,6 +486,13 @@ def _fast_forward(repo: Path, branch: str, old: str, new: str) -> str:
 def _commits(repo: Path, old: str, new: str) -> tuple[str, ...]:
     out = run_git(repo, "rev-list", "--reverse", f"{old}..{new}").stdout.split()
     return tuple(out)
+
+
+def branch_commits(repo: Path, wt: TaskWorktree) -> tuple[str, ...]:
+    """The commits on the task branch since it was made (oldest first); none when it is gone."""
+    if run_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{wt.branch}", check=False).status:
+        return ()
+    return _commits(repo, wt.base, wt.branch) if wt.base else ()
 
 
 def land_task_branch(repo: Path, wt: TaskWorktree, *, onto: str | None = None,
@@ -572,7 +605,7 @@ def write_task_patches(repo: Path, wt: TaskWorktree, out_dir: Path) -> list[Path
 
 # -- tamper check -------------------------------------------------------------------------------
 
-def _hooks_state(path: Path) -> dict[str, object]:
+def _hooks_state(path: Path) -> dict[str, Any]:
     hooks_dir = Path(run_git(path, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
                      .stdout.strip())
     files: dict[str, str] = {}

@@ -15,8 +15,7 @@ from orchestrator.cli import main
 from orchestrator.commands.logs import logs_show
 from orchestrator.tasks.history import read_history
 from orchestrator.tasks.jsonl import JsonlStore
-
-from support.agents import TASK_CMD_HELPER, claude_stream, write_script
+from support.agents import TASK_CMD_HELPER, claude_stream, default_sigint, write_script
 from support.repo import task_record, write_queue
 
 
@@ -193,7 +192,7 @@ while True:
     setup_repo(tmp_git_repo, script)
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "--repo", str(tmp_git_repo),
                              "agent", "--task", "t-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=default_sigint)
     while not started.exists() and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)

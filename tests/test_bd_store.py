@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from support.repo import FIXTURES, BdStub
 from orchestrator.config import BdConfig, Config
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.bd import BdStore
-from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.factory import open_store
+from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.store import NewTask, TaskChanges
+from support.repo import FIXTURES, BdStub
 
 A = ["bd", "--actor"]
 

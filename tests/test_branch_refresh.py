@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
-from support.repo import git, task_record
-from support.dispatch import history_of, make_agent, run_cli, setup_repo, tasks_of
-
 from orchestrator import gitops
 from orchestrator.config import config_for_repo
 from orchestrator.coordinator.local import Coordinator
 from orchestrator.coordinator.loop import run_loop
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.factory import open_store
+from support.dispatch import history_of, make_agent, run_cli, setup_repo, tasks_of
+from support.repo import git, task_record
 
 SUCCEED = '''
 commit(f"{task_id}.txt", f"{task_id} attempt {attempt}\\n")

@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from support.anthropic_api import (Reply, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long,
-                           text)
-from support.claude import (OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, claude_version,
-                         dummy_api_key)
+from support.anthropic_api import Reply, ScriptedAnthropicAPI, bash, overloaded, prompt_too_long, text
+from support.claude import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, claude_version, dummy_api_key
 from support.repo import task_record, write_queue
 
 

@@ -23,13 +23,12 @@ from typing import Any
 
 import pytest
 
-from support.anthropic_api import (Reply, Request, ScriptedAnthropicAPI, bash, hang, overloaded,
-                           prompt_too_long, text, unauthorized)
-from support.claude import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
-from support.repo import git, task_record, write_queue
 from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
+from support.anthropic_api import Reply, Request, ScriptedAnthropicAPI, bash, hang, overloaded, prompt_too_long, text, unauthorized
+from support.claude import OFFLINE_ENV, PINNED_VERSION, claude_binary, claude_env, dummy_api_key
+from support.repo import git, task_record, write_queue
 
 ORCHESTRATOR = Path(sys.executable).parent / "orchestrator"   # the installed console script
 TASK = "e2e-1"

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import (
-    BdConfig, Config, config_for_repo, iter_keys, load_config,
+    BdConfig,
+    Config,
+    config_for_repo,
+    iter_keys,
+    load_config,
 )
 from orchestrator.errors import UserError
 
@@ -64,16 +68,16 @@ def test_timeouts_take_fractions_of_a_minute(tmp_path: Path) -> None:
     ("store: jsonl\nagent:\n  modle: x\n",
      ":3: unknown key 'agent.modle' (known: profile, command, model, "),
     ("storage: bd\n", ":1: unknown key 'storage' (known: store, bd, jsonl, agent, dispatch, github"),
-    ("dispatch:\n  max_parallel: two\n", ":2: dispatch.max_parallel must be an integer, got 'two'"),
-    ("dispatch:\n  max_parallel: true\n", ":2: dispatch.max_parallel must be an integer, got True"),
+    ("dispatch:\n  max_parallel: two\n", ':2: dispatch.max_parallel must be an integer, got "two"'),
+    ("dispatch:\n  max_parallel: true\n", ":2: dispatch.max_parallel must be an integer, got true"),
     ("bd:\n  push: 1\n", ":2: bd.push must be true/false, got 1"),
-    ("store: sqlite\n", ":1: store must be one of auto, bd, jsonl, got 'sqlite'"),
-    ("agent:\n  command: [a, 1]\n", ":2: agent.command must be a list of strings or null, got ['a', 1]"),
-    ("agent:\n  budgets: high\n", ":2: agent.budgets must be a list of strings, got 'high'"),
+    ("store: sqlite\n", ':1: store must be one of auto, bd, jsonl, got "sqlite"'),
+    ("agent:\n  command: [a, 1]\n", ":2: agent.command must be a list of strings or null, got [\"a\", 1]"),
+    ("agent:\n  budgets: high\n", ':2: agent.budgets must be a list of strings, got "high"'),
     ("dispatch:\n  max_parallel: 0\n", ":2: dispatch.max_parallel must be at least 1, got 0"),
     ("agent:\n  timeout_minutes: 0\n", ":2: agent.timeout_minutes must be at least 0.05, got 0"),
-    ("agent:\n  idle_timeout_minutes: soon\n", ":2: agent.idle_timeout_minutes must be a number, got 'soon'"),
-    ("dispatch:\n  max_cost_usd: lots\n", ":2: dispatch.max_cost_usd must be a number or null, got 'lots'"),
+    ("agent:\n  idle_timeout_minutes: soon\n", ':2: agent.idle_timeout_minutes must be a number, got "soon"'),
+    ("dispatch:\n  max_cost_usd: lots\n", ':2: dispatch.max_cost_usd must be a number or null, got "lots"'),
     ("\n\nagent: 3\n", ":3: agent must be a mapping of keys, got 3"),
     ("store: [a\n", ":2: invalid YAML: expected ',' or ']'"),
     ("- a\n", ": the file must be a mapping of keys"),

@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support.repo import task_record, write_queue
-from support.dispatch import make_agent, run_cli, setup_repo
 
 from orchestrator.cli import main
 from orchestrator.tasks.history import MARKER, AttemptRecord, render
+from support.dispatch import make_agent, run_cli, setup_repo
+from support.repo import task_record, write_queue
 
 
 def cli(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -34,7 +34,14 @@ def test_show_hides_the_attempt_marker_but_json_and_store_keep_it(
     assert MARKER in stored["comments"][0]["text"]
 
 
-@pytest.mark.parametrize("command", [["run"], ["cycle"], ["plan"], ["cycle", "--dry-run"]])
+NEEDS_A_QUEUE = [["run"], ["cycle"], ["plan"], ["cycle", "--dry-run"], ["ready"], ["status"],
+                 ["status", "--json"], ["show", "t-1"], ["task", "show", "t-1"],
+                 ["task", "close", "t-1"], ["task", "update", "t-1", "--status", "open"],
+                 ["task", "dep", "add", "t-1", "t-2"], ["task", "comment", "t-1", "hi"],
+                 ["agent", "--task", "t-1"]]
+
+
+@pytest.mark.parametrize("command", NEEDS_A_QUEUE, ids=" ".join)
 def test_no_queue_is_an_error_naming_the_file_and_how_to_start(
         tmp_git_repo: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     # default config: profile claude, which is not installed here; the queue error comes first
@@ -47,10 +54,29 @@ def test_no_queue_is_an_error_naming_the_file_and_how_to_start(
     assert not (tmp_git_repo / ".beads" / "issues.jsonl").exists()
 
 
-def test_ready_and_status_stay_quiet_without_a_queue(
-        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(tmp_git_repo, capsys, "ready") == (0, "Nothing is ready.\n", "")
-    assert cli(tmp_git_repo, capsys, "status")[0] == 0
+def test_every_command_finds_the_repository_root_from_a_subdirectory(
+        tmp_git_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_git_repo
+    write_queue(repo, [task_record("t-1")])
+    (repo / ".orchestrator.yml").write_text("jsonl:\n  prefix: zz\n")
+    sub = repo / "src" / "deep"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    code, out, _ = cli_here(capsys, "ready")
+    assert code == 0 and "t-1" in out
+    code, out, _ = cli_here(capsys, "task", "create", "from below", "--silent")
+    assert code == 0 and out.startswith("zz-")  # the root's config, the root's queue
+    assert not (sub / ".beads").exists() and out.strip() in (repo / ".beads" / "issues.jsonl").read_text()
+    # --repo names any directory inside the repository, as `git -C` does
+    monkeypatch.chdir(repo.parent)
+    code, out, _ = cli(sub, capsys, "status", "--json")
+    assert code == 0 and json.loads(out)["summary"]["total_issues"] == 2
+
+
+def cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 SUCCEED = '''

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from support.repo import FIXTURES, task_record
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import READY_EXCLUDED_TYPES, Task, task_from_record
+from support.repo import FIXTURES, task_record
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator.commands.hook import HOOK_NAMES, find_tokens
+from orchestrator import githooks
+from orchestrator.commands.run_hook import find_tokens
+from orchestrator.githooks import HOOK_NAMES
 from support.repo import git, init_git_repo, task_record
 
-SHIMS = Path(__file__).parent.parent / "orchestrator" / "hooks"
+TEMPLATE = Path(__file__).parent.parent / "hooks" / "hook-tmpl"
 FAKE_TOKEN = "ghp_" + "x" * 36  # built at run time: nothing token-like is committed here
 
 
@@ -70,17 +72,17 @@ def commit(repo: Path, name: str, text: str, *, env: dict[str, str] | None = Non
 
 # -- the shims ------------------------------------------------------------------------------------
 
-def test_shipped_shims_are_posix_sh_and_identical_but_for_the_name() -> None:
+def test_one_template_makes_every_shim_differing_only_in_the_name() -> None:
+    template = githooks.template()
+    assert template == (TEMPLATE).read_text()  # the shipped file is the one in hooks/
     texts = {}
     for name in HOOK_NAMES:
-        path = SHIMS / name
-        assert os.access(path, os.X_OK), name
-        assert path.read_text().startswith("#!/bin/sh\n")
-        assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
-        texts[name] = path.read_text().replace(f"ORCHESTRATOR_HOOK={name}\n", "ORCHESTRATOR_HOOK=NAME\n") \
-            .replace(f"as {name}.orchestrator-prev", "as NAME.orchestrator-prev")
-        assert 'hook "$ORCHESTRATOR_HOOK" "$@"' in path.read_text()
-    assert len(set(texts.values())) == 1
+        text = githooks.shim(name)
+        assert text.startswith("#!/bin/sh\n") and f"ORCHESTRATOR_HOOK={name}\n" in text
+        assert subprocess.run(["sh", "-n"], input=text, text=True).returncode == 0
+        assert 'hook "$ORCHESTRATOR_HOOK" "$@"' in text
+        texts[name] = text.replace(f"ORCHESTRATOR_HOOK={name}\n", "ORCHESTRATOR_HOOK=''\n")
+    assert set(texts.values()) == {template.replace("INSTALL_PYTHON=''", f"INSTALL_PYTHON={sys.executable}")}
 
 
 # -- install / uninstall / status -----------------------------------------------------------------
@@ -215,7 +217,19 @@ def test_pre_commit_refuses_tokens_and_run_logs(hooked: Path) -> None:
     assert FAKE_TOKEN not in done.stderr
     git(hooked, "reset", "-q", "--hard")
     done = commit(hooked, "logs/run/20260529T100000Z_x-1/output.log", "agent output\n")
-    assert done.returncode == 1 and "logs/run/20260529T100000Z_x-1/output.log: a run log" in done.stderr
+    assert done.returncode == 1
+    assert "logs/run/20260529T100000Z_x-1/output.log: run logs are uploaded as artifacts" in done.stderr
+    git(hooked, "reset", "-q", "--hard")
+    # a whole logs/ directory staged is one line, not one per file
+    for i in range(40):
+        run = hooked / "logs" / "run" / f"20260529T1000{i:02d}Z_x-1"
+        run.mkdir(parents=True)
+        for name in ("output.log", "verbose.jsonl", "monitor.log"):
+            (run / name).write_text("x\n")
+    git(hooked, "add", "-f", "logs")
+    done = run_git(hooked, "commit", "-q", "-m", "logs")
+    assert done.returncode == 1 and "(and 119 more run log file(s))" in done.stderr
+    assert len(done.stderr.splitlines()) == 2  # the problem and "commit refused"
     git(hooked, "reset", "-q", "--hard")
     assert commit(hooked, "src/ok.py", "x = 1\n").returncode == 0
 
@@ -356,8 +370,7 @@ def test_upgrade_replaces_only_our_section(hooked: Path) -> None:
     assert orch(hooked, "hooks", "status").returncode == 1  # our section is outdated
     done = orch(hooked, "hooks", "install")
     assert "pre-commit: updated" in done.stdout
-    assert hook.read_text() == (SHIMS / "pre-commit").read_text().replace(
-        "INSTALL_PYTHON=''", f"INSTALL_PYTHON={sys.executable}") + bd_section
+    assert hook.read_text() == githooks.shim("pre-commit") + bd_section
     assert os.access(hook, os.X_OK)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from support.repo import FIXTURES, task_record
 from orchestrator.errors import UserError
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import Task
+from support.repo import FIXTURES, task_record
 
 
 def line(tid: str, **kw: object) -> bytes:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from support.repo import FIXTURES, task_record, write_queue
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.jsonl import JsonlStore, adaptive_length
 from orchestrator.tasks.store import NewTask, TaskChanges
+from support.repo import FIXTURES, task_record, write_queue
 
 CLOCK = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
 NOW = "2026-06-01T12:00:00Z"
@@ -64,7 +64,7 @@ def test_a_write_keeps_every_other_line_byte_for_byte_and_in_order(shop: Path) -
     store_at(shop).update(["shop-m2d"], TaskChanges(priority=0), actor="x")
     after = shop.read_bytes().splitlines()
     assert len(after) == len(before)
-    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b]
     assert changed == [2]  # shop-m2d is the third line; nothing else moved or changed
     rec = json.loads(after[2])
     assert rec["priority"] == 0 and rec["updated_at"] == NOW

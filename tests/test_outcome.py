@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from orchestrator.agents.outcome import (
-    OUTCOME_KINDS, Outcome, classify, new_blockers, outcome_from_dict, read_stream, sniff_format,
+    OUTCOME_KINDS,
+    Outcome,
+    classify,
+    new_blockers,
+    outcome_from_dict,
+    read_stream,
+    sniff_format,
 )
 from orchestrator.tasks.model import Task, task_from_record
-
 from support.repo import FIXTURES, task_record
 
 AGENT_FIXTURES = FIXTURES / "agents"
@@ -305,3 +310,10 @@ def test_text_agent_exit_0_after_an_api_failure(tail: str, subclass: str, retrya
     # an API word early in a long output (the agent's own work) is not a failure
     busy = "fixed the 401 Unauthorized handler\n" + "ran tests\n" * 30
     assert judge(busy, 0, fmt="text", after=OPEN).kind == "no_progress"
+
+
+def test_a_long_last_output_line_is_quoted_once_in_the_digest() -> None:
+    line = "the agent said " + "word " * 80  # longer than the detail keeps: it ends in "…"
+    facts = read_stream("text", f"starting\n{line}\n", "", 1)
+    digest = classify(facts, task_id="t-1", exit_code=1).digest
+    assert digest.count("the agent said") == 1 and "Its last message" not in digest

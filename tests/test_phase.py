@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from support.repo import task_record, write_queue
 from support.dispatch import run_cli, tasks_of
+from support.repo import task_record, write_queue
 
 
 def _repo(tmp_path: Path, records: list[dict]) -> Path:
@@ -49,7 +49,10 @@ def test_a_regression_command_that_does_not_parse_is_one_line(tmp_path: Path) ->
 def test_missing_plan_file_is_refused(tmp_path: Path) -> None:
     repo = _repo(tmp_path, [])
     done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "docs/nope.md")
-    assert done.returncode == 2 and "--plan docs/nope.md: no such file" in done.stderr
+    assert done.returncode == 2
+    assert f"--plan docs/nope.md: no such file in {repo.resolve()} (paths are relative" in done.stderr
+    done = run_cli(repo, "phase", "start", "--phase", "phase2", "--plan", "/nope.md")
+    assert done.returncode == 2 and done.stderr == "orchestrator: --plan /nope.md: no such file\n"
 
 
 def test_creates_the_bootstrap_task(tmp_path: Path) -> None:

@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents.profiles import (
-    CLAUDE_QUIET_ENV, build_launch, claude_budget, fill_template, is_budget_model, profile_for_task,
+    CLAUDE_QUIET_ENV,
+    build_launch,
+    claude_budget,
+    fill_template,
+    is_budget_model,
+    profile_for_task,
 )
 from orchestrator.config import AgentConfig, Config
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import task_from_record
-
 from support.repo import task_record
 
 

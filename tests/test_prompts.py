@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents.prompts import TEMPLATES, build_prompt, load_template
-from orchestrator.tasks.kinds import KINDS, task_kind
 from orchestrator.config import AgentConfig, Config
-from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.errors import UserError
+from orchestrator.tasks.history import AttemptRecord, render
+from orchestrator.tasks.kinds import KINDS, task_kind
 from orchestrator.tasks.model import Task, task_from_record
-
 from support.repo import task_record
 
 
@@ -105,8 +104,8 @@ def test_every_queue_command_in_every_prompt_runs_against_the_jsonl_store(tmp_gi
     import subprocess
     import sys
 
-    from support.repo import write_queue
     from orchestrator.tasks.jsonl import JsonlStore
+    from support.repo import write_queue
 
     write_queue(tmp_git_repo, [task_record("f-1", title="Feature: upload", issue_type="feature"),
                                task_record("t-1", title="Upload endpoint", parent="f-1"),

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from support.repo import FIXTURES, task_record, write_queue
 from orchestrator.cli import main
+from support.repo import FIXTURES, task_record, write_queue
 
 
 @pytest.fixture
@@ -61,9 +61,11 @@ def test_ready_table_and_empty(repo: Path, tmp_path: Path, capsys: pytest.Captur
 def test_status_json_has_bds_stats_shape(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(repo, capsys, "status", "--json")
     got, expected = json.loads(out), recorded("stats.json")
-    assert code == 0 and list(got) == list(expected) and sorted(got["summary"]) == list(expected["summary"])
+    assert code == 0 and sorted(got["summary"]) == list(expected["summary"])
     got["summary"]["average_lead_time_hours"] = 0  # computed here; Dolt-era bd reports 0
-    assert got == expected
+    assert got["summary"] == expected["summary"] and got["schema_version"] == expected["schema_version"]
+    # ours besides bd's: one count per status column (they add up), and the kill switch
+    assert sum(got["columns"].values()) == got["summary"]["total_issues"] and got["stopped"] is False
     code, out, _ = run(repo, capsys, "status")
     assert "Blocked:" in out and "shop-t7w  shop-4kx    Deploy checkout v2 to staging" in out
 

@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 
-from support.dispatch import history_of, make_agent, setup_repo, tasks_of
-from support.repo import git, task_record
-
 from orchestrator import gitops, runlog
 from orchestrator.agents.outcome import Outcome
 from orchestrator.agents.session import task_command
@@ -24,13 +21,21 @@ from orchestrator.coordinator.apply import apply_results
 from orchestrator.coordinator.local import Coordinator
 from orchestrator.coordinator.planning import plan_cycle
 from orchestrator.coordinator.results import (
-    RESULT_VERSION, Commits, DepAdded, NewComment, ResultRecord, TaskEffects, read_result,
+    RESULT_VERSION,
+    Commits,
+    DepAdded,
+    NewComment,
+    ResultRecord,
+    TaskEffects,
+    read_result,
 )
 from orchestrator.dispatch.policy import LoopState
 from orchestrator.errors import UserError
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.factory import open_store
 from orchestrator.tasks.model import Task
+from support.dispatch import history_of, make_agent, setup_repo, tasks_of
+from support.repo import git, task_record
 
 AGENT = '''
 new = task("create", "Follow-up found while working", "--silent").strip()

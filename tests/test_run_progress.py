@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from support.repo import task_record
 from orchestrator.commands.run import Progress
 from orchestrator.tasks.model import task_from_record
+from support.repo import task_record
 
 
 def _coord() -> SimpleNamespace:

@@ -12,7 +12,6 @@ from pathlib import Path
 from orchestrator import runlog
 from orchestrator.agents.runner import run_agent_process
 from orchestrator.commands.logs import list_runs, read_run
-
 from support.agents import write_script
 
 

@@ -11,11 +11,14 @@ import pytest
 
 from orchestrator.agents.outcome import classify, read_stream
 from orchestrator.agents.runner import (
-    CappedLog, ProcessResult, Scrubber, run_agent_process, secret_values,
+    CappedLog,
+    ProcessResult,
+    Scrubber,
+    run_agent_process,
+    secret_values,
 )
 from orchestrator.errors import UserError
 from orchestrator.process import group_members
-
 from support.agents import claude_stream, pid_alive, write_script
 
 

@@ -6,16 +6,16 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.repo import task_record
 from orchestrator.config import Config, DispatchConfig
 from orchestrator.dispatch import scheduler
-from orchestrator.tasks.kinds import task_kind
-from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.dispatch.plan import make_plan, render_plan
 from orchestrator.dispatch.policy import LoopState
 from orchestrator.forge.status import mermaid, render_status
 from orchestrator.tasks import graph
+from orchestrator.tasks.history import AttemptRecord, render
+from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Comment, Task, task_from_record
+from support.repo import task_record
 
 
 def queue(*records: dict) -> dict[str, Task]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.agents.runner import Scrubber
-from orchestrator.commands.hook import find_tokens
+from orchestrator.commands.run_hook import find_tokens
 from orchestrator.secrets import SHAPES, find_secrets, scrub
 
 # built at run time: nothing in the repository looks like a real token

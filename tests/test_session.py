@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents.session import (
-    AgentRun, budget_for_attempt, run_from_dict, run_task_agent,
+    AgentRun,
+    budget_for_attempt,
+    run_from_dict,
+    run_task_agent,
 )
 from orchestrator.config import AgentConfig, Config
-from orchestrator.tasks.history import AttemptRecord
 from orchestrator.errors import UserError
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.jsonl import JsonlStore
-
 from support.agents import TASK_CMD_HELPER, claude_stream, write_script
 from support.repo import git, task_record, write_queue
 

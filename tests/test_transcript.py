@@ -6,7 +6,6 @@ import json
 import pytest
 
 from orchestrator.agents.transcript import render, render_line
-
 from support.repo import FIXTURES
 
 AGENT_FIXTURES = FIXTURES / "agents"

@@ -99,6 +99,13 @@ def _ctx(text: str, extra: Sequence[str] = ()) -> bool:
     return any(re.search(p, text or "", re.MULTILINE | re.IGNORECASE) for p in extra)
 
 
+def _quotes(text: str, line: str) -> bool:
+    """Whether `text` already shows `line`, perhaps cut short by _one_line or re-spaced: its
+    first words are enough (a digest that quotes the same output line twice reads as noise)."""
+    probe = " ".join(line.split())[:80].rstrip(".!?… ")
+    return bool(probe) and probe in " ".join((text or "").split())
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -244,8 +251,8 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
     base.update(terminal=True, cost_usd=cost, input_tokens=tin, output_tokens=tout,
                 num_turns=_int(r.get("num_turns")),
                 permission_denials=len(r.get("permission_denials") or []))
-    sub, reason = r.get("subtype"), r.get("terminal_reason")
-    text = r.get("result") if isinstance(r.get("result"), str) else ""
+    sub, reason = str(r.get("subtype") or ""), str(r.get("terminal_reason") or "")
+    text: str = r["result"] if isinstance(r.get("result"), str) else ""
     errors = " | ".join(str(x) for x in r.get("errors") or [])
     if sub == "error_max_turns" or reason == "max_turns":
         return StreamFacts(verdict="max_turns", detail=_one_line(errors or text or "max turns"), **base)
@@ -259,7 +266,8 @@ def _read_claude(events: list[dict[str, Any]], stderr: str, exit_code: int | Non
         return StreamFacts(verdict="context_exhausted", subclass=str(reason or ""),
                            detail=_one_line(text or errors or "prompt too long"), **base)
     if r.get("is_error") or sub != "success":
-        last = next((e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
+        last: dict[str, Any] = next(
+            (e for e in reversed(events) if e.get("type") == "assistant" and e.get("error")), {})
         status = r.get("api_error_status", last.get("api_error_status"))
         subc, retry = _api_error_subclass(status, last.get("error"), f"{text} {errors}")
         if sub == "error_during_execution" and subc == "api" and status is None:
@@ -535,7 +543,7 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
         if what:
             parts.append(what if what.endswith((".", "!", "?", "…")) else what + ".")
         last = facts.last_message
-        if last and last not in what and (not facts.detail or last not in facts.detail):
+        if last and not _quotes(what, last) and not _quotes(facts.detail, last):
             parts.append(f"Its last message: {last}" + ("" if last.endswith((".", "!", "?", "…")) else "."))
         if judge_queue and closed and kind != "success":
             parts.append("The task was closed during the run.")

@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 
 from orchestrator.config import Config
-from orchestrator.tasks.history import MARKER, AttemptRecord
-from orchestrator.tasks.kinds import KINDS, task_kind
 from orchestrator.errors import UserError
+from orchestrator.tasks.history import MARKER, AttemptRecord
+from orchestrator.tasks.kinds import KINDS
 from orchestrator.tasks.model import BLOCKING_EDGES, Task
 
 TEMPLATES = {

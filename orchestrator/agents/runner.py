@@ -10,10 +10,8 @@ last part are kept, so the final `result` event still reaches the classifier.
 """
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import signal
 import subprocess
 import threading
 import time

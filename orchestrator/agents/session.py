@@ -27,12 +27,13 @@ from orchestrator.agents.profiles import build_launch, profile_for_task
 from orchestrator.agents.prompts import build_prompt
 from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
 from orchestrator.config import Config
-from orchestrator.tasks.history import AttemptRecord
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
+from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Task, now_rfc3339
 from orchestrator.tasks.store import TaskStore
+
 
 @dataclass(frozen=True)
 class AgentRun:

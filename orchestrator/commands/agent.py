@@ -16,8 +16,8 @@ from pathlib import Path
 from orchestrator.agents.session import AgentRun, run_task_agent, run_to_dict, task_command
 from orchestrator.config import Config
 from orchestrator.dispatch.policy import since_last_reset
-from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.errors import UserError
+from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskChanges, TaskStore
 

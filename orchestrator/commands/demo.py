@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import process
@@ -88,7 +89,7 @@ def create_demo_repo(repo: Path) -> None:
     _git(repo, "commit", "-q", "-m", "demo: a small phase to drain")
 
 
-def demo(directory: str | None) -> int:
+def demo(directory: str | None, *, cli: Callable[[list[str]], int]) -> int:
     repo = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     repo = repo.resolve()
     create_demo_repo(repo)
@@ -97,16 +98,14 @@ def demo(directory: str | None) -> int:
           "with tasks and E2E checks, a regression task); agent: scripted "
           "(python -m orchestrator.demo_agent)")
     print("A.1 fails on its first try; B.1 runs out of context on its first try.\n", flush=True)
-    from orchestrator.cli import main
-    code = main(["--repo", str(repo), "run"])
+    code = cli(["--repo", str(repo), "run"])
     print()
     _git(repo, "add", "-A", ".beads")
     _git(repo, "commit", "-q", "-m", "demo: final queue state", check=False)  # may be clean
     print("final queue:", flush=True)
-    main(["--repo", str(repo), "status"])
-    from orchestrator.config import config_for_repo as _cfg
+    cli(["--repo", str(repo), "status"])
     from orchestrator.tasks.history import read_history
-    tasks = open_store(repo, _cfg(repo, None)).all()
+    tasks = open_store(repo, config_for_repo(repo, None)).all()
     print("\nattempt history recorded on the tasks (comments; `orchestrator show ID`):")
     for tid in ("demo-2.2", "demo-3.2"):
         for r in read_history(tasks[tid]):

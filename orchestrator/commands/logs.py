@@ -1,7 +1,7 @@
 """`orchestrator logs list|show`: the agent runs under logs/run/ (the seed's Log Management).
 
 `list` shows recent runs with their outcome; `show RUN|TASK` prints a readable transcript of a
-run's verbose.jsonl (a task ID picks its latest run), `--follow` keeps printing while it runs.
+run's transcript (output.log, with the agent's stderr lines; a task ID picks its latest run), `--follow` keeps printing while it runs.
 """
 from __future__ import annotations
 
@@ -108,13 +108,24 @@ def find_run(root: Path, ref: str) -> Path:
     raise UserError(f"no run or task {ref!r} in {root}")
 
 
+def _render(raw: bytes, rendered: bool, fmt: str) -> tuple[list[str], str]:
+    text = raw.decode("utf-8", "replace")
+    if rendered:
+        return [text.rstrip("\r")], fmt
+    return render_line(text, fmt)
+
+
 def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int:
     path = find_run(root, ref)
     info = read_run(path)
     if info is not None:
         print(f"== {info.run}: task {info.task_id}, attempt {info.attempt or '?'}, "
               f"profile {info.profile or '?'}" + (f", budget {info.budget}" if info.budget else ""))
-    verbose = path / "verbose.jsonl"
+    # output.log is the transcript the runner rendered, with the agent's stderr lines in the
+    # order they came; verbose.jsonl (stdout only) is rendered here for a run without one
+    transcript = path / "output.log"
+    rendered = transcript.exists()
+    verbose = transcript if rendered else path / "verbose.jsonl"
     fmt = "auto"
     offset = 0
     pending = b""
@@ -135,14 +146,14 @@ def logs_show(root: Path, ref: str, *, follow: bool, poll_s: float = 0.5) -> int
             pending += data
             *complete, pending = pending.split(b"\n")
             for raw in complete:
-                lines, fmt = render_line(raw.decode("utf-8", "replace"), fmt)
+                lines, fmt = _render(raw, rendered, fmt)
                 for line in lines:
                     print(line, flush=True)
         if not follow or done:
             break
         time.sleep(poll_s)
     if pending.strip():
-        lines, fmt = render_line(pending.decode("utf-8", "replace"), fmt)
+        lines, fmt = _render(pending, rendered, fmt)
         for line in lines:
             print(line)
     info = read_run(path)

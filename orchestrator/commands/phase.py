@@ -45,7 +45,8 @@ def phase_start(store: TaskStore, *, repo: Path, phase: str, plan: str, tests: s
         raise UserError(f"--phase {phase!r}: a phase name is one word, e.g. phase2")
     for flag, path in (("--plan", plan), ("--tests", tests)):
         if path and not (repo / path).is_file():
-            raise UserError(f"{flag} {path}: no such file in {repo}")
+            where = "" if Path(path).is_absolute() else f" in {repo.resolve()} (paths are relative to the repository root)"
+            raise UserError(f"{flag} {path}: no such file{where}")
     tasks = store.all()
     label = f"phase:{phase}"
     if any(label in t.labels for t in tasks.values()):

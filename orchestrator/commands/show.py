@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.tasks.history import MARKER
 from orchestrator.tasks import shapes
+from orchestrator.tasks.history import MARKER
 from orchestrator.tasks.model import Task
 from orchestrator.tasks.store import TaskStore
 

@@ -1,25 +1,36 @@
-"""`orchestrator status`: queue counts (bd stats keys), what is running, what is blocked."""
+"""`orchestrator status`: queue counts by status, phases, the kill switch, what is running,
+escalated and blocked."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from orchestrator.forge.status import COLUMNS, phase_progress, shown_columns, status_columns
 from orchestrator.tasks import graph, shapes
 from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskStore
 from orchestrator.tasks.table import table, task_table
 
 
-def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-human") -> int:
+def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-human",
+           stop_file: Path | None = None) -> int:
     """`escalation_label`: config `github.escalation_label`, what the coordinator puts on a
-    task it escalates."""
+    task it escalates. `stop_file`: the kill switch, reported when it is engaged.
+
+    The JSON is bd stats' `summary` (bd's keys and arithmetic, which do not add up) plus
+    `columns`, one count per column of the table, which do."""
     tasks = store.all()
     summary = graph.stats(tasks)
+    counts = status_columns(tasks, escalation_label=escalation_label)
+    stopped = stop_file is not None and stop_file.exists()
     if as_json:
-        print(shapes.dumps(shapes.as_object({"summary": summary})))
+        print(shapes.dumps(shapes.as_object({"summary": summary, "columns": counts,
+                                             "stopped": stopped})))
         return 0
-    print(table(("TOTAL", "OPEN", "READY", "IN PROGRESS", "BLOCKED", "CLOSED"),
-                [(summary["total_issues"], summary["open_issues"], summary["ready_issues"],
-                  summary["in_progress_issues"], summary["blocked_issues"],
-                  summary["closed_issues"])]))
-    from orchestrator.forge.status import phase_progress
+    shown = shown_columns(counts)
+    print(table(("TOTAL", *(COLUMNS[c].upper() for c in shown)),
+                [(len(tasks), *(counts[c] for c in shown))]))
+    if stopped:
+        print(f"\nStopped: {stop_file} exists, so nothing new starts (remove it to resume).")
     phases = phase_progress(tasks)
     if phases:
         print("\nPhases:")
@@ -32,7 +43,8 @@ def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-hu
     waiting = [t for t in tasks.values()
                if escalation_label in t.labels and t.status != Status.CLOSED]
     if waiting:
-        print("\nWaiting for a human (resume with `orchestrator task update ID --status open`):")
+        print("\nWaiting for a human (resume with `orchestrator task update ID --status open`, "
+              "add `--reset-branch` to start over):")
         print(task_table(graph.sort_tasks(waiting)))
     blocked = graph.blocked_by(tasks)
     if blocked:

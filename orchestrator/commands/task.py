@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from orchestrator.commands.show import show
 from orchestrator.errors import UserError
@@ -41,17 +42,31 @@ def task_close(store: TaskStore, ids: Sequence[str], *, reason: str, force: bool
 
 
 def task_update(store: TaskStore, ids: Sequence[str], changes: TaskChanges, *, claim: bool,
-                actor: str, as_json: bool) -> int:
+                actor: str, as_json: bool, reset_branch_in: Path | None = None) -> int:
+    """`reset_branch_in`: the repository whose task branches (`--reset-branch`) are archived
+    after the update, so a reopened task starts over instead of rebasing what was escalated."""
     updated = []
     if claim:
         updated = [store.claim(tid, actor=actor) for tid in ids]
     if changes != TaskChanges() or not claim:
         updated = store.update(ids, changes, actor=actor)
+    notes = []  # on stderr: --json output stays bd's shape
+    if reset_branch_in is not None:
+        # here, not at the top: agents run `orchestrator task` often, and GitPython (gitops)
+        # would double its start-up time for the one option that needs git
+        from orchestrator import gitops
+        for t in updated:
+            branch = gitops.task_branch(t.id)
+            archived = gitops.archive_task_branch(reset_branch_in, t.id)
+            notes.append(f"{t.id}: branch {branch} archived as {archived}; the next attempt starts "
+                         "from the working branch" if archived else f"{t.id}: no branch {branch} to reset")
     if as_json:
         print(shapes.dumps([shapes.issue(t) for t in updated]))
     else:
         for t in updated:
             print(f"Updated {t.id}: {t.status}" + (f" ({t.assignee})" if t.assignee else ""))
+    for note in notes:
+        print(note, file=sys.stderr)
     return 0
 
 

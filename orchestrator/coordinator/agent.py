@@ -99,7 +99,7 @@ def _seal_worktree(repo: Path, wt: gitops.TaskWorktree, launch: Launch, outcome:
     if tampered:
         outcome = dataclasses.replace(outcome, kind="error", subclass="tamper", retryable=False,
                                       digest="The agent changed protected paths: "
-                                      + ", ".join(tampered))
+                                      + ", ".join(tampered) + ".")
     elif refused:
         outcome = dataclasses.replace(outcome, kind="error", subclass="hook", retryable=True,
                                       digest="A git hook refused the work the agent left "

@@ -21,6 +21,7 @@ from orchestrator.coordinator.results import ResultRecord, TaskEffects
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import attempt_history
 from orchestrator.errors import UserError
+from orchestrator.forge.status import resume_hint
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.model import Status, Task, now_rfc3339
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
@@ -123,7 +124,7 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
             gitops.remove_task_worktree(ports.repo, wt, keep_branch=True)
     record = AttemptRecord(
         attempt=decision.attempt, kind=outcome.kind, subclass=outcome.subclass,
-        budget=result.budget, digest=_digest(result, wt, note, action, decision),
+        budget=result.budget, digest=_digest(ports.repo, result, wt, note, action, decision),
         log_dir=result.log_dir, at=result.started_at or now_rfc3339(), decision=action,
         cost_usd=outcome.cost_usd)
     store.comment(task_id, render(record), author=ports.actor)
@@ -134,15 +135,16 @@ def apply_result(ports: Ports, result: ResultRecord) -> Applied:
     return applied
 
 
-def _digest(result: ResultRecord, wt: gitops.TaskWorktree | None, note: str, action: str,
-            decision: policy.Decision) -> str:
+def _digest(repo: Path, result: ResultRecord, wt: gitops.TaskWorktree | None, note: str,
+            action: str, decision: policy.Decision) -> str:
     digest = result.outcome.digest or ""
     if result.commits.update.startswith("kept "):
         digest = (digest + " The attempt ran on its earlier branch, not rebased onto the "
                   f"current tip ({result.commits.update}).").strip()
     if note:
         digest = (digest + " " + note).strip()
-    if wt is not None and (action == policy.ESCALATE or decision.releases):
+    if wt is not None and (action == policy.ESCALATE or decision.releases) \
+            and gitops.branch_commits(repo, wt):  # not a branch with nothing on it
         digest = (digest + f" Work so far is on branch {wt.branch}.").strip()
     return digest
 
@@ -185,5 +187,5 @@ def report_applied(ports: Ports, a: Applied, outcome: Outcome) -> None:
             msg.append(a.record.digest)
         if a.record.log_dir:
             msg.append(f"Logs: {a.record.log_dir}")
-        msg.append(f"Resume with: orchestrator task update {a.task_id} --status open")
+        msg.append(resume_hint(a.task_id, start_over=outcome.subclass == "tamper"))
         ports.forge.alert(a.task_id, "\n".join(msg))

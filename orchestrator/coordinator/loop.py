@@ -4,6 +4,7 @@ turn of it), its summary, and the exit codes below (described for users in docs/
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import threading
@@ -142,11 +143,14 @@ def run_loop(coord: Coordinator, *, once: bool = False,
         terminated = isinstance(e, Terminated)
         coord._event(f"{'terminated' if terminated else 'interrupted'}: stopping running agents "
                      "and releasing their claims")
-        coord.interrupt()
+        stopped = coord.interrupt()
         coord.report()
+        # the cycle under way and the runs it stopped count: "0 cycle(s)" after agents ran misled
+        if stopped:
+            state = dataclasses.replace(state, cycles=state.cycles + 1)
         return _summary(coord, EXIT_TERMINATED if terminated else EXIT_INTERRUPTED,
-                        "terminated" if terminated else "interrupted", state, attempts, closed,
-                        escalated, started)
+                        "terminated" if terminated else "interrupted", state,
+                        attempts + len(stopped), closed, escalated, started)
     except BaseException:
         for r in coord.running.values():
             r.stop.set()
@@ -182,7 +186,8 @@ def _summary(coord: Coordinator, code: int, reason: str, state: policy.LoopState
 def summary_lines(s: RunSummary) -> list[str]:
     status = _STATUS.get(s.exit_code, str(s.exit_code))
     counts = ", ".join(f"{s.decisions[d]} {d}" for d in policy.RECORDED if s.decisions.get(d))
-    lines = [f"summary: {status} ({s.reason}); {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
+    why = f" ({s.reason})" if s.reason and s.reason != status else ""
+    lines = [f"summary: {status}{why}; {s.cycles} cycle(s), {s.elapsed_s:.1f}s",
              f"  {s.attempts} agent run(s)" + (f": {counts}" if counts else "")
              + (f"; {len(s.containers_closed)} epic(s)/feature(s) closed with their children"
                 if s.containers_closed else "")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from orchestrator import runlog
+from orchestrator.config import STOP_FILE
 from orchestrator.coordinator.ports import Ports
 from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import Launch, Plan, make_plan
@@ -24,8 +25,6 @@ from orchestrator.process import stop_group
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.model import Status, Task, now_rfc3339, parse_time
 from orchestrator.tasks.store import TaskChanges
-
-STOP_FILE = ".beads/STOP"   # a human's "launch nothing more"
 
 
 @dataclass(frozen=True)

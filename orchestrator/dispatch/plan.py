@@ -10,10 +10,10 @@ from typing import Any
 
 from orchestrator.config import Config
 from orchestrator.dispatch import policy, scheduler
-from orchestrator.tasks.kinds import task_kind
-from orchestrator.tasks.history import AttemptRecord, read_history, render
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
+from orchestrator.tasks.history import AttemptRecord, read_history, render
+from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Comment, Status, Task
 
 

@@ -17,6 +17,7 @@ Choices (documented in docs/configuration.md as well):
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -29,7 +30,11 @@ from orchestrator.config import BdConfig
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
-    BLOCKS, Comment, RecordError, Task, task_from_record,
+    BLOCKS,
+    Comment,
+    RecordError,
+    Task,
+    task_from_record,
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
 
@@ -109,7 +114,7 @@ class BdStore:
         return self._tasks(self._json(args), "bd list")
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
-              limit: int = 0) -> list[Task]:
+              limit: int = 0) -> builtins.list[Task]:
         args = ["ready", "--json", "--limit", str(limit), "--sort", sort]
         if filter.only_type is not None:
             args += ["--type", filter.only_type]
@@ -133,7 +138,7 @@ class BdStore:
             args.append("--include-ephemeral")
         return self._tasks(self._json(args), "bd ready")
 
-    def show(self, ids: Sequence[str]) -> list[Task]:
+    def show(self, ids: Sequence[str]) -> builtins.list[Task]:
         if not ids:
             return []
         # bd <= 1.0.4 always included comments; 1.0.5 needs --include-comments
@@ -161,7 +166,7 @@ class BdStore:
         (task,) = self._tasks(self._json(args, actor=actor), "bd create")
         return task
 
-    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> list[Task]:
+    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> builtins.list[Task]:
         args = ["update", *ids, "--json"]
         for flag, value in (("--status", changes.status), ("--title", changes.title),
                             ("--description", changes.description), ("--design", changes.design),

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from orchestrator.tasks.model import (
-    BLOCKING_EDGES, BLOCKS, PARENT_CHILD, READY_EXCLUDED_TYPES, WAITS_FOR, Status, Task,
+    BLOCKING_EDGES,
+    BLOCKS,
+    PARENT_CHILD,
+    READY_EXCLUDED_TYPES,
+    WAITS_FOR,
+    Status,
+    Task,
     parse_time,
 )
 

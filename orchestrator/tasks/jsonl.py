@@ -7,6 +7,7 @@ are written back byte for byte; new tasks are appended.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import gc
 import hashlib
@@ -20,14 +21,28 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import ClaimRefused, UserError
 from orchestrator.fileio import locked, write_atomic
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.model import (
-    BLOCKING_EDGES, BLOCKS, COUNT_KEYS, PARENT_CHILD, WELL_KNOWN_DEP_TYPES, Comment, Dependency,
-    RecordError, Status, Task, dumps, normalize_type, now_rfc3339, task_from_record, to_record,
+    BLOCKING_EDGES,
+    BLOCKS,
+    COUNT_KEYS,
+    PARENT_CHILD,
+    WELL_KNOWN_DEP_TYPES,
+    Comment,
+    Dependency,
+    RecordError,
+    Status,
+    Task,
+    dumps,
+    normalize_type,
+    now_rfc3339,
+    task_from_record,
+    to_record,
 )
 from orchestrator.tasks.store import CloseResult, NewTask, TaskChanges
 
@@ -119,7 +134,7 @@ def _parse(path: Path, data: bytes) -> _State:
         text = text.rstrip("\r")
         try:
             rec = json.loads(text)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             raise _fail(path, lineno, f"malformed JSON: {e.msg} at column {e.colno}"
                               f"{_id_hint(text.encode())}") from None
         if isinstance(rec, dict) and rec.get("_type", "issue") != "issue":
@@ -258,12 +273,12 @@ class JsonlStore:
                             issue_type=issue_type, parent=parent)
 
     def ready(self, filter: ReadyFilter = ReadyFilter(), *, sort: str = "priority",
-              limit: int = 0) -> list[Task]:
+              limit: int = 0) -> builtins.list[Task]:
         with _gc_paused():  # readiness allocates per task too (see _gc_paused)
             return graph.ready(self._snapshot(), now=self._clock(), filter=filter, sort=sort,
                                limit=limit)
 
-    def show(self, ids: Sequence[str]) -> list[Task]:
+    def show(self, ids: Sequence[str]) -> builtins.list[Task]:
         tasks = self.all()
         missing = [i for i in ids if i not in tasks]
         if missing:
@@ -405,13 +420,13 @@ class JsonlStore:
         used = [int(m.group(1)) for t in state.tasks if (m := pattern.match(t))]
         return f"{parent_id}.{max(used, default=0) + 1}"
 
-    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> list[Task]:
+    def update(self, ids: Sequence[str], changes: TaskChanges, *, actor: str) -> builtins.list[Task]:
         out = []
         with self._transaction() as state:
             now = self._now()
             for tid in ids:
                 task = self._get(state, tid)
-                fields: dict[str, object] = {}
+                fields: dict[str, Any] = {}
                 for name in ("title", "description", "design", "acceptance_criteria",
                              "notes", "assignee", "priority"):
                     value = getattr(changes, name)
@@ -435,7 +450,7 @@ class JsonlStore:
 
     @staticmethod
     def _status_fields(task: Task, status: str, now: str) -> dict[str, object]:
-        fields: dict[str, object] = {"status": status}
+        fields: dict[str, Any] = {"status": status}
         if status == Status.IN_PROGRESS and not task.started_at:
             fields["started_at"] = now
         if status == Status.CLOSED:
@@ -491,7 +506,7 @@ class JsonlStore:
         return CloseResult(tuple(closed), tuple(refused), tuple(missing), tuple(already))
 
     @staticmethod
-    def _close_refusal(state: _State, task: Task, kids: dict[str, list[str]]) -> str | None:
+    def _close_refusal(state: _State, task: Task, kids: dict[str, builtins.list[str]]) -> str | None:
         if task.status == Status.PINNED or task.pinned:
             return "task is pinned"
         open_blockers = [d.depends_on_id for d in task.dependencies

@@ -30,7 +30,15 @@ from typing import Any
 from orchestrator.tasks import graph
 from orchestrator.tasks.jsonl import parse
 from orchestrator.tasks.model import (
-    COUNT_KEYS, PARENT_CHILD, Status, Task, dumps, parse_time, place_keys, task_from_record, to_record,
+    COUNT_KEYS,
+    PARENT_CHILD,
+    Status,
+    Task,
+    dumps,
+    parse_time,
+    place_keys,
+    task_from_record,
+    to_record,
 )
 
 OURS, THEIRS = "ours", "theirs"

@@ -6,18 +6,18 @@ from collections.abc import Iterable, Sequence
 from orchestrator.tasks.model import Task
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, max_width: int = 72) -> str:
-    rows = [[str(c) for c in r] for r in rows]
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_width: int = 72) -> str:
+    cells = [[str(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
-    for r in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, r)]
+    for r in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=False)]
     widths[-1] = min(widths[-1], max_width)
 
-    def fmt(cells: Sequence[str]) -> str:
-        last = cells[-1] if len(cells[-1]) <= widths[-1] else cells[-1][: widths[-1] - 1] + "…"
-        return "  ".join([*(c.ljust(w) for c, w in zip(cells[:-1], widths)), last]).rstrip()
+    def fmt(row: Sequence[str]) -> str:
+        last = row[-1] if len(row[-1]) <= widths[-1] else row[-1][: widths[-1] - 1] + "…"
+        return "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)), last]).rstrip()
 
-    return "\n".join([fmt(headers), *(fmt(r) for r in rows)])
+    return "\n".join([fmt(headers), *(fmt(r) for r in cells)])
 
 
 def task_table(tasks: Iterable[Task]) -> str:

@@ -72,3 +72,11 @@ def pid_alive(pid: int) -> bool:
             return False
         return True
     return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+def default_sigint() -> None:
+    """Popen preexec_fn for a child a test will Ctrl-C: a shell that starts pytest in the
+    background ignores SIGINT, the child inherits that, and Python then never raises
+    KeyboardInterrupt; the test would wait out its timeout instead."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from support.repo import git, write_queue
-
 from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import Task
+from support.repo import git, write_queue
 
 # An agent script gets: task id, attempt, budget; ORCHESTRATOR_TASK_CMD in its environment.
 # It appends one JSON line per start/end to $AGENT_TRACE so tests can check no task ran twice

@@ -1,6 +1,7 @@
-"""`orchestrator hooks install | uninstall | status`.
+"""The git hook files: install, uninstall and report our shims in the hooks directory git uses.
 
-Install copies the shims from orchestrator/hooks/ into the hooks directory git uses
+Install writes the one shipped template (hooks/hook-tmpl, packaged as orchestrator.hooks) once
+per hook name into the hooks directory git uses
 (core.hooksPath, else .git/hooks). A hook already there (the user's, bd's managed hook, a hook
 manager's) is renamed to `<name>.orchestrator-prev` and the shim runs it first, with the same
 arguments and stdin; its exit code counts. bd's own shims keep working either way round: bd
@@ -17,24 +18,21 @@ import json
 import os
 import shlex
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orchestrator.commands.hook import HOOK_NAMES
-from orchestrator.gitops import MERGE_DRIVER as DRIVER
-from orchestrator.gitops import git_common_dir, merge_driver_command, run_git, toplevel
 from orchestrator.errors import UserError
 from orchestrator.fileio import write_atomic
+from orchestrator.gitops import MERGE_DRIVER as DRIVER
+from orchestrator.gitops import git_common_dir, merge_driver_command, run_git
+
+HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 
 MARKER = "# --- BEGIN ORCHESTRATOR HOOK"
 END_MARKER = "# --- END ORCHESTRATOR HOOK ---"
 BD_MARKER = "# --- BEGIN BEADS INTEGRATION"
 PREV_SUFFIX = ".orchestrator-prev"
-TEMPLATES = Path(__file__).resolve().parent.parent / "hooks"
-
-
-def _top(repo: Path) -> Path:
-    return toplevel(repo, why="hooks need a repository with a work tree")
 
 
 def hooks_dir(top: Path) -> Path:
@@ -54,10 +52,20 @@ def _state_path(top: Path) -> Path:
     return common / "orchestrator" / "hooks-install.json"
 
 
+def template() -> str:
+    return resources.files("orchestrator.hooks").joinpath("hook-tmpl").read_text(encoding="utf-8")
+
+
 def shim(name: str) -> str:
-    """The shipped shim for one hook, pointed at the Python that installs it."""
-    text = (TEMPLATES / name).read_text(encoding="utf-8")
-    return text.replace("INSTALL_PYTHON=''", f"INSTALL_PYTHON={shlex.quote(sys.executable)}", 1)
+    """The shim for one hook: the template with the hook's name and the Python that installs it
+    (so the hook runs the same orchestrator whatever PATH git runs hooks with)."""
+    text = template()
+    for placeholder, value in (("ORCHESTRATOR_HOOK=''", f"ORCHESTRATOR_HOOK={name}"),
+                               ("INSTALL_PYTHON=''", f"INSTALL_PYTHON={shlex.quote(sys.executable)}")):
+        if placeholder not in text:
+            raise AssertionError(f"hook-tmpl lost its {placeholder} line")
+        text = text.replace(placeholder, value, 1)
+    return text
 
 
 def _is_ours(path: Path) -> bool:
@@ -129,14 +137,14 @@ def install(top: Path, queue_path: str) -> list[str]:
     run_git(top, "config", f"merge.{DRIVER}.name", "beads issues.jsonl 3-way merge by task and field (orchestrator)")
     run_git(top, "config", f"merge.{DRIVER}.driver", merge_driver_command())
     attributes = top / ".gitattributes"
-    before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
+    attrs_before = attributes.read_text(encoding="utf-8") if attributes.exists() else None
     line = _attributes_line(queue_path)
-    if line not in (before or "").splitlines():
+    if line not in (attrs_before or "").splitlines():
         state_path = _state_path(top)
         if not state_path.exists():
             state_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(state_path, json.dumps({"gitattributes_before": before}))
-        prefix = before if not before or before.endswith("\n") else before + "\n"
+            write_atomic(state_path, json.dumps({"gitattributes_before": attrs_before}))
+        prefix = attrs_before if not attrs_before or attrs_before.endswith("\n") else attrs_before + "\n"
         write_atomic(attributes, f"{prefix or ''}{line}\n")
         notes.append(f".gitattributes: {line} (commit it so every clone uses the driver)")
     notes.append(f"merge driver: merge.{DRIVER}.driver registered in git config")
@@ -226,14 +234,3 @@ def status(top: Path, queue_path: str) -> tuple[bool, list[str]]:
     complete &= current and attr_ok
     return complete, lines
 
-
-def hooks(ctx: Any, action: str) -> int:
-    top = _top(Path(ctx.repo))
-    queue_path = ctx.config.jsonl.path
-    if action == "status":
-        complete, lines = status(top, queue_path)
-        print("\n".join(lines))
-        return 0 if complete else 1
-    notes = install(top, queue_path) if action == "install" else uninstall(top, queue_path)
-    print("\n".join(notes) if notes else "nothing to do")
-    return 0

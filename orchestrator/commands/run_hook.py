@@ -1,4 +1,5 @@
-"""`orchestrator hook NAME [ARGS]`: the logic behind the shipped git hook shims.
+"""`orchestrator hook NAME [ARGS]`: run one git hook, what the installed shims call (installing
+them is `orchestrator hooks`, commands/install_hooks.py and githooks.py).
 
 - pre-commit: a staged issues.jsonl must parse as a valid queue (duplicate IDs, dangling
   dependencies, cycles through blocking edges: the same checks as the store); run logs and
@@ -17,34 +18,30 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from orchestrator.config import Config
 from orchestrator.errors import UserError
+from orchestrator.githooks import HOOK_NAMES
 from orchestrator.gitops import run_git, toplevel
 from orchestrator.secrets import find_secrets
 from orchestrator.tasks import graph
 from orchestrator.tasks.graph import ReadyFilter
 from orchestrator.tasks.jsonl import parse
 
-HOOK_NAMES = ("pre-commit", "commit-msg", "pre-push", "post-merge", "post-checkout")
 NULL_SHA = "0" * 40
 RUN_LOG_DIRS = ("logs/run/",)
-
-
-def _top(ctx: Any) -> Path:
-    return toplevel(Path(ctx.repo))
 
 
 def _say(hook: str, message: str) -> None:
     print(f"orchestrator {hook}: {message}", file=sys.stderr)
 
 
-def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
+def run_hook(repo: Path, config: Config, name: str, args: Sequence[str]) -> int:
     if name not in HOOK_NAMES:
         raise UserError(f"hook {name!r}: unknown (known: {', '.join(HOOK_NAMES)})")
-    top = _top(ctx)
+    top = toplevel(repo)
     if name == "pre-commit":
-        return pre_commit(top, ctx.config.jsonl.path)
+        return pre_commit(top, config.jsonl.path)
     if name == "commit-msg":
         if not args:
             raise UserError("hook commit-msg: give the message file (git passes it)")
@@ -52,9 +49,9 @@ def hook(ctx: Any, name: str, args: Sequence[str]) -> int:
     if name == "pre-push":
         if not os.environ.get("ORCHESTRATOR_TASK_ID", "").strip():
             return 0  # only agent runs are restricted (and stdin may be a terminal)
-        return pre_push(ctx.config.git.protected_branches, args, sys.stdin.read())
-    return post_change(top, name, args, ctx.config.jsonl.path,
-                       frozenset(ctx.config.dispatch.exclude_types))
+        return pre_push(config.git.protected_branches, args, sys.stdin.read())
+    return post_change(top, name, args, config.jsonl.path,
+                       frozenset(config.dispatch.exclude_types))
 
 
 # -- pre-commit ---------------------------------------------------------------------------------
@@ -75,9 +72,11 @@ def pre_commit(top: Path, queue_path: str) -> int:
         rel = os.path.relpath(Path(log_env).resolve(), top.resolve())
         if not rel.startswith(".."):
             log_dirs.append(rel.rstrip("/") + "/")
-    for path in staged:
-        if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs):
-            problems.append(f"{path}: a run log; logs are uploaded as artifacts, not committed")
+    logs = [path for path in staged if any(path.startswith(d) or f"/{d}" in f"/{path}" for d in log_dirs)]
+    if logs:  # one line, not one per file: a run directory holds several
+        more = f" (and {len(logs) - 1} more run log file(s))" if len(logs) > 1 else ""
+        problems.append(f"{logs[0]}{more}: run logs are uploaded as artifacts, not committed; "
+                        "unstage them (git restore --staged PATH) and ignore logs/")
     problems += find_tokens(run_git(top, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
                                     "--diff-filter=ACMR").raw)
     for p in problems:
