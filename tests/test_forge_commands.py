@@ -15,7 +15,6 @@ from unittest import mock
 import pytest
 
 from orchestrator.cli import main
-
 from support.github import escalated_record, queue, token
 from support.github_api import GitHubStandIn
 from support.repo import task_record

@@ -12,11 +12,9 @@ import pytest
 
 from orchestrator.config import Config, DispatchConfig, GithubConfig
 from orchestrator.forge.comments import STATUS, has_marker
+from orchestrator.forge.github import Tuning
 from orchestrator.forge.report import CycleInfo, report_to_github
 from orchestrator.forge.state import load_state
-
-from orchestrator.forge.github import Tuning
-
 from support.github import FAST, actions_env, api_for, escalated_record, many_tasks, queue
 from support.github_api import Fault, GitHubStandIn
 from support.repo import task_record

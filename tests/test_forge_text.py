@@ -22,7 +22,6 @@ from orchestrator.forge.comments import (
 )
 from orchestrator.forge.status import COMMENT_LIMIT, render_fitting, render_status
 from orchestrator.tasks.model import task_from_record
-
 from support.github import many_tasks
 
 # text that looks like commands, markers and the characters that matter, mixed with noise

@@ -4,6 +4,7 @@ real cycle, such as a missing agent command or uncommitted changes, is a warning
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -19,6 +20,7 @@ from orchestrator.coordinator.loop import (
     terminate_as_interrupt,
 )
 from orchestrator.dispatch.policy import RELEASE, LoopState
+from orchestrator.forge.actions import ActionsEnv
 from orchestrator.tasks.history import AttemptRecord, render
 
 
@@ -36,6 +38,7 @@ def cycle(coord: Coordinator, *, dry_run: bool, as_json: bool, task: str | None 
             text = render(AttemptRecord(attempt=r.attempt, kind="interrupted", decision=RELEASE,
                                         digest=f"Reclaimed: {r.reason}."))
             print(f"would comment on {r.task_id}:\n  " + text.replace("\n", "\n  "))
+        github_preview(coord)
         return 0
     with terminate_as_interrupt():
         summary = run_loop(coord, once=True)
@@ -59,3 +62,16 @@ def cycle_summary_lines(summary: RunSummary, still_ready: int) -> list[str]:
         lines[0] = (f"summary: {summary.reason}; {still_ready} task(s) still ready "
                     f"(`orchestrator run` drains the queue); {rest}")
     return lines
+
+
+def github_preview(coord: Coordinator) -> None:
+    """On GitHub Actions, a dry run also shows the status comment the report would post and
+    the dispatch it would send, from the store and the state file (no request is made)."""
+    env = ActionsEnv.from_environ()
+    if not (env.in_actions and env.repository):
+        return
+    from orchestrator.commands.report import cycle_info
+    from orchestrator.forge.report import preview
+    info = cycle_info(env, cycle=None, chain_id=None, artifacts=(), environ=os.environ)
+    for line in preview(coord.repo, coord.store, coord.config, env, info):
+        print(line)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 
 from orchestrator.config import Config
 from orchestrator.dispatch import policy
-from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.forge.comments import ESCALATION, marker
 from orchestrator.forge.state import ForgeState, Snapshot
 from orchestrator.tasks import graph
+from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.model import Status, Task
 
 PAUSE_VARIABLE = "ORCHESTRATOR_PAUSED"

@@ -94,7 +94,7 @@ class GitHubApi:
         owner, name = env.owner_and_name()
         self.repository = f"{owner}/{name}"
         self.owner = owner
-        self._gh = Github(auth=Auth.Token(token), base_url=env.api_url, timeout=tuning.timeout,  # type: ignore[arg-type]
+        self._gh = Github(auth=Auth.Token(token), base_url=env.api_url, timeout=tuning.timeout,
                           retry=make_retry(tuning), per_page=100, lazy=True,
                           seconds_between_requests=tuning.seconds_between_requests,
                           seconds_between_writes=tuning.seconds_between_writes)

@@ -283,8 +283,9 @@ def _announce(api: GitHubApi, config: Config, env: ActionsEnv, target: IssueInfo
 
 def _print_outcome(out: TextIO, info: CycleInfo, step: Step, pending: Sequence[Escalation],
                    warnings: Sequence[str], errors: Sequence[str], dispatch_error: str) -> None:
-    for e in pending:
-        actions.warning(f"{e.task.id} needs a human: {e.task.title}", title="escalated", out=out)
+    for esc in pending:
+        actions.warning(f"{esc.task.id} needs a human: {esc.task.title}", title="escalated",
+                        out=out)
     for w in warnings:
         actions.warning(w, title="orchestrator report", out=out)
     if step.guard:

@@ -157,13 +157,23 @@ def _node(tid: str) -> str:
     return "n_" + "".join(ch if ch.isalnum() else "_" for ch in tid)
 
 
+def _cap(rows: list[str], limit: int | None, what: str) -> list[str]:
+    """At most `limit` rows, and a line saying how many were left out."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    return rows[:limit] + [f"_… and {len(rows) - limit} more {what} not shown._"]
+
+
 def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator status",
                   escalation_label: str = "needs-human", events: Sequence[str] = (),
-                  dag_limit: int = MAX_DAG_NODES) -> str:
+                  dag_limit: int = MAX_DAG_NODES, header: Sequence[str] = (),
+                  max_rows: int | None = None) -> str:
+    """`header`: lines under the title (the GitHub comment's cycle, chain and run links);
+    `max_rows`: cap every table and list (None: all rows, as the local status file has)."""
     counts = status_columns(tasks, escalation_label=escalation_label)
     shown = shown_columns(counts)
     blocked = graph.blocked_by(tasks)
-    out = [f"## {title}", "",
+    out = [f"## {title}", "", *header, *([""] if header else []),
            "| Total | " + " | ".join(COLUMNS[c] for c in shown) + " |",
            "|---|" + "---|" * len(shown),
            f"| {len(tasks)} | " + " | ".join(str(counts[c]) for c in shown) + " |", ""]
@@ -171,43 +181,74 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
     features = feature_progress(tasks)
     if phases or features:
         out += ["### Progress", "", "| | Done | |", "|---|---|---|"]
-        for p in phases:
-            out.append(f"| phase {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |")
-        for p in features:
-            out.append(f"| {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |")
+        rows = [f"| phase {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |"
+                for p in phases]
+        rows += [f"| {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |"
+                 for p in features]
+        out += _cap(rows, max_rows, "rows")
         out.append("")
     escalated = [t for t in tasks.values() if escalation_label in t.labels
                  and t.status != Status.CLOSED]
     if escalated:
         out += ["### ⚠ Waiting for a human", ""]
+        rows = []
         for t in escalated:
             hist = read_history(t)
             last = hist[-1] if hist else None
             why = f": {_esc(last.digest)}" if last and last.digest else ""
             logs = f" (logs: `{last.log_dir}`)" if last and last.log_dir else ""
             hint = resume_hint(t.id, start_over=bool(last and last.subclass == "tamper"))
-            out.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. {hint}")
+            rows.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. {hint}")
+        out += _cap(rows, max_rows, "tasks")
         out.append("")
     running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
     if running:
         out += ["### Running", "", "| Task | Title | Assignee |", "|---|---|---|"]
-        out += [f"| {t.id} | {_esc(t.title)} | {t.assignee} |" for t in running]
+        out += _cap([f"| {t.id} | {_esc(t.title)} | {t.assignee} |" for t in running],
+                    max_rows, "tasks")
         out.append("")
     waiting = {k: v for k, v in blocked.items() if tasks[k].status != Status.CLOSED}
     if waiting:
         out += ["### Blocked", "", "| Task | Waiting on | Title |", "|---|---|---|"]
-        out += [f"| {k} | {', '.join(v)} | {_esc(tasks[k].title)} |" for k, v in waiting.items()]
+        out += _cap([f"| {k} | {', '.join(v)} | {_esc(tasks[k].title)} |"
+                     for k, v in waiting.items()], max_rows, "tasks")
         out.append("")
     attempts = recent_attempts(tasks)
     if attempts:
-        out += ["### Recent attempts", "", "| Task | Try | Outcome | Budget | Next |",
-                "|---|---|---|---|---|"]
+        costs = any(r.cost_usd is not None for _, r in attempts)
+        out += ["### Recent attempts", "",
+                "| Task | Try | Outcome | Budget | Next |" + (" Cost |" if costs else ""),
+                "|---|---|---|---|---|" + ("---|" if costs else "")]
         for tid, r in attempts:
             what = r.kind + (f" ({r.subclass})" if r.subclass else "")
-            out.append(f"| {tid} | {r.attempt} | {what} | {r.budget} | {r.decision} |")
+            cost = (f" ${r.cost_usd:.2f} |" if r.cost_usd is not None else " |") if costs else ""
+            out.append(f"| {tid} | {r.attempt} | {what} | {r.budget} | {r.decision} |{cost}")
         out.append("")
-    if any(t.status != Status.CLOSED for t in tasks.values()):
+    if dag_limit > 0 and any(t.status != Status.CLOSED for t in tasks.values()):
         out += ["### Open work", "", mermaid(tasks, limit=dag_limit), ""]
     if events:
-        out += ["### This run", ""] + [f"- {_esc(e)}" for e in events] + [""]
+        out += ["### This run", ""] + _cap([f"- {_esc(e)}" for e in events], max_rows, "events")
+        out.append("")
     return "\n".join(out)
+
+
+# GitHub refuses a comment body over 65,536 characters (422 "Body is too long"); the job
+# summary allows 1 MiB. Leave room for the marker and the footer.
+COMMENT_LIMIT = 65_536
+_FIT_STEPS = ((None, MAX_DAG_NODES), (50, MAX_DAG_NODES), (20, 20), (5, 10), (0, 0))
+
+
+def render_fitting(tasks: Mapping[str, Task], *, limit: int = COMMENT_LIMIT - 2_000,
+                   **kwargs: object) -> str:
+    """render_status, summarised until it fits in `limit` characters: tables and lists are
+    cut to fewer rows (each saying how many it left out) and the graph to fewer nodes; the
+    counts table at the top always stays. A last resort cuts the text itself."""
+    text = ""
+    # a queue this large never fits uncut (a table row per open task): skip that render
+    steps = _FIT_STEPS[1:] if len(tasks) > 1_000 else _FIT_STEPS
+    for rows, dag in steps:
+        text = render_status(tasks, max_rows=rows, dag_limit=dag, **kwargs)  # type: ignore[arg-type]
+        if len(text) <= limit:
+            return text
+    note = "\n\n_… status cut to fit GitHub's comment size limit._"
+    return text[:limit - len(note)] + note

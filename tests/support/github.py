@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import Config
-from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.forge.actions import ActionsEnv
 from orchestrator.forge.github import GitHubApi, Tuning
+from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.jsonl import JsonlStore
-
 from support.github_api import GitHubStandIn
 from support.repo import task_record, write_queue
 
