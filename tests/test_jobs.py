@@ -9,13 +9,12 @@ import json
 import subprocess
 from pathlib import Path
 
-from support.dispatch import history_of, make_agent, setup_repo, tasks_of
-from support.repo import git, task_record
-
 from orchestrator.config import load_config
 from orchestrator.coordinator import jobs
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.jsonl import JsonlStore
+from support.dispatch import history_of, make_agent, setup_repo, tasks_of
+from support.repo import git, task_record
 
 ACTOR = "orchestrator"
 

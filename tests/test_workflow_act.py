@@ -13,17 +13,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from orchestrator.forge.comments import STATUS, parse_markers
 from support.act import ActSandbox, act_skip_reason, event_inputs
 from support.dispatch import history_of, tasks_of
 from support.github import token
 from support.github_api import GitHubStandIn
 from support.repo import git, init_git_repo
-
-from orchestrator.forge.comments import STATUS, parse_markers
 
 pytestmark = pytest.mark.skipif(act_skip_reason() is not None, reason=act_skip_reason() or "")
 
@@ -33,11 +33,17 @@ MAX_RUNS = 12
 # The scripted agent: by the task's title, it does the work and closes the task, fails its
 # first try (a retry), or always fails (an escalation).
 AGENT = '''\
-import os, shlex, subprocess, sys
+import os, shlex, subprocess, sys, time
 task_id, attempt = sys.argv[1], int(sys.argv[2])
 task = shlex.split(os.environ["ORCHESTRATOR_TASK_CMD"])
 title = subprocess.run([*task, "show", task_id, "--json"], check=True, capture_output=True,
                        text=True).stdout
+if "slow" in title:   # holds its slot until the test releases it
+    release = os.environ["ACT_TEST_RELEASE"]
+    for _ in range(18000):   # at most 30 minutes: the test releases it much sooner
+        if os.path.exists(release):
+            break
+        time.sleep(0.1)
 if "doomed" in title or ("flaky" in title and attempt == 1):
     print(f"{task_id}: failing attempt {attempt}", file=sys.stderr)
     sys.exit(1)
@@ -71,17 +77,21 @@ def orchestrator(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def user_repository(path: Path) -> Path:
+def user_repository(path: Path, names: tuple[str, ...] = ("base", "flaky", "doomed", "dependent"),
+                    config: str = CONFIG) -> Path:
     repo = init_git_repo(path)
     (repo / "scripts").mkdir()
     (repo / "scripts" / "agent.py").write_text(AGENT)
-    (repo / ".orchestrator.yml").write_text(CONFIG)
+    (repo / ".orchestrator.yml").write_text(config)
     (repo / ".beads").mkdir()
     (repo / ".beads" / "issues.jsonl").write_text("")
     ids = {}
-    for name in ("base", "flaky", "doomed", "dependent"):
-        ids[name] = orchestrator(repo, "task", "create", f"{name} task", "--silent").strip()
-    orchestrator(repo, "task", "dep", "add", ids["dependent"], ids["base"])
+    for name in names:
+        priority = ["--priority", "0"] if name == "slow" else []
+        ids[name] = orchestrator(repo, "task", "create", f"{name} task", *priority,
+                                 "--silent").strip()
+    if "dependent" in ids:
+        orchestrator(repo, "task", "dep", "add", ids["dependent"], ids["base"])
     out = orchestrator(repo, "init")
     assert "wrote .github/workflows/orchestrator.yml" in out
     git(repo, "add", "-A")
@@ -159,3 +169,75 @@ def test_the_init_workflow_drains_a_queue_under_act(tmp_path: Path) -> None:
     print(textwrap.dedent(f"""
         act runs: {len(box.runs)}, seconds each: {[round(r.seconds, 1) for r in box.runs]},
         dispatches per run: {dispatched_by}, API requests per run: {requests_by}"""))
+
+
+def in_flight_per_commit(repo: Path) -> list[int]:
+    """How many tasks were in progress after each commit of the queue file on the branch."""
+    counts = []
+    for sha in git(repo, "log", "--format=%H", "--", ".beads/issues.jsonl").split():
+        text = git(repo, "show", f"{sha}:.beads/issues.jsonl")
+        counts.append(sum('"status":"in_progress"' in line.replace(" ", "")
+                          for line in text.splitlines()))
+    return counts
+
+
+def test_a_finished_task_frees_its_slot_while_a_slow_one_still_runs(tmp_path: Path) -> None:
+    """Issue 15: no cycle barrier. The slow task holds its slot until every other task is
+    closed on the branch, which can only happen if runs dispatched by finished legs claimed
+    and landed them while the first run was still going."""
+    release = tmp_path / "release-the-slow-agent"
+    config = CONFIG.replace("timeout_minutes: 2", "timeout_minutes: 40")
+    user = user_repository(tmp_path / "user", ("slow", "q1", "q2", "q3"), config)
+    ids = {t.title.split()[0]: t.id for t in tasks_of(user).values()}
+    box = ActSandbox(tmp_path / "box", slug=SLUG, env={"ACT_TEST_RELEASE": str(release)})
+    box.publish(user)
+    quick = [ids["q1"], ids["q2"], ids["q3"]]
+
+    def started(inputs: dict[str, str]):  # noqa: ANN202
+        work = box.clone(tmp_path / f"run{box._started + 1}")
+        return box.start(work, workflow=".github/workflows/orchestrator.yml", inputs=inputs,
+                         secrets={"GITHUB_TOKEN": token()}, env={"GITHUB_API_URL": gh.url})
+
+    with GitHubStandIn(SLUG) as gh:
+        gh.repo.add_issue("Orchestrator status")
+        first = started({})
+        running, seen, first_alive_at_release = [first], 0, None
+        for _poll in range(12000):         # a bound, not a timing: each poll waits 0.25 s
+            if not running:
+                break
+            for d in gh.repo.dispatches[seen:]:
+                assert box._started < MAX_RUNS, "the chain did not end"
+                running.append(started(event_inputs(d)))
+            seen = len(gh.repo.dispatches)
+            if first_alive_at_release is None:
+                closed = {t.id for t in tasks_of_remote(box, tmp_path).values()
+                          if str(t.status) == "closed"}
+                if set(quick) <= closed:
+                    first_alive_at_release = not first.done()
+                    release.write_text("go")
+            for r in [r for r in running if r.done()]:
+                running.remove(r)
+                run = r.wait()
+                assert run.returncode == 0, run.output[-6000:]
+            time.sleep(0.25)
+        assert not running, "the runs did not end"
+        assert gh.violations == []
+
+    assert first_alive_at_release is True   # the quick tasks landed while run 1 still ran
+    final = box.clone(tmp_path / "final")
+    tasks = tasks_of(final)
+    for tid in (*quick, ids["slow"]):
+        assert str(tasks[tid].status) == "closed"
+        assert [r.decision for r in history_of(final, tid)] == ["done"]   # claimed once
+        assert (final / "work" / f"{tid}.txt").is_file()
+    log = git(final, "log", "--format=%s", "--reverse").splitlines()
+    assert all(log.index(f"{q}: the work") < log.index(f"{ids['slow']}: the work") for q in quick)
+    assert max(in_flight_per_commit(final)) <= 2
+
+
+def tasks_of_remote(box: ActSandbox, tmp_path: Path) -> dict:
+    text = git(box.remote, "show", "main:.beads/issues.jsonl")
+    path = tmp_path / "remote-view" / ".beads" / "issues.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return tasks_of(path.parent.parent)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from support.repo import git
 
@@ -81,6 +82,33 @@ class ActRun:
 
 
 @dataclass
+class Running:
+    box: ActSandbox
+    run_id: int
+    proc: subprocess.Popen[str]
+    fh: Any
+    log: Path
+    inputs: dict[str, str]
+    started: float
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def wait(self, timeout: float = 600) -> ActRun:
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.fh.close()
+        run = ActRun(self.run_id, code, self.log.read_text(), time.monotonic() - self.started,
+                     self.inputs)
+        self.box.runs.append(run)
+        return run
+
+
+@dataclass
 class ActSandbox:
     """A repository whose `origin` is a local bare repository, and everything act needs to run
     its workflows. `clone()` gives a fresh clone of the branch as pushed, as each real run
@@ -92,6 +120,7 @@ class ActSandbox:
     action_ref: str = "beads-orchestrator/beads-orchestrator@v0"
     env: dict[str, str] = field(default_factory=dict)
     runs: list[ActRun] = field(default_factory=list)
+    _started: int = 0
 
     def __post_init__(self) -> None:
         self.remote = self.root / "remote.git"
@@ -135,10 +164,12 @@ class ActSandbox:
                        env=self.process_env(), capture_output=True)
         return dest
 
-    def act(self, workdir: Path, *, workflow: str, inputs: Mapping[str, str] | None = None,
-            secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-            event: str = "workflow_dispatch", timeout: float = 600) -> ActRun:
-        run_id = 1000 + len(self.runs) + 1
+    def start(self, workdir: Path, *, workflow: str, inputs: Mapping[str, str] | None = None,
+              secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+              event: str = "workflow_dispatch") -> Running:
+        """Start one act run (a workflow run) in the background; `Running.wait()` ends it."""
+        self._started += 1
+        run_id = 1000 + self._started
         # act leaves GITHUB_WORKFLOW_REF unset; GitHub sets it (to the caller's workflow inside a
         # reusable one), and the report dispatches "the same workflow" by it
         workflow_ref = f"{self.slug}/{workflow}@refs/heads/{self.branch}"
@@ -154,13 +185,17 @@ class ActSandbox:
             argv += ["-s", f"{k}={v}"]
         for k, v in (env or {}).items():
             argv += ["--env", f"{k}={v}"]
-        start = time.monotonic()
-        done = subprocess.run(argv, cwd=workdir, env=self.process_env(), capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        run = ActRun(run_id, done.returncode, done.stdout + done.stderr,
-                     time.monotonic() - start, dict(inputs or {}))
-        self.runs.append(run)
-        return run
+        log = self.root / f"act-{run_id}.log"
+        fh = open(log, "w")  # noqa: SIM115 - closed by Running.wait
+        proc = subprocess.Popen(argv, cwd=workdir, env=self.process_env(), stdout=fh,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        return Running(self, run_id, proc, fh, log, dict(inputs or {}), time.monotonic())
+
+    def act(self, workdir: Path, *, workflow: str, inputs: Mapping[str, str] | None = None,
+            secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+            event: str = "workflow_dispatch", timeout: float = 600) -> ActRun:
+        return self.start(workdir, workflow=workflow, inputs=inputs, secrets=secrets, env=env,
+                          event=event).wait(timeout)
 
     def artifact_dir(self, run: ActRun) -> Path:
         return self.artifacts / str(run.run_id)
@@ -180,5 +215,5 @@ def run_git(repo: Path, *args: str, env: Mapping[str, str]) -> str:
                           text=True, env=dict(env)).stdout
 
 
-__all__: Sequence[str] = ("ActRun", "ActSandbox", "act_binary", "act_skip_reason", "clean_copy",
-                          "event_inputs", "run_git")
+__all__: Sequence[str] = ("ActRun", "ActSandbox", "Running", "act_binary", "act_skip_reason",
+                          "clean_copy", "event_inputs", "run_git")
