@@ -435,3 +435,48 @@ def test_a_write_after_another_writers_change_builds_on_it(shop: Path) -> None:
     s.update(["shop-m2d"], TaskChanges(add_labels=("ours",)), actor="x")
     fresh = store_at(shop).all()["shop-m2d"]
     assert {"theirs", "ours"} <= set(fresh.labels) and fresh.priority == 0
+
+
+def test_a_write_reserialises_only_the_lines_it_must(tmp_path: Path) -> None:
+    """A write rewrites the changed task, the targets whose dependent_count it moved and any
+    line whose counts were already wrong; every other line keeps its bytes. Across several
+    writes of one store (each carrying the counts over from the last) the file's counts stay
+    what a full recount gives."""
+    from orchestrator.tasks import graph
+    from orchestrator.tasks.jsonl import parse
+
+    recs = [task_record(f"x-{i}", dependency_count=0, dependent_count=0, comment_count=0)
+            for i in range(6)]
+    recs[2]["dependent_count"] = 7  # wrong in the file as read: the first write fixes it
+    path = write_queue(tmp_path, recs)
+    before = path.read_text().splitlines()
+    s = store_at(path)
+    s.dep_add("x-1", "x-0", actor="a")            # x-1 changed, x-0's dependent_count moved
+    first = path.read_text().splitlines()
+    assert [i for i in range(6) if first[i] != before[i]] == [0, 1, 2]
+    assert [json.loads(x).get("dependent_count") for x in first[:3]] == [1, 0, 0]
+    s.dep_add("x-3", "x-0", actor="a")            # from the carried-over counts
+    s.comment("x-4", "hello", author="a")
+    s.dep_remove("x-1", "x-0", actor="a")
+    s.create(NewTask(title="new", deps=("x-5",)), actor="a")  # a new task moves x-5's count
+    after = path.read_text().splitlines()
+    state = parse(path, path.read_bytes())
+    want = graph.dependency_counts(state.tasks)
+    for line in after:
+        rec = json.loads(line)
+        for key, value in want[rec["id"]].items():
+            assert rec.get(key, value) == value, (rec["id"], key)
+    assert json.loads(after[0])["dependent_count"] == 1 and len(after) == 7
+
+
+def test_lines_a_write_does_not_touch_keep_their_bytes(tmp_path: Path) -> None:
+    recs = [task_record(f"x-{i}") for i in range(4)]
+    path = write_queue(tmp_path, recs)
+    # odd but valid spacing a re-serialisation would change
+    text = path.read_text().splitlines()
+    text[3] = text[3].replace('"title":', '"title" :')
+    path.write_text("\n".join(text) + "\n")
+    store_at(path).comment("x-1", "hello", author="a")
+    after = path.read_text().splitlines()
+    assert after[0] == text[0] and after[2] == text[2] and after[3] == text[3]
+    assert after[1] != text[1]

@@ -71,7 +71,15 @@ class _State:
     lines: list[_Line]
     tasks: dict[str, Task]
     line_of: dict[str, int]       # task id -> 1-based line number in the file as read
-    changed: set[str] = field(default_factory=set)
+    pos: dict[str, int]           # task id -> 1-based index into `lines` (line_of minus blanks)
+    # task ids changed by a transaction, in the order first changed (new tasks are appended in
+    # that order, as they were put in `tasks`)
+    changed: dict[str, None] = field(default_factory=dict)
+    base: _State | None = None    # a transaction's: the state it started from
+    # bd's export counts of every task, and the tasks whose line disagrees with them: computed
+    # once per parsed version by its first write, then carried over from write to write
+    counts: dict[str, dict[str, int]] | None = None
+    stale: set[str] | None = None
 
 
 def _fail(path: Path, lineno: int | None, message: str) -> UserError:
@@ -83,6 +91,17 @@ def parse(path: Path, data: bytes) -> _State:
     """Parse and validate a whole file; any defect is a UserError naming file, line and task."""
     with gc_paused():
         return _parse(path, data)
+
+
+def _counts(state: _State) -> tuple[dict[str, dict[str, int]], set[str]]:
+    """bd's export counts of a read state's tasks and the tasks whose line disagrees (a count
+    that is missing from a line is not a disagreement), computed on first use."""
+    if state.counts is None or state.stale is None:
+        counts = graph.dependency_counts(state.tasks)
+        stale = {tid for tid, t in state.tasks.items()
+                 if any(t.raw.get(k, c[k]) != c[k] for c in (counts[tid],) for k in COUNT_KEYS)}
+        state.counts, state.stale = counts, stale
+    return state.counts, state.stale
 
 
 def _decoded_lines(path: Path, data: bytes) -> tuple[list[str], UserError | None]:
@@ -110,6 +129,7 @@ def _parse(path: Path, data: bytes) -> _State:
     lines: list[_Line] = []
     tasks: dict[str, Task] = {}
     line_of: dict[str, int] = {}
+    pos: dict[str, int] = {}
     texts, undecodable = _decoded_lines(path, data)
     for lineno, text in enumerate(texts, start=1):
         if not text.strip(_ASCII_SPACE):
@@ -128,6 +148,7 @@ def _parse(path: Path, data: bytes) -> _State:
         tasks[task.id] = task
         line_of[task.id] = lineno
         lines.append(_Line(text, task.id))
+        pos[task.id] = len(lines)
     if undecodable is not None:
         raise undecodable
     for tid, task in tasks.items():
@@ -145,7 +166,7 @@ def _parse(path: Path, data: bytes) -> _State:
         for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
             first = min(cycle, key=line_of.__getitem__)
             raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
-    return _State(lines, tasks, line_of)
+    return _State(lines, tasks, line_of, pos)
 
 
 MAX_LINE_CHARS = 16 * 1024 * 1024  # one record; bd's own are a few kB
@@ -370,7 +391,7 @@ class JsonlStore:
             else:
                 read = parse(self.path, data)
                 self._cached = (key, data, read)
-            state = _State(list(read.lines), dict(read.tasks), dict(read.line_of))
+            state = _State(read.lines, dict(read.tasks), read.line_of, read.pos, base=read)
             yield state
             if state.changed:
                 self._write(state)
@@ -378,38 +399,67 @@ class JsonlStore:
     def _write(self, state: _State) -> None:
         """Write the transaction's state, and keep it as the read cache keyed by the new file,
         so the next read does not parse the file again. A rewritten line's task is taken from
-        the line itself (as a re-read would see it), not from the in-memory change."""
-        counts = graph.dependency_counts(state.tasks)
-        seen: set[str] = set()
-        out: list[_Line] = []
-        written: dict[str, Task] = {}
+        the line itself (as a re-read would see it), not from the in-memory change.
 
-        def rewrite(tid: str, task: Task) -> None:
-            text = dumps(to_record(task, counts[tid]))
-            out.append(_Line(text, tid))
-            written[tid] = task_from_record(json.loads(text), owned=True)
-
-        for line in state.lines:
-            tid = line.task_id
-            if tid is None:
-                out.append(line)
-                continue
-            seen.add(tid)
+        Only the lines that must change are serialised: the changed tasks, the tasks whose
+        counts the change moved (a `blocks` edge added or removed changes its target's
+        dependent_count) and any line whose counts were already wrong; every other line is
+        written back byte for byte from the text it was read as (docs/performance.md, "The
+        coordinator's cycle")."""
+        base = state.base
+        assert base is not None, "a write starts from a read state"
+        counts, stale = _counts(base)
+        counts = dict(counts)
+        redo = dict.fromkeys(stale)
+        for tid in state.changed:  # own counts first: a new task's dependents come below
             task = state.tasks[tid]
-            stale = any(task.raw.get(k, counts[tid][k]) != counts[tid][k] for k in COUNT_KEYS)
-            if tid in state.changed or stale or line.text is None:
-                rewrite(tid, task)
-            else:
-                out.append(line)
-                written[tid] = task
-        for tid, task in state.tasks.items():  # new tasks go at the end
-            if tid not in seen:
-                rewrite(tid, task)
-        text = "\n".join(x.text or "" for x in out) + "\n"
+            before = counts.get(tid)
+            counts[tid] = {"dependency_count": sum(1 for d in task.dependencies if d.type == BLOCKS),
+                           "dependent_count": before["dependent_count"] if before else 0,
+                           "comment_count": len(task.comments)}
+            redo[tid] = None
+        for tid in state.changed:
+            old = base.tasks.get(tid)
+            delta: dict[str, int] = {}
+            for d in state.tasks[tid].dependencies:
+                if d.type == BLOCKS:
+                    delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) + 1
+            for d in old.dependencies if old is not None else ():
+                if d.type == BLOCKS:
+                    delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) - 1
+            for target, n in delta.items():
+                if n and target in counts:
+                    counts[target] = {**counts[target],
+                                      "dependent_count": counts[target]["dependent_count"] + n}
+                    redo[target] = None
+        out = list(state.lines)
+        pos = state.pos
+        written = dict(state.tasks)
+
+        def rewrite(tid: str) -> _Line:
+            text = dumps(to_record(state.tasks[tid], counts[tid]))
+            written[tid] = task_from_record(json.loads(text), owned=True)
+            return _Line(text, tid)
+
+        added = [tid for tid in state.changed if tid not in pos]
+        for tid in redo:
+            if tid not in pos:
+                continue
+            raw, want = state.tasks[tid].raw, counts[tid]
+            if tid in state.changed or any(raw.get(k, want[k]) != want[k] for k in COUNT_KEYS) \
+                    or out[pos[tid] - 1].text is None:
+                out[pos[tid] - 1] = rewrite(tid)
+        if added:
+            pos = dict(pos)
+            for tid in added:  # new tasks go at the end
+                out.append(rewrite(tid))
+                pos[tid] = len(out)
+        text = "\n".join([x.text or "" for x in out]) + "\n"
         write_atomic(self.path, text)
-        line_of = {x.task_id: n for n, x in enumerate(out, start=1) if x.task_id is not None}
-        # still under the lock: no other writer can have replaced the file since
-        self._cached = (self._file_key(), text.encode("utf-8"), _State(out, written, line_of))
+        # still under the lock: no other writer can have replaced the file since; the file
+        # now has no blank lines, so a task's line number is its place in `out`
+        self._cached = (self._file_key(), text.encode("utf-8"),
+                        _State(out, written, pos, pos, counts=counts, stale=set()))
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())
@@ -423,7 +473,7 @@ class JsonlStore:
 
     def _put(self, state: _State, task: Task) -> None:
         state.tasks[task.id] = task
-        state.changed.add(task.id)
+        state.changed[task.id] = None
 
     # -- bd's vocabulary, checked on every write (custom values from .beads/config.yaml) ------
     def _vocabulary(self) -> Vocabulary:
