@@ -221,9 +221,10 @@ class Coordinator:
         if not force and now - self._reported < REPORT_EVERY_S:
             return
         self._reported = now
+        tasks = self.store.all()
         self.forge.report_status(render_status(
-            self.store.all(), escalation_label=self.config.github.escalation_label,
-            events=self.events[-30:]))
+            tasks, escalation_label=self.config.github.escalation_label,
+            events=self.events[-30:], info=self.ports.graphs.info(tasks)))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

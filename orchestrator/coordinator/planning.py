@@ -67,7 +67,7 @@ def decide_plan(ports: Ports, state: policy.LoopState, *, running: Collection[st
     state = dataclasses.replace(state, cost_usd=state.cost_usd + cost_usd,
                                 stop_file=(ports.repo / STOP_FILE).exists())
     return make_plan(tasks, live=live, actor=ports.actor, config=ports.config, state=state,
-                     only=only)
+                     only=only, info=ports.graphs.info(tasks))
 
 
 def stop_orphans(ports: Ports, task_id: str) -> list[int]:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.config import Config
+from orchestrator.coordinator.graph_memo import GraphMemo
 from orchestrator.forge.local import Forge
 from orchestrator.leases import Leases
 from orchestrator.tasks.store import TaskStore
@@ -21,3 +22,4 @@ class Ports:
     leases: Leases
     git: bool                       # the repository is a git repository (agents get worktrees)
     event: Callable[[str], None]    # one line of what happened (kept for the status view)
+    graphs: GraphMemo = field(default_factory=GraphMemo, compare=False)  # per queue version

@@ -74,10 +74,12 @@ def _why(history: list[AttemptRecord]) -> str:
 
 def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, config: Config,
               state: policy.LoopState | None = None, now: datetime | None = None,
-              escalation_label: str | None = None, only: str | None = None) -> Plan:
+              escalation_label: str | None = None, only: str | None = None,
+              info: scheduler.GraphInfo | None = None) -> Plan:
     """The next cycle's decisions. `live` are tasks whose agent runs are still going (their
     lease is held); an `in_progress` task claimed by `actor` that is not live is a stale claim.
-    `only` limits the launches to one task."""
+    `only` limits the launches to one task. `info`: `GraphInfo.of(tasks)` when the caller has
+    it already (used unless a stale claim makes the plan's view differ from `tasks`)."""
     label = escalation_label or config.github.escalation_label
     state = state or policy.LoopState()
     stale = [t for t in tasks.values() if t.status == Status.IN_PROGRESS and t.assignee == actor
@@ -91,10 +93,11 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         rec = AttemptRecord(attempt=len(hist) + 1, kind="interrupted", decision=policy.RELEASE)
         view[t.id] = t.evolve(status=Status.OPEN, assignee="", comments=t.comments)
         view[t.id] = _with_record(view[t.id], rec)
-    kids = graph.children_of(view)  # once for the three below (a pass over every edge)
+    if info is None or stale:
+        info = scheduler.GraphInfo.of(view)  # children_of once for all that follows
+    kids = info.kids
     close = tuple(scheduler.closable_containers(view, kids=kids))
-    info = scheduler.GraphInfo.of(view, kids=kids)
-    blocked_map = graph.blocked_by(view, kids=kids)
+    blocked_map = info.blocked
     ready = graph.ready(view, now=now, filter=ReadyFilter(), blocked=blocked_map)
     ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
     if only is not None:  # `cycle --task ID`: this task or nothing

@@ -10,7 +10,7 @@ when all its children are closed.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.config import Config
 from orchestrator.tasks import graph
@@ -19,17 +19,21 @@ from orchestrator.tasks.model import BLOCKING_EDGES, Status, Task
 
 @dataclass(frozen=True)
 class GraphInfo:
-    """What the scheduler needs from the whole queue, computed once per cycle."""
+    """What the scheduler (and the status report) need from the whole queue: each a pass over
+    every task and edge, so computed once per version of the queue and passed along."""
 
     critical: Mapping[str, int]        # task -> length of the longest unfinished chain it starts
     containers: frozenset[str]         # tasks with children
+    kids: Mapping[str, list[str]] = field(default_factory=dict)     # graph.children_of
+    blocked: Mapping[str, list[str]] = field(default_factory=dict)  # graph.blocked_by
 
     @classmethod
     def of(cls, tasks: Mapping[str, Task], *,
            kids: Mapping[str, list[str]] | None = None) -> GraphInfo:
         kids = graph.children_of(tasks) if kids is None else kids
         return cls(critical=graph.critical_path(tasks),
-                   containers=frozenset(k for k, v in kids.items() if v))
+                   containers=frozenset(k for k, v in kids.items() if v), kids=kids,
+                   blocked=graph.blocked_by(tasks, kids=kids))
 
 
 def dispatchable(task: Task, info: GraphInfo, config: Config) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.dispatch.scheduler import GraphInfo
 from orchestrator.tasks import graph
 from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.model import Status, Task
@@ -60,10 +61,11 @@ def column_of(task: Task, *, waiting: bool, escalation_label: str) -> str:
     return task.status if task.status in COLUMNS else "other"
 
 
-def status_columns(tasks: Mapping[str, Task], *,
-                   escalation_label: str = "needs-human") -> dict[str, int]:
-    """Count per column (all of COLUMNS, zeros included); the values sum to len(tasks)."""
-    waiting = graph.blocked_by(tasks)
+def status_columns(tasks: Mapping[str, Task], *, escalation_label: str = "needs-human",
+                   blocked: Mapping[str, object] | None = None) -> dict[str, int]:
+    """Count per column (all of COLUMNS, zeros included); the values sum to len(tasks).
+    `blocked`: graph.blocked_by(tasks) when the caller has it already."""
+    waiting = graph.blocked_by(tasks) if blocked is None else blocked
     counts = dict.fromkeys(COLUMNS, 0)
     for t in tasks.values():
         counts[column_of(t, waiting=t.id in waiting, escalation_label=escalation_label)] += 1
@@ -100,17 +102,32 @@ def phase_progress(tasks: Mapping[str, Task]) -> list[Progress]:
     return [Progress(n, c[0], c[1]) for n, c in counts.items()]
 
 
-def feature_progress(tasks: Mapping[str, Task]) -> list[Progress]:
-    """Every container (a task with children) with its closed/total descendants."""
-    kids = graph.children_of(tasks)
+def feature_progress(tasks: Mapping[str, Task], *,
+                     kids: Mapping[str, list[str]] | None = None) -> list[Progress]:
+    """Every container (a task with children) with its closed/total descendants. `kids`:
+    graph.children_of(tasks) when the caller has it already."""
+    kids = graph.children_of(tasks) if kids is None else kids
     out = []
     for tid in kids:
         if tid not in tasks:
             continue
-        below = [tasks[d] for d in graph.descendants(tasks, tid) if d in tasks]
+        below = [tasks[d] for d in _descendants(kids, tid) if d in tasks]
         done = sum(1 for d in below if d.status == Status.CLOSED)
         out.append(Progress(f"{tid} {tasks[tid].title}", done, len(below)))
     return out
+
+
+def _descendants(kids: Mapping[str, list[str]], root: str) -> set[str]:
+    """graph.descendants over children already computed (it recomputes them per call, a pass
+    over every edge per container)."""
+    seen: set[str] = set()
+    stack = list(kids.get(root, ()))
+    while stack:
+        tid = stack.pop()
+        if tid not in seen:
+            seen.add(tid)
+            stack.extend(kids.get(tid, ()))
+    return seen
 
 
 def recent_attempts(tasks: Mapping[str, Task], limit: int = 10) -> list[tuple[str, AttemptRecord]]:
@@ -128,11 +145,13 @@ def _bar(p: Progress) -> str:
     return "█" * filled + "░" * (10 - filled)
 
 
-def mermaid(tasks: Mapping[str, Task], *, limit: int = MAX_DAG_NODES) -> str:
+def mermaid(tasks: Mapping[str, Task], *, limit: int = MAX_DAG_NODES,
+            info: GraphInfo | None = None) -> str:
     """A Mermaid flowchart of unfinished work (blocks edges), capped at `limit` nodes (the
-    ones on the longest chains first) so the status stays readable and within GitHub's limits."""
-    crit = graph.critical_path(tasks)
-    blocked = graph.blocked_by(tasks)
+    ones on the longest chains first) so the status stays readable and within GitHub's limits.
+    `info`: GraphInfo.of(tasks) when the caller has it already."""
+    info = GraphInfo.of(tasks) if info is None else info
+    crit, blocked = info.critical, info.blocked
     open_ids = sorted(crit, key=lambda t: (-crit[t], t))[:limit]
     keep = set(open_ids)
     lines = ["```mermaid", "flowchart LR"]
@@ -167,18 +186,20 @@ def _cap(rows: list[str], limit: int | None, what: str) -> list[str]:
 def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator status",
                   escalation_label: str = "needs-human", events: Sequence[str] = (),
                   dag_limit: int = MAX_DAG_NODES, header: Sequence[str] = (),
-                  max_rows: int | None = None) -> str:
+                  max_rows: int | None = None, info: GraphInfo | None = None) -> str:
     """`header`: lines under the title (the GitHub comment's cycle, chain and run links);
-    `max_rows`: cap every table and list (None: all rows, as the local status file has)."""
-    counts = status_columns(tasks, escalation_label=escalation_label)
+    `max_rows`: cap every table and list (None: all rows, as the local status file has);
+    `info`: GraphInfo.of(tasks) when the caller has it already (the plan computed it)."""
+    info = GraphInfo.of(tasks) if info is None else info
+    blocked = info.blocked
+    counts = status_columns(tasks, escalation_label=escalation_label, blocked=blocked)
     shown = shown_columns(counts)
-    blocked = graph.blocked_by(tasks)
     out = [f"## {title}", "", *header, *([""] if header else []),
            "| Total | " + " | ".join(COLUMNS[c] for c in shown) + " |",
            "|---|" + "---|" * len(shown),
            f"| {len(tasks)} | " + " | ".join(str(counts[c]) for c in shown) + " |", ""]
     phases = phase_progress(tasks)
-    features = feature_progress(tasks)
+    features = feature_progress(tasks, kids=info.kids)
     if phases or features:
         out += ["### Progress", "", "| | Done | |", "|---|---|---|"]
         rows = [f"| phase {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |"
@@ -225,7 +246,7 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
             out.append(f"| {tid} | {r.attempt} | {what} | {r.budget} | {r.decision} |{cost}")
         out.append("")
     if dag_limit > 0 and any(t.status != Status.CLOSED for t in tasks.values()):
-        out += ["### Open work", "", mermaid(tasks, limit=dag_limit), ""]
+        out += ["### Open work", "", mermaid(tasks, limit=dag_limit, info=info), ""]
     if events:
         out += ["### This run", ""] + _cap([f"- {_esc(e)}" for e in events], max_rows, "events")
         out.append("")
@@ -244,6 +265,7 @@ def render_fitting(tasks: Mapping[str, Task], *, limit: int = COMMENT_LIMIT - 2_
     cut to fewer rows (each saying how many it left out) and the graph to fewer nodes; the
     counts table at the top always stays. A last resort cuts the text itself."""
     text = ""
+    kwargs.setdefault("info", GraphInfo.of(tasks))  # the same for every render below
     # a queue this large never fits uncut (a table row per open task): skip that render
     steps = _FIT_STEPS[1:] if len(tasks) > 1_000 else _FIT_STEPS
     for rows, dag in steps:
