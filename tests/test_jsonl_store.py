@@ -480,3 +480,27 @@ def test_lines_a_write_does_not_touch_keep_their_bytes(tmp_path: Path) -> None:
     after = path.read_text().splitlines()
     assert after[0] == text[0] and after[2] == text[2] and after[3] == text[3]
     assert after[1] != text[1]
+
+
+def test_counts_carried_over_another_writers_change_stay_right(tmp_path: Path) -> None:
+    """A store that wrote, then sees another process's write, moves its counts by what that
+    write changed instead of recounting; the file's counts stay what a full recount gives."""
+    from orchestrator.tasks import graph
+    from orchestrator.tasks.jsonl import parse
+
+    recs = [task_record(f"x-{i}", dependency_count=0, dependent_count=0, comment_count=0)
+            for i in range(5)]
+    path = write_queue(tmp_path, recs)
+    mine, other = store_at(path), store_at(path)
+    mine.comment("x-0", "first", author="a")                  # mine now holds counts
+    other.dep_add("x-2", "x-1", actor="b")                    # x-1's dependent_count moves
+    other.create(NewTask(title="new", deps=("x-1",)), actor="b")
+    mine.dep_add("x-3", "x-1", actor="a")                     # from the carried counts
+    other.dep_remove("x-2", "x-1", actor="b")
+    mine.comment("x-4", "again", author="a")
+    state = parse(path, path.read_bytes())
+    want = graph.dependency_counts(state.tasks)
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        assert {k: rec[k] for k in want[rec["id"]]} == want[rec["id"]], rec["id"]
+    assert want["x-1"]["dependent_count"] == 2

@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,14 +94,68 @@ def parse(path: Path, data: bytes) -> _State:
 
 
 def _counts(state: _State) -> tuple[dict[str, dict[str, int]], set[str]]:
-    """bd's export counts of a read state's tasks and the tasks whose line disagrees (a count
-    that is missing from a line is not a disagreement), computed on first use."""
+    """bd's export counts of a read state's tasks and the tasks whose line disagrees with them,
+    computed on first use (a pass over every task and edge) unless carried over."""
     if state.counts is None or state.stale is None:
         counts = graph.dependency_counts(state.tasks)
-        stale = {tid for tid, t in state.tasks.items()
-                 if any(t.raw.get(k, c[k]) != c[k] for c in (counts[tid],) for k in COUNT_KEYS)}
+        stale = {tid for tid, t in state.tasks.items() if _disagrees(t, counts[tid])}
         state.counts, state.stale = counts, stale
     return state.counts, state.stale
+
+
+def _disagrees(task: Task, want: dict[str, int]) -> bool:
+    """A line's counts are wrong (a count missing from the line is not wrong)."""
+    raw = task.raw
+    return any(raw.get(k, want[k]) != want[k] for k in COUNT_KEYS)
+
+
+def _moved(counts: dict[str, dict[str, int]], changed: Iterable[str], before: dict[str, Task],
+           after: dict[str, Task]) -> tuple[dict[str, dict[str, int]], dict[str, None]]:
+    """The counts after `changed` tasks went from `before` to `after` (new ones have no
+    `before`), and the tasks whose counts may have moved: the changed ones and the targets of
+    the `blocks` edges they gained or lost. `counts` is not changed."""
+    counts = dict(counts)
+    moved = dict.fromkeys(changed)
+    for tid in moved:  # own counts first: a new task's dependents come below
+        task = after[tid]
+        was = counts.get(tid)
+        counts[tid] = {"dependency_count": sum(1 for d in task.dependencies if d.type == BLOCKS),
+                       "dependent_count": was["dependent_count"] if was else 0,
+                       "comment_count": len(task.comments)}
+    for tid in list(moved):
+        old = before.get(tid)
+        delta: dict[str, int] = {}
+        for d in after[tid].dependencies:
+            if d.type == BLOCKS:
+                delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) + 1
+        for d in old.dependencies if old is not None else ():
+            if d.type == BLOCKS:
+                delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) - 1
+        for target, n in delta.items():
+            if n and target in counts and target in after:
+                counts[target] = {**counts[target],
+                                  "dependent_count": counts[target]["dependent_count"] + n}
+                moved[target] = None
+    return counts, moved
+
+
+def _carry_counts(old: _State, new: _State) -> None:
+    """Give a freshly parsed state the counts of the version parsed or written before it,
+    moved by what changed in between (another process's write: an agent's `task close`), so a
+    writer does not recount every edge after each write of another. A line whose text is the
+    same is the same task; only the others are looked at."""
+    if old.counts is None or old.stale is None:
+        return
+    old_pos, old_lines, new_lines = old.pos, old.lines, new.lines
+    changed = [tid for tid, p in new.pos.items()
+               if (q := old_pos.get(tid)) is None or old_lines[q - 1].text != new_lines[p - 1].text]
+    added = sum(1 for tid in changed if tid not in old_pos)
+    if len(new.tasks) - added != len(old.tasks):
+        return  # a task was removed: counted afresh when needed
+    counts, moved = _moved(old.counts, changed, old.tasks, new.tasks)
+    new.counts = counts
+    new.stale = {tid for tid in old.stale if tid not in moved} | \
+        {tid for tid in moved if _disagrees(new.tasks[tid], counts[tid])}
 
 
 def _decoded_lines(path: Path, data: bytes) -> tuple[list[str], UserError | None]:
@@ -349,6 +403,8 @@ class JsonlStore:
             return cached[2]
         data = self._read_bytes()
         state = parse(self.path, data)
+        if cached is not None:
+            _carry_counts(cached[2], state)
         self._cached = (key, data, state)
         return state
 
@@ -390,6 +446,8 @@ class JsonlStore:
                 read = cached[2]
             else:
                 read = parse(self.path, data)
+                if cached is not None:
+                    _carry_counts(cached[2], read)
                 self._cached = (key, data, read)
             state = _State(read.lines, dict(read.tasks), read.line_of, read.pos, base=read)
             yield state
@@ -409,29 +467,8 @@ class JsonlStore:
         base = state.base
         assert base is not None, "a write starts from a read state"
         counts, stale = _counts(base)
-        counts = dict(counts)
-        redo = dict.fromkeys(stale)
-        for tid in state.changed:  # own counts first: a new task's dependents come below
-            task = state.tasks[tid]
-            before = counts.get(tid)
-            counts[tid] = {"dependency_count": sum(1 for d in task.dependencies if d.type == BLOCKS),
-                           "dependent_count": before["dependent_count"] if before else 0,
-                           "comment_count": len(task.comments)}
-            redo[tid] = None
-        for tid in state.changed:
-            old = base.tasks.get(tid)
-            delta: dict[str, int] = {}
-            for d in state.tasks[tid].dependencies:
-                if d.type == BLOCKS:
-                    delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) + 1
-            for d in old.dependencies if old is not None else ():
-                if d.type == BLOCKS:
-                    delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) - 1
-            for target, n in delta.items():
-                if n and target in counts:
-                    counts[target] = {**counts[target],
-                                      "dependent_count": counts[target]["dependent_count"] + n}
-                    redo[target] = None
+        counts, moved = _moved(counts, state.changed, base.tasks, state.tasks)
+        redo = {**dict.fromkeys(stale), **moved}
         out = list(state.lines)
         pos = state.pos
         written = dict(state.tasks)
@@ -445,8 +482,7 @@ class JsonlStore:
         for tid in redo:
             if tid not in pos:
                 continue
-            raw, want = state.tasks[tid].raw, counts[tid]
-            if tid in state.changed or any(raw.get(k, want[k]) != want[k] for k in COUNT_KEYS) \
+            if tid in state.changed or _disagrees(state.tasks[tid], counts[tid]) \
                     or out[pos[tid] - 1].text is None:
                 out[pos[tid] - 1] = rewrite(tid)
         if added:
