@@ -60,10 +60,16 @@ def live_runs(ports: Ports, tasks: Mapping[str, Task], running: Collection[str] 
 
 
 def decide_plan(ports: Ports, state: policy.LoopState, *, running: Collection[str] = (),
-                cost_usd: float = 0.0, only: str | None = None) -> Plan:
-    """The plan for the queue as it is now; changes nothing."""
+                cost_usd: float = 0.0, only: str | None = None,
+                known: tuple[Mapping[str, Task], set[str]] | None = None) -> Plan:
+    """The plan for the queue as it is now; changes nothing. `known`: the queue and its live
+    runs as the caller just read them (a pass over every task saved), used while the store
+    still hands out that same queue."""
     tasks = ports.store.all()
-    live = live_runs(ports, tasks, running)
+    if known is not None and known[0] == tasks:  # the same task objects: C-speed identity checks
+        live = known[1]
+    else:
+        live = live_runs(ports, tasks, running)
     state = dataclasses.replace(state, cost_usd=state.cost_usd + cost_usd,
                                 stop_file=(ports.repo / STOP_FILE).exists())
     return make_plan(tasks, live=live, actor=ports.actor, config=ports.config, state=state,
@@ -144,8 +150,10 @@ def plan_cycle(ports: Ports, state: policy.LoopState, *, running: Collection[str
     launch) claim what the plan launches."""
     queue_guard.check(ports)
     tasks = ports.store.all()
-    restored = recovery.restore_invariant(ports, tasks, live_runs(ports, tasks, running))
-    plan = decide_plan(ports, state, running=running, cost_usd=cost_usd, only=only)
+    live = live_runs(ports, tasks, running)
+    restored = recovery.restore_invariant(ports, tasks, live)
+    plan = decide_plan(ports, state, running=running, cost_usd=cost_usd, only=only,
+                       known=None if restored else (tasks, live))
     closed = reconcile(ports, plan, orphans)
     claimed: tuple[Claimed, ...] = ()
     if launch and plan.launches:
