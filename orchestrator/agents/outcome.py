@@ -78,9 +78,9 @@ CONTEXT_PATTERNS = (
     r"has hit a token limit!",
     r"possibly exhausted context window",
 )
-# The seed's marker: its agent wrapper logged `free_space` when the context ran low
-# ("Look for `free_space` in logs"); user patterns (agent.context_patterns) are added to it.
-SEED_CONTEXT_MARKER = r"\bfree_space\b"
+# An agent wrapper's marker: a wrapper may log `free_space` when the context runs low;
+# user patterns (agent.context_patterns) are added to it.
+FREE_SPACE_MARKER = r"\bfree_space\b"
 # Lines of an agent's stderr (or plain-text output) that are crashes, not warnings.
 CRITICAL_PATTERNS = (
     r"Traceback \(most recent call last\)",
@@ -518,7 +518,7 @@ def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None =
         fmt = next((f for f in map(detect_format, events[:5]) if f != "text"), "text")
     if fmt not in STREAM_FORMATS:
         raise ValueError(f"unknown stream format {fmt!r}")
-    patterns = (SEED_CONTEXT_MARKER, *context_patterns)
+    patterns = (FREE_SPACE_MARKER, *context_patterns)
     marker_text = _marker_text(fmt, events, stdout, stderr)
     marker = any(re.search(p, marker_text, re.MULTILINE | re.IGNORECASE) for p in patterns)
     lines = sum(1 for ln in stdout.splitlines() if ln.strip())
@@ -661,7 +661,7 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
                    f"The task now depends on new open task(s) {', '.join(blockers)}", blockers)
 
     if facts.verdict != "success":
-        # the seed's free_space marker / agent.context_patterns explain an otherwise unexplained failure
+        # the free_space marker / agent.context_patterns explain an otherwise unexplained failure
         if facts.verdict == "error" and facts.context_marker and \
                 facts.subclass in ("crash", "exit_code", "api", "execution"):
             return out("context_exhausted", "marker", True, facts.detail)

@@ -1,4 +1,4 @@
-"""`orchestrator logs list|show`: the agent runs under logs/run/ (the seed's Log Management).
+"""`orchestrator logs list|show`: the agent runs under logs/run/.
 
 `list` shows recent runs with their outcome; `show RUN|TASK` prints a readable transcript of a
 run's transcript (output.log, with the agent's stderr lines; a task ID picks its latest run), `--follow` keeps printing while it runs.
