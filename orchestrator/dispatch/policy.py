@@ -36,7 +36,6 @@ REQUEUE = "requeue"
 # the order a summary counts recorded decisions in
 RECORDED = (DONE, RETRY, HANDOFF, WAIT, REQUEUE, RELEASE, ESCALATE)
 
-RETRYABLE_KINDS = frozenset({"error", "timeout", "idle_timeout", "max_turns", "no_progress"})
 NOT_FAILURES = frozenset({"success", "context_exhausted", "blocked_by_new_task", "interrupted"})
 
 
