@@ -40,15 +40,13 @@ from orchestrator.config import STOP_FILE, Config, config_for_repo, find_root
 from orchestrator.errors import UserError
 from orchestrator.tasks.factory import open_store
 from orchestrator.tasks.graph import SORT_POLICIES, ReadyFilter
-from orchestrator.tasks.model import IssueType, Status, parse_priority
+from orchestrator.tasks.model import Status, parse_priority
 from orchestrator.tasks.store import NewTask, TaskChanges, TaskStore
-from orchestrator.tasks.vocab import DEP_TYPE_HELP
+from orchestrator.tasks.vocab import DEP_TYPE_HELP, STATUS_HELP, TYPE_HELP
 
 if TYPE_CHECKING:
     from orchestrator.coordinator.local import Coordinator
 
-STATUSES = ", ".join(Status)
-TYPES = ", ".join(IssueType)
 # coordinator/loop.py's EXIT_* (not imported: it loads the coordinator); test_cli_help checks
 RUN_EXIT_CODES = """exit codes (docs/coordinator.md, "Exit codes"):
   0    the queue drained (nothing is ready and nothing is running)
@@ -159,7 +157,7 @@ def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     p.add_argument("-l", "--label", type=_csv, action="append", help="all of these labels")
     p.add_argument("--label-any", type=_csv, action="append", help="any of these labels")
     p.add_argument("-p", "--priority", type=_priority, help="only this priority (0-4 or P0-P4)")
-    p.add_argument("-t", "--type", dest="only_type", help=f"only this type ({TYPES})")
+    p.add_argument("-t", "--type", dest="only_type", help=f"only this type: {TYPE_HELP}")
     p.add_argument("--exclude-type", type=_csv, action="append", help="not these types (comma-separated)")
     p.add_argument("--parent", help="only descendants of this task")
     p.add_argument("--include-deferred", action="store_true", help="also deferred tasks")
@@ -194,10 +192,10 @@ def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     p = tsub.add_parser("update", parents=[common], help="update tasks (bd update)")
     _json(p)
     p.add_argument("ids", nargs="+", metavar="ID", help="task IDs")
-    p.add_argument("-s", "--status", help=f"new status ({STATUSES})")
+    p.add_argument("-s", "--status", help=f"new status: {STATUS_HELP}")
     p.add_argument("-p", "--priority", type=_priority, help="new priority (0-4 or P0-P4)")
     p.add_argument("--title", help="new title")
-    p.add_argument("-t", "--type", dest="issue_type", help=f"new type ({TYPES})")
+    p.add_argument("-t", "--type", dest="issue_type", help=f"new type: {TYPE_HELP}")
     p.add_argument("-a", "--assignee", help="new assignee ('' to clear)")
     p.add_argument("-d", "--description", "--body", help="new description")
     p.add_argument("--design", help="new design notes")
@@ -217,7 +215,7 @@ def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     _json(p)
     p.add_argument("title_arg", nargs="?", metavar="TITLE", help="the title (or --title)")
     p.add_argument("--title", help="the title")
-    p.add_argument("-t", "--type", default="task", help=f"type ({TYPES}; default: task)")
+    p.add_argument("-t", "--type", default="task", help=f"type (default: task): {TYPE_HELP}")
     p.add_argument("-p", "--priority", type=_priority, default=2, help="priority 0-4 or P0-P4 (default: 2)")
     p.add_argument("-d", "--description", "--body", default="", help="description")
     p.add_argument("--design", default="", help="design notes")

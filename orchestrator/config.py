@@ -27,6 +27,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from orchestrator.errors import UserError
+from orchestrator.fileio import read_capped_text
 
 CONFIG_NAME = ".orchestrator.yml"
 MAX_CONFIG_BYTES = 256 * 1024   # a complete file with every key is under 2 KB
@@ -439,22 +440,12 @@ def load_config(path: str | Path | None, *, required: bool = False) -> Config:
     if path is None:
         return Config()
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        if required:
-            raise UserError(f"{path}: config file not found") from None
-        return Config()
-    except OSError as e:
-        raise UserError(f"{path}: cannot read the config file ({e.strerror or e})") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise UserError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KB; not a config file?")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 ({e.reason})") from None
+    if not required:
+        text = read_capped_text(path, MAX_CONFIG_BYTES, "config file", missing_ok=True)
+        if text is None:
+            return Config()
+    else:
+        text = read_capped_text(path, MAX_CONFIG_BYTES, "config file")
     return parse_config(text, str(path))
 
 

@@ -8,6 +8,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, overload
+
+from orchestrator.errors import UserError
 
 
 def _read_umask() -> int:
@@ -53,3 +56,36 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MB" if n >= 1 << 20 else f"{n >> 10} KB"
+
+
+@overload
+def read_capped_text(path: Path, limit: int, what: str, *, missing_ok: Literal[False] = ...) -> str: ...
+@overload
+def read_capped_text(path: Path, limit: int, what: str, *, missing_ok: Literal[True]) -> str | None: ...
+
+
+def read_capped_text(path: Path, limit: int, what: str, *, missing_ok: bool = False) -> str | None:
+    """The UTF-8 text of a file a user or an agent controls, never reading past `limit` bytes.
+    A problem is a one-line UserError naming the file (and the line of a byte that is not
+    UTF-8); `what` names what the file should be ("config file"). With missing_ok, a file that
+    is not there is None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        if missing_ok:
+            return None
+        raise UserError(f"{path}: {what} not found") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise UserError(f"{path}: larger than {_size(limit)} (the limit for the {what})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 ({e.reason})") from None

@@ -28,7 +28,7 @@ from orchestrator.fileio import locked, write_atomic
 
 BRANCH_PREFIX = "orchestrator/"
 ARCHIVE_PREFIX = "orchestrator-archive/"  # not under BRANCH_PREFIX: nothing treats these as live
-# Paths an agent must not change (peers.md (d) 14): CI definitions and the orchestrator config.
+# Paths an agent must not change (docs/security.md): CI definitions and the orchestrator config.
 TAMPER_PATHS = (".github/workflows/", ".orchestrator.yml")
 _FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 # git plumbing the orchestrator does for itself runs no hooks (post-checkout on every worktree

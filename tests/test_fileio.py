@@ -1,4 +1,5 @@
-"""write_atomic: the one way files are replaced (queue, logs, status, hooks)."""
+"""write_atomic: the one way files are replaced (queue, logs, status, hooks); read_capped_text:
+the one way a config, template or outcome file a user or an agent controls is read."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.fileio import write_atomic
+from orchestrator.errors import UserError
+from orchestrator.fileio import read_capped_text, write_atomic
 
 
 def mode(path: Path) -> int:
@@ -79,3 +81,22 @@ def test_locked_excludes_other_processes_and_threads(tmp_path: Path) -> None:
         seen.append("released")
     worker.join()
     assert out == "held" and seen == ["released", "in"]
+
+
+def test_read_capped_text_names_the_file_and_what_is_wrong(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    assert read_capped_text(path, 16, "config file", missing_ok=True) is None
+    with pytest.raises(UserError, match=r"^.*/c\.yml: config file not found$"):
+        read_capped_text(path, 16, "config file")
+    path.write_bytes(b"a: 1\nb: \xff\n")
+    with pytest.raises(UserError, match=r"/c\.yml:2: not UTF-8 \(invalid start byte\)$"):
+        read_capped_text(path, 16, "config file")
+    path.write_bytes(b"x" * 2049)
+    with pytest.raises(UserError, match=r"/c\.yml: larger than 2 KB \(the limit for the config file\)$"):
+        read_capped_text(path, 2048, "config file")
+    path.write_bytes(b"x" * 2048)
+    assert read_capped_text(path, 2048, "config file") == "x" * 2048
+    with pytest.raises(UserError, match=r"/c\.yml/x: config file not found$"):
+        read_capped_text(path / "x", 16, "config file")  # a file where a folder should be
+    with pytest.raises(UserError, match=r": cannot read the config file \(Is a directory\)$"):
+        read_capped_text(tmp_path, 16, "config file")

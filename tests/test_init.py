@@ -72,7 +72,9 @@ def test_an_existing_config_is_never_rewritten_even_with_force(tmp_git_repo: Pat
 
 def test_gitignore_gets_only_the_missing_lines(tmp_git_repo: Path) -> None:
     (tmp_git_repo / ".gitignore").write_text("node_modules/\nlogs/")  # no final newline
-    assert init(tmp_git_repo).returncode == 0
+    done = init(tmp_git_repo)
+    assert done.returncode == 0
+    assert "updated .gitignore: logs/status.md, .beads/*.lock\n" in done.stdout  # what it added
     lines = (tmp_git_repo / ".gitignore").read_text().splitlines()
     assert lines[:2] == ["node_modules/", "logs/"]
     assert lines.count("logs/") == 1 and ".beads/*.lock" in lines and "logs/status.md" in lines

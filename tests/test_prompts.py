@@ -132,3 +132,14 @@ def test_every_queue_command_in_every_prompt_runs_against_the_jsonl_store(tmp_gi
     # moment before their "Plan tasks for ..." child exists
     created = [t for t in store.all().values() if t.title.startswith("Feature: ") and t.id != "f-1"]
     assert created and {t.issue_type for t in created} == {"epic"}
+
+
+def test_a_repository_template_that_is_not_text_is_a_one_line_error(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompt"
+    prompts.mkdir()
+    (prompts / TEMPLATES["implement"]).write_bytes(b"Do {task_id}\n\xff\n")
+    with pytest.raises(UserError, match=r"prompt/coding_agent_prompt\.txt:2: not UTF-8"):
+        load_template(TEMPLATES["implement"], tmp_path, Config())
+    (prompts / TEMPLATES["implement"]).write_bytes(b"x" * ((1 << 20) + 1))
+    with pytest.raises(UserError, match=r"larger than 1 MB \(the limit for the prompt template\)$"):
+        load_template(TEMPLATES["implement"], tmp_path, Config())

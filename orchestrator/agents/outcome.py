@@ -5,12 +5,12 @@ Two steps, both pure:
 - `read_stream(fmt, stdout, stderr, exit_code, ...)` reads what the agent said about itself
   (Claude stream-json, Codex `exec --json`, Gemini stream-json, or plain text) into `StreamFacts`;
 - `classify(facts, ...)` adds what the queue says: the task was closed, notes were added, a new
-  blocker appeared. Exit 0 alone is never success (reference agents.md §1.4: a killed or
+  blocker appeared. Exit 0 alone is never success (a killed or
   interrupted claude exits 0 without a `result` event), and the task must be closed.
 
-The rules follow reference agents.md §1.6 (context exhaustion: terminal_reason, the "Prompt is
-too long" family, failed compaction; a compaction that worked is not a failure) and §4 (the
-failure signatures and the classification order).
+The rules: context exhaustion ( terminal_reason, the "Prompt is
+too long" family, failed compaction; a compaction that worked is not a failure), then the
+failure signatures of each CLI, checked in a fixed order (`classify`).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class StreamFacts:
     last_message: str = ""            # the agent's last own words (for the next attempt's digest)
 
 
-# Context exhaustion in text (reference §1.6 and §4): Claude's result texts, the raw API 400,
+# Context exhaustion in text: Claude's result texts, the raw API 400,
 # Codex, OpenAI, Gemini and Aider.
 CONTEXT_PATTERNS = (
     r"^prompt is too long",
@@ -78,9 +78,9 @@ CONTEXT_PATTERNS = (
     r"has hit a token limit!",
     r"possibly exhausted context window",
 )
-# The seed's marker: its agent wrapper logged `free_space` when the context ran low
-# ("Look for `free_space` in logs"); user patterns (agent.context_patterns) are added to it.
-SEED_CONTEXT_MARKER = r"\bfree_space\b"
+# An agent wrapper's marker: a wrapper may log `free_space` when the context runs low;
+# user patterns (agent.context_patterns) are added to it.
+FREE_SPACE_MARKER = r"\bfree_space\b"
 # Lines of an agent's stderr (or plain-text output) that are crashes, not warnings.
 CRITICAL_PATTERNS = (
     r"Traceback \(most recent call last\)",
@@ -204,15 +204,16 @@ def detect_format(event: Mapping[str, Any] | None) -> str:
 
 
 def sniff_format(stdout: str) -> str:
-    for event in parse_events(stdout)[:5]:
-        fmt = detect_format(event)
-        if fmt != "text":
-            return fmt
-    return "text"
+    """The stream format of an agent's stdout (for the `command` profile's `stream: auto`)."""
+    return _sniff(parse_events(stdout))
+
+
+def _sniff(events: Sequence[Mapping[str, Any]]) -> str:
+    return next((f for f in map(detect_format, events[:5]) if f != "text"), "text")
 
 
 def _api_error_subclass(status: Any, err: Any, text: str) -> tuple[str, bool]:
-    """(subclass, retryable) of an API failure; reference §4 "Failure signatures"."""
+    """(subclass, retryable) of an API failure, from its status, error type or text."""
     low = (text or "").lower()
     if status == 429 or err == "rate_limit" or "request rejected (429)" in low \
             or "you've hit your" in low or "usage limit reached" in low \
@@ -441,7 +442,7 @@ def _read_text(stdout: str, stderr: str, exit_code: int | None, marker: bool,
     if exit_code == 0:
         # what the agent said last (stdout), not a warning it left on stderr
         said = next((ln for ln in reversed(stdout.strip().splitlines()) if ln.strip()), last)
-        # aider and many scripts exit 0 even when the LLM call failed (reference §3): an API
+        # aider and many scripts exit 0 even when the LLM call failed: an API
         # failure at the end of the output is kept, and counts if the task was left open
         tail = "\n".join([*stdout.strip().splitlines()[-_TEXT_TAIL:], *stderr.strip().splitlines()[-_TEXT_TAIL:]])
         subc, retry = _api_error_subclass(None, None, tail)
@@ -515,10 +516,10 @@ def read_stream(fmt: str, stdout: str, stderr: str = "", exit_code: int | None =
     from the first events: the `command` profile may run any of them)."""
     events = parse_events(stdout)
     if fmt == "auto":
-        fmt = next((f for f in map(detect_format, events[:5]) if f != "text"), "text")
+        fmt = _sniff(events)
     if fmt not in STREAM_FORMATS:
         raise ValueError(f"unknown stream format {fmt!r}")
-    patterns = (SEED_CONTEXT_MARKER, *context_patterns)
+    patterns = (FREE_SPACE_MARKER, *context_patterns)
     marker_text = _marker_text(fmt, events, stdout, stderr)
     marker = any(re.search(p, marker_text, re.MULTILINE | re.IGNORECASE) for p in patterns)
     lines = sum(1 for ln in stdout.splitlines() if ln.strip())
@@ -661,7 +662,7 @@ def classify(facts: StreamFacts, *, task_id: str, exit_code: int | None, killed:
                    f"The task now depends on new open task(s) {', '.join(blockers)}", blockers)
 
     if facts.verdict != "success":
-        # the seed's free_space marker / agent.context_patterns explain an otherwise unexplained failure
+        # the free_space marker / agent.context_patterns explain an otherwise unexplained failure
         if facts.verdict == "error" and facts.context_marker and \
                 facts.subclass in ("crash", "exit_code", "api", "execution"):
             return out("context_exhausted", "marker", True, facts.detail)

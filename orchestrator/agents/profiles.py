@@ -1,10 +1,10 @@
 """Agent profiles: how to call each coding-agent CLI, and how its thinking budget rises per attempt.
 
 - `claude` (default): `claude -p PROMPT --output-format stream-json --verbose` (stream-json needs
-  --verbose in print mode, reference agents.md §1.1), model, max turns, permission mode, allowed
+  --verbose in print mode), model, max turns, permission mode, allowed
   tools; stdin is closed by the runner; the non-essential-traffic variables are set.
 - `codex`: `codex exec --json --skip-git-repo-check -s SANDBOX -c model_reasoning_effort=E PROMPT`
-  (`--full-auto` is gone in 0.169, reference §2).
+  (`--full-auto` is gone in 0.169).
 - `command`: any argv template (`agent.command`) with placeholders, for aider, gemini, opencode,
   goose or a team's own script; its stream format is sniffed (claude/codex/gemini JSON or text).
 
@@ -32,7 +32,7 @@ CODEX_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
 MAX_PROMPT_ARG = 100_000
 
 # Claude models that take a thinking *budget* (budget_tokens) rather than adaptive effort:
-# Sonnet/Haiku 4.5, Opus <= 4.5, Claude 3.x (reference agents.md §1.7). The aliases `opus` and
+# Sonnet/Haiku 4.5, Opus <= 4.5, Claude 3.x. The aliases `opus` and
 # `sonnet` resolve to adaptive models on current CLIs; `haiku` to Haiku 4.5.
 _BUDGET_MODEL = re.compile(r"^(haiku|claude-3[-.].*|claude-(sonnet|opus|haiku)-4(-[0-5])?(-\d{8})?)$")
 # Effort words on a budget model: thinking is on at max_tokens-1 by default (31999 at 32000),
@@ -109,7 +109,7 @@ def _tokens(budget: str) -> int | None:
 
 
 def claude_budget(budget: str, model: str) -> tuple[list[str], dict[str, str]]:
-    """(extra argv, extra env) for a thinking budget (reference agents.md §1.7):
+    """(extra argv, extra env) for a thinking budget:
     effort words -> `--effort` on adaptive models, token settings on budget models;
     a number (`16000`, `32k`) -> MAX_THINKING_TOKENS with room in CLAUDE_CODE_MAX_OUTPUT_TOKENS
     (thinking is capped at max_tokens-1) and adaptive thinking off, which dated adaptive models
@@ -188,7 +188,7 @@ def build_launch(profile: str, config: Config, *, prompt_text: str, prompt_file:
         if agent.allowed_tools:  # variadic: keep it last
             argv += ["--allowedTools", *agent.allowed_tools]
         env.update(CLAUDE_QUIET_ENV)
-        # bypassPermissions as root exits 1 unless IS_SANDBOX=1 (reference §1.1); CI containers
+        # bypassPermissions as root exits 1 unless IS_SANDBOX=1; CI containers
         # often run as root. Only then: IS_SANDBOX also changes the 529 give-up path.
         if agent.permission_mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"

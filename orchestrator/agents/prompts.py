@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orchestrator.config import Config
 from orchestrator.errors import UserError
+from orchestrator.fileio import read_capped_text
 from orchestrator.tasks.history import MARKER, AttemptRecord
 from orchestrator.tasks.kinds import KINDS
 from orchestrator.tasks.model import BLOCKING_EDGES, Task
@@ -26,6 +27,7 @@ TEMPLATES = {
     "verify": "verification_prompt.txt",
     "regression": "regression_prompt.txt",
 }
+MAX_TEMPLATE_BYTES = 1 << 20  # the built-in templates are a few KB
 _MAX_FIELD = 6000       # characters of one task field in the prompt
 _MAX_PARENT = 3000
 _MAX_COMMENTS = 5
@@ -36,10 +38,7 @@ def load_template(name: str, repo: Path | None, config: Config) -> str:
     if repo is not None:
         override = repo / config.agent.prompt_dir / name
         if override.is_file():
-            try:
-                return override.read_text(encoding="utf-8")
-            except UnicodeDecodeError as e:
-                raise UserError(f"{override}: not UTF-8 ({e.reason})") from None
+            return read_capped_text(override, MAX_TEMPLATE_BYTES, "prompt template")
     return resources.files("orchestrator").joinpath("prompt", name).read_text(encoding="utf-8")
 
 

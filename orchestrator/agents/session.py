@@ -28,7 +28,7 @@ from orchestrator.agents.prompts import build_prompt
 from orchestrator.agents.runner import Scrubber, append_monitor, run_agent_process, secret_values
 from orchestrator.config import Config
 from orchestrator.errors import UserError
-from orchestrator.fileio import write_atomic
+from orchestrator.fileio import read_capped_text, write_atomic
 from orchestrator.tasks.history import AttemptRecord
 from orchestrator.tasks.kinds import task_kind
 from orchestrator.tasks.model import Task, now_rfc3339
@@ -88,19 +88,9 @@ MAX_OUTCOME_BYTES = 4 << 20  # a digest is a paragraph; the whole file is a few 
 def read_run_file(path: Path) -> AgentRun:
     """outcome.json as an AgentRun; any problem is a one-line UserError naming the file and
     the key (the file is never changed)."""
+    text = read_capped_text(path, MAX_OUTCOME_BYTES, "outcome file")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_OUTCOME_BYTES + 1)
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
-    if len(data) > MAX_OUTCOME_BYTES:
-        raise UserError(f"{path}: larger than {MAX_OUTCOME_BYTES >> 20} MB; not an outcome file")
-    try:
-        text = data.decode("utf-8")
         return run_from_dict(outcomes.load_json(text))
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}: malformed JSON: {e.msg}") from None
     except ValueError as e:

@@ -1,4 +1,4 @@
-"""verbose.jsonl -> a readable transcript (what `scripts/parse_agent_log.sh` did in the seed).
+"""verbose.jsonl -> a readable transcript (what `logs show` prints).
 
 Renders Claude stream-json, Codex `exec --json` and Gemini stream-json events one by one, so the
 runner can write `output.log` while the agent runs and `orchestrator logs show --follow` can tail

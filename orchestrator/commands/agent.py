@@ -1,4 +1,4 @@
-"""`orchestrator agent --task ID`: run one agent on one task (the seed's "Manual Single Task").
+"""`orchestrator agent --task ID`: run one agent on one task (a manual single task).
 
 Claims the task if it is open, runs the agent, records the attempt on the task as a comment
 (`orchestrator.tasks.history`), releases the claim when the task is not done, and prints the

@@ -82,12 +82,13 @@ def _diff(path: Path, old: str, new: str) -> str:
                                         f"{path} (yours)", f"{path} (init)"))
 
 
-def _gitignore_with(text: str) -> str | None:
-    """The .gitignore with the missing lines appended, or None when none is missing."""
+def _gitignore_missing(text: str) -> list[str]:
     have = {line.strip() for line in text.splitlines()}
-    missing = [line for line in GITIGNORE_LINES if line not in have]
-    if not missing:
-        return None
+    return [line for line in GITIGNORE_LINES if line not in have]
+
+
+def _gitignore_with(text: str, missing: list[str]) -> str:
+    """The .gitignore with the missing lines appended."""
     sep = "" if not text or text.endswith("\n") else "\n"
     return text + sep + "# beads-orchestrator\n" + "".join(f"{line}\n" for line in missing)
 
@@ -128,12 +129,13 @@ def init(repo: Path, *, force: bool, prompts: bool, action: str = ACTION,
         print(f"wrote {CONFIG_NAME}", file=out)
 
     ignore = repo / ".gitignore"
-    new = _gitignore_with(ignore.read_text(encoding="utf-8") if ignore.exists() else "")
-    if new is None:
+    text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    missing = _gitignore_missing(text)
+    if not missing:
         print("unchanged .gitignore", file=out)
     else:
-        write_atomic(ignore, new)
-        print("updated .gitignore: " + ", ".join(GITIGNORE_LINES), file=out)
+        write_atomic(ignore, _gitignore_with(text, missing))
+        print("updated .gitignore: " + ", ".join(missing), file=out)
 
     if kept:
         return 1

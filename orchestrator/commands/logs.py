@@ -1,7 +1,8 @@
-"""`orchestrator logs list|show`: the agent runs under logs/run/ (the seed's Log Management).
+"""`orchestrator logs list|show`: the agent runs under logs/run/.
 
-`list` shows recent runs with their outcome; `show RUN|TASK` prints a readable transcript of a
-run's transcript (output.log, with the agent's stderr lines; a task ID picks its latest run), `--follow` keeps printing while it runs.
+`list` shows recent runs with their outcome; `show RUN|TASK` prints a run's readable transcript
+(output.log, with the agent's stderr lines; a task ID picks its latest run); `--follow` keeps
+printing while it runs.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from orchestrator import runlog
 from orchestrator.agents.session import read_run_file
 from orchestrator.agents.transcript import render_line
 from orchestrator.errors import UserError
+from orchestrator.tasks.table import table
 
 _ENDED_POLLS = 10  # polls `--follow` waits for outcome.json once the agent has gone
 
@@ -85,15 +87,11 @@ def logs_list(root: Path, *, limit: int, as_json: bool, task_id: str | None = No
     if not runs:
         print(f"No agent runs in {root}")
         return 0
-    rows = [("RUN", "TASK", "ATTEMPT", "OUTCOME", "DURATION", "COST")]
-    for r in runs:
-        rows.append((r.run, r.task_id, str(r.attempt or "-"),
-                     r.state + (f" ({r.subclass})" if r.subclass else ""),
-                     f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
-                     f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(table(("RUN", "TASK", "ATTEMPT", "OUTCOME", "DURATION", "COST"),
+                [(r.run, r.task_id, str(r.attempt or "-"),
+                  r.state + (f" ({r.subclass})" if r.subclass else ""),
+                  f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
+                  f"${r.cost_usd:.4f}" if r.cost_usd is not None else "-") for r in runs]))
     return 0
 
 

@@ -1,6 +1,6 @@
-"""`orchestrator phase start`: the seed's "Starting a New Phase". Refuses unless the previous
+"""`orchestrator phase start`: start a new phase. Refuses unless the previous
 phase is fully closed and the regression command passes, then creates the bootstrap task
-"Plan features for NAME" (priority 1, label phase:NAME) with the seed's description."""
+"Plan features for NAME" (priority 1, label phase:NAME) with a description of the phase's steps."""
 from __future__ import annotations
 
 import shlex

@@ -42,15 +42,16 @@ def status(store: TaskStore, *, as_json: bool, escalation_label: str = "needs-hu
     if running:
         print("\nIn progress:")
         print(task_table(graph.sort_tasks(running)))
-    waiting = [t for t in tasks.values()
-               if escalation_label in t.labels and t.status != Status.CLOSED]
-    if waiting:
+    escalated = [t for t in tasks.values()
+                 if escalation_label in t.labels and t.status != Status.CLOSED]
+    if escalated:
         print("\nWaiting for a human (resume with `orchestrator task update ID --status open`, "
               "add `--reset-branch` to start over):")
-        print(task_table(graph.sort_tasks(waiting)))
+        print(task_table(graph.sort_tasks(escalated)))
     blocked = graph.blocked_by(tasks)
     if blocked:
-        print("\nBlocked:")
+        # the WAITING column's tasks (BLOCKED counts the status `blocked`)
+        print("\nWaiting on other tasks:")
         print(table(("ID", "BLOCKED BY", "TITLE"),
                     [(tid, ", ".join(b), tasks[tid].title) for tid, b in sorted(blocked.items())]))
     return 0

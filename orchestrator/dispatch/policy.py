@@ -1,4 +1,4 @@
-"""The seed's failure policy as pure functions: what happens to a task after an agent run, and
+"""The failure policy as pure functions: what happens to a task after an agent run, and
 when the loop stops.
 
 Seed, "Failure Handling" and "Failure Scenarios":
@@ -36,7 +36,6 @@ REQUEUE = "requeue"
 # the order a summary counts recorded decisions in
 RECORDED = (DONE, RETRY, HANDOFF, WAIT, REQUEUE, RELEASE, ESCALATE)
 
-RETRYABLE_KINDS = frozenset({"error", "timeout", "idle_timeout", "max_turns", "no_progress"})
 NOT_FAILURES = frozenset({"success", "context_exhausted", "blocked_by_new_task", "interrupted"})
 
 
@@ -104,7 +103,7 @@ def decide(task: Task, history: Sequence[AttemptRecord], outcome: OutcomeLike,
            config: Config) -> Decision:
     """What to do after one run. `task` is the task as the run left it, `history` the earlier
     tries since the last reset (not this one). A success on a task that is not closed is judged
-    as no progress (the seed's first success condition is "task status changed")."""
+    as no progress (success means the task's status changed)."""
     task_id, outcome_kind = task.id, outcome.kind
     retryable, subclass = outcome.retryable, outcome.subclass
     attempt = len(history) + 1

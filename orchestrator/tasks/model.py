@@ -166,9 +166,6 @@ class Task:
                 return dep.depends_on_id
         return None
 
-    def deps_of_type(self, *types: str) -> list[Dependency]:
-        return [d for d in self.dependencies if d.type in types]
-
     def evolve(self, **changes: Any) -> Task:
         return replace(self, **changes)
 

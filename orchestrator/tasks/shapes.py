@@ -1,4 +1,4 @@
-"""bd's `--json` output shapes (beads reference §3), built from our tasks, so that an agent or
+"""bd's `--json` output shapes (as recorded in tests/fixtures/bd/), built from our tasks, so that an agent or
 script written against `bd ... --json` reads `orchestrator ... --json` unchanged."""
 from __future__ import annotations
 

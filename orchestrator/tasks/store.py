@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.tasks.graph import ReadyFilter
-from orchestrator.tasks.model import Comment, Task
+from orchestrator.tasks.model import DEFAULT_PRIORITY, Comment, IssueType, Task
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class NewTask:
     """`bd create` flags. deps: 'id', 'type:id' or 'blocks:id' (the new task blocks id)."""
 
     title: str
-    issue_type: str = "task"
-    priority: int = 2
+    issue_type: str = IssueType.TASK
+    priority: int = DEFAULT_PRIORITY
     description: str = ""
     design: str = ""
     acceptance_criteria: str = ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UserError
+from orchestrator.fileio import read_capped_text
 from orchestrator.tasks.model import WELL_KNOWN_DEP_TYPES, IssueType, Status, normalize_type
 
 BUILTIN_STATUSES = tuple(s.value for s in Status)
@@ -100,20 +101,9 @@ def load_vocabulary(beads_dir: Path) -> Vocabulary:
     from orchestrator.config import parse_yaml  # the same limits as .orchestrator.yml
 
     path = beads_dir / "config.yaml"
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BEADS_CONFIG_BYTES + 1)
-    except (FileNotFoundError, NotADirectoryError):
+    text = read_capped_text(path, MAX_BEADS_CONFIG_BYTES, "bd config file", missing_ok=True)
+    if text is None:
         return Vocabulary()
-    except OSError as e:
-        raise UserError(f"{path}: cannot read bd's config ({e.strerror or e})") from None
-    if len(data) > MAX_BEADS_CONFIG_BYTES:
-        raise UserError(f"{path}: larger than {MAX_BEADS_CONFIG_BYTES // 1024} KB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8") from None
     return vocabulary_from(parse_yaml(text, str(path)), str(path))
 
 

@@ -8,7 +8,7 @@
   the test's own (GIT_CONFIG_GLOBAL) to a local bare repository, so jobs fetch and push there;
 - act's own state (~/.cache/act, ~/.config/act) goes to the test's temp directory.
 
-Facts this relies on (act 0.2.89, tested): /work/shared/reference/github-actions.md §3.
+Facts this relies on were tested with act 0.2.89.
 """
 from __future__ import annotations
 
