@@ -26,3 +26,22 @@ def test_counters_follow_closes_and_progress_and_a_new_chain_starts_afresh() -> 
 def test_a_refresh_counts_no_cycle() -> None:
     s = advance(ForgeState(), Snapshot(closed=1, total=5), chain_id="a", cycle=3)
     assert advance(s, Snapshot(closed=4, total=9), chain_id="a", cycle=3, count_cycle=False) == s
+
+
+def test_a_cycle_is_counted_once_per_run_however_many_legs_report() -> None:
+    """Each matrix leg of a run reports with the run's cycle number: the second leg (and a
+    late leg of an older run) adds no cycle, but its progress still resets the counters."""
+    s = advance(ForgeState(), Snapshot(closed=1, total=5), chain_id="a", cycle=1)
+    s = advance(s, Snapshot(closed=1, total=5), chain_id="a", cycle=2)      # leg 1 of run 2
+    assert (s.cycle, s.cycles_since_close, s.idle_cycles) == (2, 1, 1)
+    s = advance(s, Snapshot(closed=1, total=5), chain_id="a", cycle=2)      # leg 2 of run 2
+    assert (s.cycle, s.cycles_since_close, s.idle_cycles) == (2, 1, 1)
+    s = advance(s, Snapshot(closed=1, total=5), chain_id="a", cycle=3)
+    assert (s.cycle, s.cycles_since_close, s.idle_cycles) == (3, 2, 2)
+    s = advance(s, Snapshot(closed=2, total=5), chain_id="a", cycle=2)      # a late leg closed one
+    assert (s.cycle, s.cycles_since_close, s.idle_cycles) == (3, 0, 0)
+    s = advance(s, Snapshot(closed=2, total=5), chain_id="a", cycle=3)
+    assert (s.cycle, s.cycles_since_close, s.idle_cycles) == (3, 0, 0)
+    # a new chain counts from its own first cycle
+    b = advance(s, Snapshot(closed=2, total=5), chain_id="b", cycle=1)
+    assert (b.cycle, b.cycles_since_close, b.idle_cycles) == (1, 1, 1)
