@@ -89,7 +89,8 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
     state = repo / config.github.state_file
     if state.is_file():  # the forge's cache travels with the branch (last writer wins)
         jobs.commit_and_push(branch, {config.github.state_file: state.read_text()},
-                             "orchestrator: status comment state", event=forge.event)
+                             "orchestrator: status comment state", event=forge.event,
+                             tries=jobs.push_tries(config.dispatch.max_parallel))
         saved = load_state(state)
         if saved.target and saved.comment_id and env.repository:
             write_outputs({"comment-url": f"{env.server_url}/{env.repository}/issues/"
