@@ -161,7 +161,8 @@ def escalation_body(items: Sequence[Escalation], *, queue: str, mention: Sequenc
                 logs += f" [run]({run_url})"
             out.append(f"| {r.attempt} | {what} | {r.budget} | {r.decision} | "
                        f"{_cell(r.digest)} | {logs} |")
-        out += ["", f"Resume: comment `/orchestrator retry {e.task.id}`, or run "
+        out += ["", f"Resume: comment `/orchestrator retry {e.task.id}` (add `--reset-branch` "
+                "to start over from the working branch), or run "
                 f"`orchestrator task update {e.task.id} --status open` and push.", ""]
     return "\n".join(out)
 
