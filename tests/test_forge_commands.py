@@ -15,9 +15,9 @@ from unittest import mock
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.gitops import ARCHIVE_PREFIX, task_branch
 from support.github import escalated_record, queue, token
 from support.github_api import GitHubStandIn
-from orchestrator.gitops import ARCHIVE_PREFIX, task_branch
 from support.repo import git, init_git_repo, task_record
 
 

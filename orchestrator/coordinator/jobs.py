@@ -279,15 +279,19 @@ def report_job(branch: Branch, stores: StoreFactory, config: Config, forge: Forg
                             event=forge.event)
 
 
-def commit_and_push(branch: Branch, files: Mapping[str, str], message: str,
-                    event: Callable[[str], None] = print, *, tries: int = MIN_PUSH_TRIES) -> None:
-    """Write `files` (path -> text) at the remote tip, commit and push them, last writer wins
-    (for the forge's cache file, which is never the truth about tasks)."""
+def commit_and_push(branch: Branch, files: Mapping[str, str | Callable[[str | None], str]],
+                    message: str, event: Callable[[str], None] = print, *,
+                    tries: int = MIN_PUSH_TRIES) -> None:
+    """Write `files` at the remote tip, commit and push them. A file's value is its text, or a
+    function of the text at the tip (None: no such file) that merges this job's change into
+    what other runs pushed meanwhile (the forge's cache file, never the truth about tasks)."""
     def change(tip: str) -> tuple[None, bool]:
-        for rel, text in files.items():
+        for rel, value in files.items():
             path = branch.repo / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, text)
+            if callable(value):
+                value = value(path.read_text(encoding="utf-8") if path.is_file() else None)
+            write_atomic(path, value)
         gitops.run_git(branch.repo, "add", "--", *files)
         if gitops.run_git(branch.repo, "diff", "--cached", "--quiet", check=False).status == 0:
             return None, False
