@@ -560,6 +560,7 @@ def _add_job_commands(sub: Sub, common: _Parser) -> None:
     p = jsub.add_parser("plan", parents=[common], help="plan, claim and push the claims; outputs the matrix")
     chain(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan and the comment; change nothing")
+    p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
     p.set_defaults(func=_job_plan)
 
     p = jsub.add_parser("agent", parents=[common], help="run the agent on one claimed task (read-only)")
@@ -600,7 +601,7 @@ def _job_stores(c: Context) -> Callable[[], TaskStore]:
 def _job_plan(a: argparse.Namespace, c: Context) -> int:
     from orchestrator.commands.job import plan
     return plan(c.repo, _job_stores(c), _job_config(a, c), actor=c.actor_flag or c.config.bd.actor,
-                cycle=a.cycle, chain_id=a.chain_id, dry_run=a.dry_run)
+                cycle=a.cycle, chain_id=a.chain_id, dry_run=a.dry_run, token=a.token)
 
 
 def _job_agent(a: argparse.Namespace, c: Context) -> int:

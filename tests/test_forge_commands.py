@@ -15,9 +15,10 @@ from unittest import mock
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.gitops import ARCHIVE_PREFIX, task_branch
 from support.github import escalated_record, queue, token
 from support.github_api import GitHubStandIn
-from support.repo import task_record
+from support.repo import git, init_git_repo, task_record
 
 
 @pytest.fixture
@@ -141,6 +142,32 @@ def test_retry_reopens_an_escalated_task(gh: GitHubStandIn, repo: Path) -> None:
     before = queue_text(repo)
     other = run_command(gh, repo, "/orchestrator retry t-1")
     assert "not waiting for a human" in other.stdout and queue_text(repo) == before
+
+
+def test_retry_with_reset_branch_reopens_and_sets_the_task_branch_aside(
+        gh: GitHubStandIn, tmp_path: Path) -> None:
+    """`/orchestrator retry ID --reset-branch` is `task update ID --status open --reset-branch`:
+    the escalated work is kept on an archive branch and the next attempt starts afresh."""
+    repo = init_git_repo(tmp_path / "r")
+    queue(repo, [task_record("t-1"), escalated_record("bd-7")])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "queue")
+    git(repo, "branch", task_branch("bd-7"))
+    done = run_command(gh, repo, "/orchestrator retry bd-7 --reset-branch")
+    assert done.returncode == 0, done.stdout + done.stderr
+    branches = git(repo, "branch", "--format=%(refname:short)").split()
+    assert task_branch("bd-7") not in branches and f"{ARCHIVE_PREFIX}bd-7-1" in branches
+    assert f"archived as {ARCHIVE_PREFIX}bd-7-1" in done.stdout
+    task = next(json.loads(line) for line in queue_text(repo).splitlines()
+                if json.loads(line)["id"] == "bd-7")
+    assert task["status"] == "open" and reactions(gh) == ["+1"]
+    # without a branch there is nothing to set aside; the task is still reopened
+    queue(repo, [task_record("t-1"), escalated_record("bd-7")])
+    again = run_command(gh, repo, "/orchestrator retry bd-7 --reset-branch")
+    assert "nothing to reset" in again.stdout
+    task = next(json.loads(line) for line in queue_text(repo).splitlines()
+                if json.loads(line)["id"] == "bd-7")
+    assert task["status"] == "open"
 
 
 def test_status_refreshes_the_comment_without_counting_a_cycle(gh: GitHubStandIn,

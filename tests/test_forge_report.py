@@ -81,19 +81,27 @@ def test_a_duplicate_left_by_a_cancelled_run_converges_to_one_comment(
     report(gh, tmp_path)
     (number,) = gh.repo.issues
     (kept,) = [cid for cid, c in gh.repo.comments.items()]
-    # a run that was cancelled after posting its own comment, before saving its state
+    # a run that was cancelled after posting its own comment, before saving its state: the
+    # next report without the state file (lost with that run) finds both by their markers
     stray = gh.repo.add_comment(number, gh.repo.comments[kept]["body"])
+    (tmp_path / ".beads" / "orchestrator-github.json").unlink()
     result, _ = report(gh, tmp_path, cycle=2)
     assert result.exit_code == 0
     assert [c["issue"] for c in status_comments(gh)] == [number]
     assert stray not in gh.repo.comments and kept in gh.repo.comments
-
-    # and without the state file (lost with the cancelled run): found again by its marker
-    (tmp_path / ".beads" / "orchestrator-github.json").unlink()
-    gh.repo.add_comment(number, gh.repo.comments[kept]["body"])
-    report(gh, tmp_path, cycle=3)
-    assert list(c for c in gh.repo.comments) == [kept]
     assert len(gh.repo.issues) == 1  # the tracking issue was found by label and marker
+
+    # the cached comment deleted by hand, a stray of ours still there: the edit answers 404,
+    # and the report falls back to the markers rather than posting a third comment
+    stray = gh.repo.add_comment(number, gh.repo.comments[kept]["body"])
+    del gh.repo.comments[kept]
+    gh.reset_traffic()
+    result, _ = report(gh, tmp_path, cycle=3)
+    assert result.exit_code == 0
+    assert list(gh.repo.comments) == [stray]
+    assert "Cycle **3**" in gh.repo.comments[stray]["body"]
+    ops = [r["op"] for r in gh.calls()]
+    assert ops[-3:] == ["issues/update-comment", "issues/list-comments", "issues/update-comment"]
 
 
 def test_another_queues_comment_on_the_same_issue_is_left_alone(gh: GitHubStandIn,
@@ -111,34 +119,59 @@ def test_another_queues_comment_on_the_same_issue_is_left_alone(gh: GitHubStandI
     assert sorted(c["issue"] for c in status_comments(gh)) == [1, 1, 2]
 
 
-def test_a_report_makes_the_same_at_most_8_calls_at_any_queue_size(tmp_path: Path) -> None:
-    # the most expensive reports: the first (tracking issue found or made), then one that
-    # announces escalations, reads the pause variable and dispatches
+def test_a_report_makes_the_same_few_calls_at_any_queue_size(tmp_path: Path) -> None:
+    """A run has one report per matrix leg and issue 10 allows 8 requests per run: a report
+    with its cache makes at most 3 (4 is the budget), whatever the queue's size. The first
+    report (no cache: the tracking issue found or made) and one announcing escalations cost
+    more, once. The workflow maps ORCHESTRATOR_PAUSED into the environment, so the pause
+    variable costs no request."""
     config = replace(CONFIG, github=replace(CONFIG.github, mention=["octocat"]),
                      dispatch=DispatchConfig(on_escalation="continue"))
+    mapped = {"ORCHESTRATOR_PAUSED": ""}
     calls: dict[int, list[list[str]]] = {}
     for size in (10, 10_000):
         repo = tmp_path / str(size)
         repo.mkdir()
         with GitHubStandIn() as gh:
             calls[size] = []
-            for cycle, extra in ((1, []), (2, [escalated_record("esc-1"),
-                                               escalated_record("esc-2")])):
+            for cycle, extra in ((1, []), (2, []), (3, [escalated_record("esc-1"),
+                                                        escalated_record("esc-2")]), (4, [])):
                 queue(repo, [*many_tasks(size), *extra])
                 gh.reset_traffic()
-                result, out = report(gh, repo, cycle=cycle, config=config)
+                result, out = report(gh, repo, cycle=cycle, config=config, environ=mapped)
                 assert result.exit_code == 0, out
                 calls[size].append([r["op"] for r in gh.calls()])
             assert all(len(c["body"]) < 65_536 for c in gh.repo.comments.values())
-            assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "3"
+            assert gh.repo.dispatches[-1]["inputs"]["cycle"] == "5"
             assert gh.violations == []
     assert calls[10] == calls[10_000]
-    first, later = calls[10]
-    assert len(first) <= 8 and later == [
-        "issues/get", "actions/get-repo-variable", "actions/create-workflow-dispatch",
-        "issues/list-comments", "issues/update-comment",
-        "issues/create-comment",  # one comment for both new escalations
-        "issues/add-labels"]
+    first, steady, escalating, after = calls[10]
+    assert first == ["pulls/list", "issues/list-for-repo", "issues/create",
+                     "actions/create-workflow-dispatch", "issues/create-comment"]
+    # the tracking issue read (still open? paused?), the dispatch, the cached comment edited
+    assert steady == after == ["issues/get", "actions/create-workflow-dispatch",
+                               "issues/update-comment"]
+    assert escalating == steady + ["issues/create-comment",  # one for both escalations
+                                   "issues/add-labels"]
+
+
+def test_a_fixed_target_is_read_only_when_a_dispatch_is_due(gh: GitHubStandIn,
+                                                              tmp_path: Path) -> None:
+    issue = gh.repo.add_issue("status here")
+    config = replace(CONFIG, github=replace(CONFIG.github, status_target=f"issue:{issue}"))
+    mapped = {"ORCHESTRATOR_PAUSED": ""}
+    queue(tmp_path, [task_record("t-1")])
+    report(gh, tmp_path, config=config, environ=mapped)
+    gh.reset_traffic()
+    report(gh, tmp_path, cycle=2, config=config, environ=mapped)
+    assert [r["op"] for r in gh.calls()] == ["issues/get", "actions/create-workflow-dispatch",
+                                             "issues/update-comment"]
+    # nothing ready (the task runs in another leg): no dispatch is due, so no label is read
+    queue(tmp_path, [task_record("t-1", status="in_progress")])
+    gh.reset_traffic()
+    result, _ = report(gh, tmp_path, cycle=2, config=config, environ=mapped)
+    assert not result.step.dispatch
+    assert [r["op"] for r in gh.calls()] == ["issues/update-comment"]
 
 
 def test_escalation_posts_one_comment_with_mentions_and_the_label_never_repeated(
@@ -239,6 +272,8 @@ def test_faults_on_each_call_kind_are_retried_then_the_report_succeeds(
     queue(tmp_path, [task_record("t-1")])
     if operation in LATER_REPORT_CALLS:
         report(gh, tmp_path)
+    if operation == "issues/list-comments":   # listed only without the cached comment id
+        (tmp_path / ".beads" / "orchestrator-github.json").unlink()
     gh.reset_traffic()
     make = {"timeout": lambda: Fault.timeout(1.2)}.get(fault, getattr(Fault, fault))
     gh.inject(operation, make())
@@ -290,6 +325,8 @@ def test_a_fault_that_outlasts_the_retries_is_reported_never_silent(
         gh: GitHubStandIn, tmp_path: Path, operation: str) -> None:
     queue(tmp_path, [task_record("t-1")])
     report(gh, tmp_path)
+    if operation == "issues/list-comments":   # listed only without the cached comment id
+        (tmp_path / ".beads" / "orchestrator-github.json").unlink()
     gh.inject(operation, *[Fault.bad_gateway()] * 10)
     result, out = report(gh, tmp_path, cycle=2)
     assert result.exit_code == 1
@@ -362,3 +399,29 @@ def test_state_file_is_json_and_records_the_cache(gh: GitHubStandIn, tmp_path: P
     assert data["target"] == 1 and data["comment_id"] in gh.repo.comments
     assert data["chain_id"] == "c1" and data["cycle"] == 1
     assert has_marker(gh.repo.comments[data["comment_id"]]["body"], STATUS, data["queue"])
+
+
+def test_the_plan_makes_the_comment_once_so_the_legs_only_edit_it(gh: GitHubStandIn,
+                                                                  tmp_path: Path) -> None:
+    """Overlapping legs never race to create the comment: the plan job makes it when the cache
+    has none (2 requests, once per queue), and its URL is the plan's `comment-url` output."""
+    from orchestrator.forge.report import comment_url, ensure_status
+
+    issue = gh.repo.add_issue("status here")
+    config = replace(CONFIG, github=replace(CONFIG.github, status_target=f"issue:{issue}"))
+    queue(tmp_path, [task_record("t-1"), task_record("t-2")])
+    e = actions_env(gh, tmp_path)
+    state, changed = ensure_status(tmp_path, queue_store(tmp_path), config, e, api_for(e, FAST),
+                                   CycleInfo(1, "c1"))
+    assert changed and [r["op"] for r in gh.calls()] == ["issues/list-comments",
+                                                         "issues/create-comment"]
+    assert comment_url(e, state) == (f"http://github.invalid/octo/queue/issues/{issue}"
+                                     f"#issuecomment-{state.comment_id}")
+    gh.reset_traffic()
+    again, changed = ensure_status(tmp_path, queue_store(tmp_path), config, e, api_for(e, FAST),
+                                   CycleInfo(2, "c1"))
+    assert not changed and again == state and gh.calls() == []
+    for _leg in range(2):
+        report(gh, tmp_path, config=config, environ={"ORCHESTRATOR_PAUSED": ""})
+    assert list(gh.repo.comments) == [state.comment_id]
+    assert "issues/create-comment" not in [r["op"] for r in gh.calls()]

@@ -26,7 +26,7 @@ from support.github import many_tasks
 
 # text that looks like commands, markers and the characters that matter, mixed with noise
 PIECES = st.sampled_from([
-    "/orchestrator", "/orchestrator ", " run", " stop", " status", " retry", " bd-7", " x",
+    "/orchestrator", "/orchestrator ", " run", " stop", " status", " retry", " bd-7", " --reset-branch", " x",
     "\n", "\r\n", "```", "> ", "<!-- orchestrator:status v1 queue=", "<!-- ", " -->",
     " task=", " attempt=", "1", "$(rm -rf /)", "`id`", "${{ github.token }}", "::", "%",
 ])
@@ -40,7 +40,8 @@ def test_the_command_parser_never_raises_and_never_invents_a_command(body: str) 
     if cmd is None or cmd.verb == "unknown":
         return
     assert cmd.verb in VERBS
-    written = f"/orchestrator {cmd.verb}" + (f" {cmd.task_id}" if cmd.task_id else "")
+    written = f"/orchestrator {cmd.verb}" + (f" {cmd.task_id}" if cmd.task_id else "") \
+        + (" --reset-branch" if cmd.reset_branch else "")
     lines = [" ".join(line.split()) for line in body.splitlines()]
     assert written in lines
 
@@ -67,6 +68,9 @@ def test_a_marker_round_trips_for_any_queue_identity(repo: str, branch: str, pat
     ("please\n/orchestrator retry bd-a1b2.3\nthanks", Command("retry", "bd-a1b2.3")),
     ("/orchestrator status", Command("status")),
     ("/orchestrator retry", Command("unknown")),
+    ("/orchestrator retry bd-7 --reset-branch", Command("retry", "bd-7", reset_branch=True)),
+    ("/orchestrator retry bd-7 --reset", Command("unknown")),
+    ("/orchestrator retry --reset-branch bd-7", Command("unknown")),
     ("/orchestrator retry $(id)", Command("unknown")),
     ("/orchestrator run now", Command("unknown")),
     ("/orchestrator RUN", Command("unknown")),

@@ -9,8 +9,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from orchestrator.config import load_config
 from orchestrator.coordinator import jobs
+from orchestrator.errors import UserError
 from orchestrator.forge.local import LocalForge
 from orchestrator.tasks.jsonl import JsonlStore
 from support.dispatch import history_of, make_agent, setup_repo, tasks_of
@@ -169,3 +172,43 @@ task("close", task_id, "--reason", "done")
     applied = report(origin, tmp_path, out2, "t-2", 1, "liar")
     assert applied[0].task_id == "t-2" and applied[0].record.subclass == "tamper"
     assert [r.kind for r in history_of(clone(origin, tmp_path / "f2"), "t-1")] == ["error"]
+
+
+def test_a_burst_of_rejections_is_outlasted_with_jittered_redos(tmp_path: Path) -> None:
+    """A burst: every other in-flight leg, a plan and a cache push land first, one per round.
+    The compare-and-swap outlasts max_parallel + 2 rejections, waits a random, bounded,
+    growing moment before each redo (no real sleep here), and gives up loudly after that."""
+    origin, a = origin_and_clone(tmp_path, [task_record("t-1")])
+    rival = clone(origin, tmp_path / "rival")
+    max_parallel = 16
+    tries = jobs.push_tries(max_parallel)
+    assert tries == 18 and jobs.push_tries(1) == jobs.MIN_PUSH_TRIES
+
+    def contended(rejections: int):  # noqa: ANN202
+        waits: list[float] = []
+        bounds: list[tuple[float, float]] = []
+
+        def draw(lo: float, hi: float) -> float:
+            bounds.append((lo, hi))
+            return hi
+
+        def change(tip: str) -> tuple[int, bool]:
+            if len(waits) < rejections:   # another writer lands between our sync and push
+                git(rival, "pull", "-q", "--rebase", "origin", "main")
+                git(rival, "commit", "-q", "--allow-empty", "-m", f"rival {len(waits)}")
+                git(rival, "push", "-q", "origin", "HEAD:main")
+            git(a, "commit", "-q", "--allow-empty", "-m", "ours")
+            return len(waits), True
+
+        result = jobs.compare_and_swap(jobs.Branch(a, "main"), change, tries=tries,
+                                       event=lambda _m: None, sleep=waits.append, draw=draw)
+        return result, waits, bounds
+
+    result, waits, bounds = contended(tries - 1)
+    assert result == tries - 1 and len(waits) == tries - 1
+    assert all(lo == 0.0 and 0 < hi <= jobs.REDO_JITTER_S for lo, hi in bounds)
+    assert [hi for _, hi in bounds] == sorted(hi for _, hi in bounds)   # grows, then capped
+    assert git(origin, "log", "-1", "--format=%s", "main").strip() == "ours"
+
+    with pytest.raises(UserError, match=f"after {tries} tries"):
+        contended(tries)

@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.config import Config
 from orchestrator.coordinator import jobs
 from orchestrator.coordinator.loop import plan_lines
+from orchestrator.fileio import write_atomic
 from orchestrator.forge.local import LocalForge
 from orchestrator.github_action import write_outputs
+from orchestrator.gitops import run_git
 from orchestrator.tasks.store import TaskStore
+
+if TYPE_CHECKING:
+    from orchestrator.forge.actions import ActionsEnv
+    from orchestrator.forge.report import CycleInfo
 
 
 def _branch(repo: Path) -> jobs.Branch:
@@ -26,28 +34,54 @@ def _branch(repo: Path) -> jobs.Branch:
 
 
 def plan(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor: str, cycle: int,
-         chain_id: str, dry_run: bool) -> int:
+         chain_id: str, dry_run: bool, token: str | None = None) -> int:
+    from orchestrator.commands.report import cycle_info
+    from orchestrator.forge.actions import ActionsEnv
+    from orchestrator.forge.report import comment_url, preview
+    from orchestrator.forge.state import load_state
+
     forge = LocalForge(None)
-    result = jobs.plan_job(_branch(repo), stores, config, forge, actor, dry_run=dry_run)
+    branch = _branch(repo)
+    result = jobs.plan_job(branch, stores, config, forge, actor, dry_run=dry_run)
     for line in plan_lines(result.plan, dry_run=dry_run):
         print(line)
+    env = ActionsEnv.from_environ()
+    info = cycle_info(env, cycle=cycle, chain_id=chain_id or None, artifacts=(),
+                      environ=os.environ)
     if dry_run:
-        from orchestrator.commands.report import cycle_info
-        from orchestrator.forge.actions import ActionsEnv
-        from orchestrator.forge.report import preview
-        env = ActionsEnv.from_environ()
-        info = cycle_info(env, cycle=cycle, chain_id=chain_id or None, artifacts=(),
-                          environ=os.environ)
         for line in preview(repo, stores(), config, env, info):
             print(line)
+        url = comment_url(env, load_state(repo / config.github.state_file))
+    else:
+        url = _ensure_status(branch, stores, config, env, info, token or env.token, forge)
     matrix = result.matrix(config)
     write_outputs({"matrix": json.dumps(matrix, separators=(",", ":")),
                    "launches": str(len(result.claimed)), "ready": str(len(result.plan.ready)),
                    "max-parallel": str(config.dispatch.max_parallel), "base": result.base,
-                   "cycle": str(cycle)})
+                   "cycle": str(cycle), "comment-url": url})
     print(f"plan: cycle {cycle}: claimed {len(result.claimed)} task(s) at {result.base[:12]}"
           + (" (dry run: nothing claimed, pushed or posted)" if dry_run else ""))
     return 0
+
+
+def _ensure_status(branch: jobs.Branch, stores: Callable[[], TaskStore], config: Config,
+                   env: ActionsEnv, info: CycleInfo, token: str, forge: LocalForge) -> str:
+    """Make the status comment now, once per queue, so the legs' reports only edit it; push
+    its id in the state file. Returns its URL ('' outside a workflow: no token or repository)."""
+    from orchestrator.forge.github import GitHubApi
+    from orchestrator.forge.report import comment_url, ensure_status
+    from orchestrator.forge.state import load_state, merge_text
+
+    path = branch.repo / config.github.state_file
+    if not token or not env.repository:
+        return comment_url(env, load_state(path))
+    state, changed = ensure_status(branch.repo, stores(), config, env,
+                                   GitHubApi(env, token), info)
+    if changed:
+        jobs.commit_and_push(branch, {config.github.state_file: lambda tip: merge_text(
+            state, tip)}, "orchestrator: status comment state", event=forge.event,
+            tries=jobs.push_tries(config.dispatch.max_parallel))
+    return comment_url(env, state)
 
 
 def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt: int,
@@ -62,14 +96,40 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
     return 0  # a failed agent is a result like any other; the report job judges it
 
 
+def _claim(branch: jobs.Branch, config: Config, keys: Sequence[str], forge: LocalForge,
+           ) -> set[str]:
+    """Record `keys` as announced in the branch's state file before announcing them, as a
+    compare-and-swap: the keys already there were claimed by another leg's report (both legs
+    of a run may see the same new escalation), and are left to it."""
+    from orchestrator.forge.state import dump, load_state
+
+    rel = config.github.state_file
+    path = branch.repo / rel
+
+    def change(tip: str) -> tuple[set[str], bool]:
+        there = load_state(path) if path.is_file() else None
+        taken = set(there.escalations) if there is not None else set()
+        won = {k for k in keys if k not in taken}
+        if not won or there is None:
+            return won, False   # no state file at the tip: nobody else can have claimed them
+        write_atomic(path, dump(replace(there, escalations=(*there.escalations, *sorted(won)))))
+        run_git(branch.repo, "add", "--", rel)
+        run_git(branch.repo, "commit", "-q", "--no-verify", "-m",
+                "orchestrator: escalations announced")
+        return won, True
+
+    return jobs.compare_and_swap(branch, change, tries=jobs.push_tries(
+        config.dispatch.max_parallel), event=forge.event)
+
+
 def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor: str,
            task_id: str, attempt: int, result_dir: Path, agent_job: str, cycle: int,
            chain_id: str, token: str | None) -> int:
     from orchestrator.commands.report import cycle_info
     from orchestrator.forge.actions import ActionsEnv
     from orchestrator.forge.github import GitHubApi
-    from orchestrator.forge.report import report_to_github
-    from orchestrator.forge.state import load_state
+    from orchestrator.forge.report import comment_url, report_to_github
+    from orchestrator.forge.state import load_state, merge_text
 
     branch = _branch(repo)
     forge = LocalForge(None)
@@ -85,14 +145,13 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
                       environ=os.environ)
     api = GitHubApi(env, token or env.token)
     result = report_to_github(repo, stores(), config, env, api, info, dispatch=True,
-                              environ=os.environ)
-    state = repo / config.github.state_file
-    if state.is_file():  # the forge's cache travels with the branch (last writer wins)
-        jobs.commit_and_push(branch, {config.github.state_file: state.read_text()},
-                             "orchestrator: status comment state", event=forge.event)
-        saved = load_state(state)
-        if saved.target and saved.comment_id and env.repository:
-            write_outputs({"comment-url": f"{env.server_url}/{env.repository}/issues/"
-                                          f"{saved.target}#issuecomment-{saved.comment_id}",
-                           "cycle": str(cycle)})
+                              environ=os.environ,
+                              claim_escalations=lambda keys: _claim(branch, config, keys, forge))
+    path = repo / config.github.state_file
+    if path.is_file():  # the forge's cache travels with the branch, merged with what is there
+        ours = load_state(path)
+        jobs.commit_and_push(branch, {config.github.state_file: lambda tip: merge_text(ours, tip)},
+                             "orchestrator: status comment state", event=forge.event,
+                             tries=jobs.push_tries(config.dispatch.max_parallel))
+        write_outputs({"comment-url": comment_url(env, ours), "cycle": str(cycle)})
     return result.exit_code

@@ -18,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import random
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,7 +51,8 @@ from orchestrator.tasks.store import TaskStore
 
 StoreFactory = Callable[[], TaskStore]
 T = TypeVar("T")
-PUSH_TRIES = 8          # concurrent runs on one branch: each rejection means someone landed
+MIN_PUSH_TRIES = 8      # concurrent runs on one branch: each rejection means someone landed
+REDO_JITTER_S = 2.0     # the longest random wait before redoing a rejected change
 AGENT_JOB_SLACK_MIN = 10  # the agent job's timeout over agent.timeout_minutes (install, bundle)
 
 
@@ -92,16 +95,35 @@ def push(branch: Branch) -> bool:
                     f"{(text.strip().splitlines() or ['failed'])[-1]}")
 
 
+def push_tries(max_parallel: int) -> int:
+    """How many times a job tries its compare-and-swap. Each rejection means another writer
+    landed; in a burst every in-flight leg's report, a plan and a status-cache push may contend,
+    and each round lets one through, so the last of them needs max_parallel + 2 tries."""
+    return max(MIN_PUSH_TRIES, max_parallel + 2)
+
+
+def redo_delay(try_number: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """A small random wait before redoing a rejected change, growing with the tries: writers
+    rejected by the same push would otherwise redo in lockstep and collide again."""
+    return draw(0.0, min(REDO_JITTER_S, 0.25 * try_number))
+
+
 def compare_and_swap(branch: Branch, change: Callable[[str], tuple[T, bool]],
-                     *, tries: int = PUSH_TRIES, event: Callable[[str], None] = print) -> T:
+                     *, tries: int = MIN_PUSH_TRIES, event: Callable[[str], None] = print,
+                     sleep: Callable[[float], None] = time.sleep,
+                     draw: Callable[[float, float], float] = random.uniform) -> T:
     """`change(tip)` edits the repository at the remote tip and says whether it committed;
-    the commit is pushed, and a rejected push is retried from the new tip."""
+    the commit is pushed, and a rejected push is retried from the new tip after a short
+    random wait (`sleep` and `draw` are the clock and the dice; tests pass their own)."""
     for n in range(1, tries + 1):
         tip = sync(branch)
         result, committed = change(tip)
         if not committed or push(branch):
             return result
-        event(f"push rejected (another run pushed first); try {n + 1} of {tries} from the new tip")
+        if n < tries:
+            event(f"push rejected (another run pushed first); try {n + 1} of {tries} from the "
+                  "new tip")
+            sleep(redo_delay(n, draw))
     raise UserError(f"could not push to {branch.remote}/{branch.name} after {tries} tries: "
                     "other runs keep pushing first")
 
@@ -148,7 +170,8 @@ def plan_job(branch: Branch, stores: StoreFactory, config: Config, forge: Forge,
         claimed = tuple(c.launch for c in cycle.claimed)
         return PlanJob(cycle.plan, claimed if committed else (), head), committed
 
-    return compare_and_swap(branch, change, event=forge.event)
+    return compare_and_swap(branch, change, tries=push_tries(config.dispatch.max_parallel),
+                            event=forge.event)
 
 
 # -- agent -----------------------------------------------------------------------------------
@@ -252,22 +275,27 @@ def report_job(branch: Branch, stores: StoreFactory, config: Config, forge: Forg
         applied = apply_results(p, [checked])
         return applied, gitops.head_commit(branch.repo) != tip
 
-    return compare_and_swap(branch, change, event=forge.event)
+    return compare_and_swap(branch, change, tries=push_tries(config.dispatch.max_parallel),
+                            event=forge.event)
 
 
-def commit_and_push(branch: Branch, files: Mapping[str, str], message: str,
-                    event: Callable[[str], None] = print) -> None:
-    """Write `files` (path -> text) at the remote tip, commit and push them, last writer wins
-    (for the forge's cache file, which is never the truth about tasks)."""
+def commit_and_push(branch: Branch, files: Mapping[str, str | Callable[[str | None], str]],
+                    message: str, event: Callable[[str], None] = print, *,
+                    tries: int = MIN_PUSH_TRIES) -> None:
+    """Write `files` at the remote tip, commit and push them. A file's value is its text, or a
+    function of the text at the tip (None: no such file) that merges this job's change into
+    what other runs pushed meanwhile (the forge's cache file, never the truth about tasks)."""
     def change(tip: str) -> tuple[None, bool]:
-        for rel, text in files.items():
+        for rel, value in files.items():
             path = branch.repo / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, text)
+            if callable(value):
+                value = value(path.read_text(encoding="utf-8") if path.is_file() else None)
+            write_atomic(path, value)
         gitops.run_git(branch.repo, "add", "--", *files)
         if gitops.run_git(branch.repo, "diff", "--cached", "--quiet", check=False).status == 0:
             return None, False
         gitops.run_git(branch.repo, "commit", "-q", "--no-verify", "-m", message)
         return None, True
 
-    compare_and_swap(branch, change, event=event)
+    compare_and_swap(branch, change, tries=tries, event=event)

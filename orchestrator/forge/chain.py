@@ -49,22 +49,27 @@ class Step:
 
 def advance(state: ForgeState, now: Snapshot, *, chain_id: str, cycle: int,
             count_cycle: bool = True) -> ForgeState:
-    """Fold this cycle into the counters: a new chain starts them afresh; a task closed resets
-    `cycles_since_close`; a closed, new or handed-off task resets `idle_cycles`. A refresh
-    (`count_cycle` false, `/orchestrator status`) changes nothing: the next cycle is still
-    judged against the last one."""
+    """Fold a report into the counters: a new chain starts them afresh; a task closed resets
+    `cycles_since_close`; a closed, new or handed-off task resets `idle_cycles`. A cycle is a
+    workflow run, and one run has a report per matrix leg: only the first report of a cycle
+    number above the last one counted adds a cycle without progress (a second leg of the same
+    run, or a late leg of an older run, still resets the counters when it made progress). A
+    refresh (`count_cycle` false, `/orchestrator status`) changes nothing: the next cycle is
+    still judged against the last one."""
     if not count_cycle:
         return state
     if state.chain_id != chain_id:
         base = state.last.cost_usd if state.last else now.cost_usd
-        state = replace(state, chain_id=chain_id, cycles_since_close=0, idle_cycles=0,
+        state = replace(state, chain_id=chain_id, cycle=0, cycles_since_close=0, idle_cycles=0,
                         chain_cost_base=base)
     prev = state.last
+    new_cycle = cycle > state.cycle
     closed = prev is None or now.closed > prev.closed
     progressed = closed or prev is None or now.total > prev.total or now.handoffs > prev.handoffs
-    return replace(state, cycle=cycle, last=now,
-                   cycles_since_close=0 if closed else state.cycles_since_close + 1,
-                   idle_cycles=0 if progressed else state.idle_cycles + 1)
+    step = 1 if new_cycle else 0
+    return replace(state, cycle=max(cycle, state.cycle), last=now,
+                   cycles_since_close=0 if closed else state.cycles_since_close + step,
+                   idle_cycles=0 if progressed else state.idle_cycles + step)
 
 
 def next_step(tasks: Mapping[str, Task], state: ForgeState, config: Config, *,
@@ -156,7 +161,8 @@ def escalation_body(items: Sequence[Escalation], *, queue: str, mention: Sequenc
                 logs += f" [run]({run_url})"
             out.append(f"| {r.attempt} | {what} | {r.budget} | {r.decision} | "
                        f"{_cell(r.digest)} | {logs} |")
-        out += ["", f"Resume: comment `/orchestrator retry {e.task.id}`, or run "
+        out += ["", f"Resume: comment `/orchestrator retry {e.task.id}` (add `--reset-branch` "
+                "to start over from the working branch), or run "
                 f"`orchestrator task update {e.task.id} --status open` and push.", ""]
     return "\n".join(out)
 

@@ -135,13 +135,14 @@ def _execute(repo: Path, store: TaskStore, config: Config, env: ActionsEnv, api:
               file=out)
         return 0
     if cmd.verb == "retry":
-        return _retry(store, config, api, event, cmd.task_id, actor=actor, out=out)
+        return _retry(repo, store, config, api, event, cmd.task_id, actor=actor,
+                      reset_branch=cmd.reset_branch, out=out)
     api.react(n, cid, "eyes")
     return refresh_status(api)
 
 
-def _retry(store: TaskStore, config: Config, api: GitHubApi, event: CommentEvent,
-           task_id: str, *, actor: str, out: TextIO) -> int:
+def _retry(repo: Path, store: TaskStore, config: Config, api: GitHubApi, event: CommentEvent,
+           task_id: str, *, actor: str, reset_branch: bool, out: TextIO) -> int:
     n, cid = event.issue_number, event.comment_id
     task = store.all().get(task_id)
     if task is None or not (task.status == Status.BLOCKED
@@ -154,6 +155,14 @@ def _retry(store: TaskStore, config: Config, api: GitHubApi, event: CommentEvent
     # as `orchestrator task update ID --status open`: the next launch drops the escalation
     # label and the attempt count starts afresh after the escalated record
     store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+    if reset_branch:
+        # the clean restart of `task update ID --status open --reset-branch`: the next attempt
+        # starts from the working branch, not from the escalated work (kept, archived)
+        from orchestrator import gitops
+        archived = gitops.archive_task_branch(repo, task_id)
+        print(f"command: {task_id}: branch {gitops.task_branch(task_id)} "
+              + (f"archived as {archived}" if archived else "absent: nothing to reset"),
+              file=out)
     api.react(n, cid, "+1")
     print(f"command: reopened {task_id}; commit the queue, then `/orchestrator run`", file=out)
     return 0

@@ -25,6 +25,7 @@ _MARKER = re.compile(
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 VERBS = ("run", "stop", "retry", "status")
+RESET_BRANCH = "--reset-branch"
 PREFIX = "/orchestrator"
 
 
@@ -69,10 +70,12 @@ class Command:
 
     verb: str
     task_id: str = ""
+    reset_branch: bool = False   # `retry ID --reset-branch`: set the task's branch aside too
 
 
 USAGE = ("Commands: `/orchestrator run` (start a chain), `/orchestrator stop` (pause), "
-         "`/orchestrator retry ID` (reopen an escalated task), `/orchestrator status` "
+         "`/orchestrator retry ID` (reopen an escalated task; add `--reset-branch` to also set "
+         "its branch aside and start over), `/orchestrator status` "
          "(refresh the status comment).")
 
 
@@ -94,7 +97,10 @@ def parse_command(body: str) -> Command | None:
         args = words[1:]
         if len(args) == 1 and args[0] in ("run", "stop", "status"):
             return Command(args[0])
-        if len(args) == 2 and args[0] == "retry" and TASK_ID.match(args[1]):
-            return Command("retry", args[1])
+        if len(args) in (2, 3) and args[0] == "retry" and TASK_ID.match(args[1]):
+            if len(args) == 2:
+                return Command("retry", args[1])
+            if args[2] == RESET_BRANCH:
+                return Command("retry", args[1], reset_branch=True)
         return Command("unknown")
     return None

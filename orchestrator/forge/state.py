@@ -29,7 +29,6 @@ class ForgeState:
     queue: str = ""                    # the queue identity the cache belongs to
     target: int = 0                    # issue/PR number the status comment is on
     comment_id: int = 0
-    listed_at: str = ""                # when comments were last listed (RFC 3339, UTC)
     escalations: tuple[str, ...] = ()  # "TASK@ATTEMPT" already announced
     chain_id: str = ""
     cycle: int = 0
@@ -43,6 +42,30 @@ class ForgeState:
         return self if self.queue == queue else ForgeState(queue=queue)
 
 
+def merge(ours: ForgeState, theirs: ForgeState) -> ForgeState:
+    """Two jobs' caches written at once (overlapping runs; the branch keeps `theirs`): the
+    escalations either announced, the comment either found (the branch's first: the one the
+    reports edit), and the counters of whichever saw the later cycle of the same chain."""
+    if theirs.queue != ours.queue:
+        return ours
+    later = theirs if theirs.chain_id == ours.chain_id and theirs.cycle > ours.cycle else ours
+    found = theirs if theirs.target and theirs.comment_id else ours
+    seen = dict.fromkeys((*theirs.escalations, *ours.escalations))
+    return replace(later, target=found.target, comment_id=found.comment_id,
+                   escalations=tuple(seen))
+
+
+def merge_text(ours: ForgeState, theirs_text: str | None) -> str:
+    """`ours` merged into the state file's text at the branch's tip (None: no file there)."""
+    theirs = ForgeState()
+    if theirs_text:
+        try:
+            theirs = _parse(json.loads(theirs_text), "the branch's state file")
+        except (ValueError, UserError):
+            theirs = ForgeState()   # a cache: a broken one is replaced
+    return dump(merge(ours, theirs))
+
+
 MAX_ESCALATIONS_KEPT = 500  # the comment markers are the long-term record; this is a cache
 
 
@@ -53,6 +76,10 @@ def load_state(path: Path) -> ForgeState:
         return ForgeState()
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not valid JSON ({e}); delete it to start over") from None
+    return _parse(data, str(path))
+
+
+def _parse(data: Any, path: str) -> ForgeState:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object; delete it to start over")
     known = {f.name for f in fields(ForgeState)}
@@ -66,8 +93,12 @@ def load_state(path: Path) -> ForgeState:
         raise UserError(f"{path}: unexpected content ({e}); delete it to start over") from None
 
 
-def save_state(path: Path, state: ForgeState) -> None:
+def dump(state: ForgeState) -> str:
     state = replace(state, escalations=state.escalations[-MAX_ESCALATIONS_KEPT:])
+    return json.dumps(asdict(state), indent=2, sort_keys=True) + "\n"
+
+
+def save_state(path: Path, state: ForgeState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, dump(state))
 
