@@ -28,7 +28,7 @@ from orchestrator.tasks.jsonl import JsonlStore
 from orchestrator.tasks.model import BLOCKING_EDGES, WAITS_FOR
 from support.bd import RealBd, bd_binary
 from support.queues import FILTERS, PREFIX, queues
-from support.repo import write_queue
+from support.repo import task_record, write_queue
 
 EXAMPLES = int(os.environ.get("ORCHESTRATOR_BD_EXAMPLES", "150"))
 # bd stats keys that are not counts of the queue (see docs/bd.md)
@@ -115,3 +115,46 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> RealBd:
 def test_ready_blocked_and_stats_equal_bd(template: RealBd, records: list[dict[str, Any]],
                                           flags: tuple[str, ...]) -> None:
     compare(template, records, flags)
+
+
+# Spawners whose children are in these states; each is waited on by three tasks: one with no
+# gate (what `bd import` and `bd dep add --type waits-for` write) and one per gate, made with
+# `bd create --waits-for-gate` (the one way to give a waits-for edge a gate in bd 1.1.0: `bd
+# import` drops dependency metadata). The unit table is tests/test_graph.py::test_waits_for_gates.
+GATE_CASES = (("closed", "open"), ("open", "in_progress"), ("pinned", "open"),
+              ("closed", "pinned"), ("closed", "closed"), ("pinned",), ())
+
+
+def test_waits_for_gates_match_bd(template: RealBd, tmp_path: Path) -> None:
+    records: list[dict[str, Any]] = []
+    for i, states in enumerate(GATE_CASES, 1):
+        spawner = f"{PREFIX}-{i}"
+        records.append(task_record(spawner, issue_type="molecule"))
+        records += [task_record(f"{spawner}.{j}", status=state, parent=spawner)
+                    for j, state in enumerate(states, 1)]
+        waiter = task_record(f"{PREFIX}-{i}00")
+        waiter["dependencies"] = [{"issue_id": waiter["id"], "depends_on_id": spawner,
+                                   "type": "waits-for", "created_at": waiter["created_at"],
+                                   "metadata": "{}"}]
+        records.append(waiter)
+    bd = template.copy_to(tmp_path / "bd")
+    assert bd.import_records(records)["created"] == len(records)
+    for i in range(1, len(GATE_CASES) + 1):
+        for k, gate in enumerate(("all-children", "any-children"), 1):
+            bd.run("create", f"waits on {PREFIX}-{i}, {gate}", "--id", f"{PREFIX}-{i}0{k}",
+                   "--waits-for", f"{PREFIX}-{i}", "--waits-for-gate", gate)
+    exported = bd.export()
+    gates = {d["issue_id"]: json.loads(d["metadata"]).get("gate")
+             for r in exported for d in r.get("dependencies", []) if d["type"] == WAITS_FOR}
+    assert set(gates.values()) == {"all-children", "any-children", None}
+
+    repo = tmp_path / "jsonl"
+    write_queue(repo, exported)
+    ours = [t["id"] for t in orchestrator_json(repo, "ready")]
+    assert ours == bd.ids("ready", "--limit", "0")
+    tasks = JsonlStore(repo / ".beads" / "issues.jsonl").all()
+    assert sorted(graph.blocked_by(tasks)) == sorted(bd.ids("blocked"))
+    # and the cases the unit table spells out, as bd decided them
+    waiting = {tid for tid in gates if tid not in ours}
+    assert {f"{PREFIX}-300", f"{PREFIX}-302", f"{PREFIX}-301", f"{PREFIX}-200"} <= waiting
+    assert not {f"{PREFIX}-100", f"{PREFIX}-102", f"{PREFIX}-400", f"{PREFIX}-601"} & waiting

@@ -96,13 +96,25 @@ def test_closed_child_stops_propagation() -> None:
 
 
 # -- waits-for ---------------------------------------------------------------------------
+# As bd 1.1.0's SQL decides (internal/storage/issueops/blocked_state.go, waitsForGateBlockedSQL,
+# used by markBlockedTemplateForIssues / RecomputeIsBlockedInTx): a child not closed/pinned holds
+# the gate, unless the gate is any-children and a child is *closed*. No gate in the metadata
+# compares NULL and so acts as any-children, not as all-children. Each row was checked against
+# the real bd 1.1.0 (tests/test_bd_differential.py::test_waits_for_gates_match_bd).
 @pytest.mark.parametrize(("gate", "child_states", "is_ready"), [
-    (None, ("closed", "open"), False),
+    (None, ("closed", "open"), True),          # bd's NULL gate: one closed child opens it
+    (None, ("open", "in_progress"), False),
+    (None, ("pinned", "open"), False),         # pinned is not closed
     (None, ("closed", "pinned"), True),
+    (None, (), True),
     ("all-children", ("closed", "in_progress"), False),
     ("all-children", ("closed", "closed"), True),
+    ("all-children", ("pinned", "closed"), True),
+    ("all-children", ("pinned",), True),
     ("any-children", ("closed", "open"), True),
     ("any-children", ("open", "in_progress"), False),
+    ("any-children", ("pinned", "open"), False),  # a pinned child releases, but opens nothing
+    ("any-children", ("pinned",), True),
     ("any-children", (), True),
     ("all-children", (), True),
 ])
