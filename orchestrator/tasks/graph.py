@@ -192,9 +192,12 @@ def ready(tasks: Tasks, *, now: datetime | None = None, filter: ReadyFilter = Re
             continue
         if not filter.include_deferred and is_deferred(t, tasks, now):
             continue
-        if filter.assignee is not None and t.assignee != filter.assignee:
-            continue
-        if filter.unassigned and t.assignee:
+        # --unassigned wins over --assignee, as in bd 1.1.0 (cmd/bd/ready.go sets the assignee
+        # filter only `if assignee != "" && !unassigned`)
+        if filter.unassigned:
+            if t.assignee:
+                continue
+        elif filter.assignee is not None and t.assignee != filter.assignee:
             continue
         if filter.labels and not set(filter.labels) <= set(t.labels):
             continue

@@ -87,6 +87,7 @@ FILTERS = st.one_of(
     st.just(()),
     st.sampled_from(ASSIGNEES[2:]).map(lambda a: ("--assignee", a)),
     st.just(("--unassigned",)),
+    st.sampled_from(ASSIGNEES[2:]).map(lambda a: ("--assignee", a, "--unassigned")),
     st.integers(0, 4).map(lambda p: ("--priority", str(p))),
     st.sampled_from(("task", "bug", "epic", "gate", "chore")).map(lambda t: ("--type", t)),
     st.lists(st.sampled_from(LABELS), min_size=1, max_size=2, unique=True).map(
