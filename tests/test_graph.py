@@ -321,3 +321,17 @@ def test_dependency_counts_are_blocks_only() -> None:
     counts = graph.dependency_counts(tasks)
     assert counts["x-a"] == {"dependency_count": 0, "dependent_count": 1, "comment_count": 0}
     assert counts["x-b"]["dependency_count"] == 1
+
+
+def test_the_waits_for_case_bd_import_decided_differently() -> None:
+    """tests/fixtures/bd/waits_for_open.jsonl, where bd 1.1.0 called q-50 unblocked: q-50 waits
+    for q-10 (all-children), whose child q-77 is in progress and q-66 closed. `bd import` drops
+    the gate (issueops.PersistDependenciesWithOptionsResult inserts no metadata), and a gateless
+    edge with a closed child is open in bd's SQL (blocked_state.go, waitsForGateBlockedSQL)."""
+    lines = (FIXTURES / "bd" / "waits_for_open.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert "q-50" in graph.blocked_by(queue(*records))
+    for rec in records:
+        for d in rec.get("dependencies", []):
+            d["metadata"] = "{}"  # what `bd export` shows after `bd import`
+    assert "q-50" not in graph.blocked_by(queue(*records))
