@@ -6,7 +6,8 @@ counts equal `bd stats --json` (the keys docs/bd.md lists as bd's own approximat
 
 Each example gets its own bd database: a copy of one `bd init`ed per module (init takes
 seconds, a copy milliseconds). The number of queues is ORCHESTRATOR_BD_EXAMPLES (default
-150; each costs five bd processes, about 0.2 s each on an idle machine).
+150; each costs five bd processes, about 0.2 s each on an idle machine); with
+ORCHESTRATOR_BD_TALLY=<file> each queue that agreed is one line of that file.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from support.queues import FILTERS, PREFIX, queues
 from support.repo import task_record, write_queue
 
 EXAMPLES = int(os.environ.get("ORCHESTRATOR_BD_EXAMPLES", "150"))
+# long runs by hand: one line per queue that agreed with bd, so a run stopped early still counts
+TALLY = os.environ.get("ORCHESTRATOR_BD_TALLY")
 # bd stats keys that are not counts of the queue (see docs/bd.md)
 NOT_COMPARED = {"average_lead_time_hours", "epics_eligible_for_closure"}
 
@@ -99,6 +102,9 @@ def compare(template: RealBd, records: list[dict[str, Any]], flags: tuple[str, .
             assert summary.get(key) == bd_summary.get(key), \
                 f"stats {key}: ours {summary.get(key)} != bd {bd_summary.get(key)}\n{explain()}"
         assert len(queue) == summary["total_issues"]
+        if TALLY:
+            with open(TALLY, "a") as tally:
+                tally.write(json.dumps({"tasks": len(records), "flags": flags}) + "\n")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
