@@ -78,12 +78,14 @@ def compare(template: RealBd, records: list[dict[str, Any]], flags: tuple[str, .
         tasks = JsonlStore(repo / ".beads" / "issues.jsonl").all()
         blocked = graph.blocked_by(tasks)
         bd_blocked = {b["id"]: b.get("blocked_by") or [] for b in bd.json("blocked") or []}
-        # bd blocked leaves out a task blocked only through a waits-for gate whose spawner is
-        # closed or pinned, unless it has a parent (then it names the parent); bd ready and
-        # bd stats do count it as blocked (docs/bd.md)
-        unlisted = {tid for tid, by in blocked.items() if tasks[tid].parent is None
-                    and all(d.type == WAITS_FOR and graph.releases_dependents(tasks[d.depends_on_id])
-                            for d in tasks[tid].dependencies if d.depends_on_id in by)}
+        # bd blocked lists a blocked task only when one of its blocks/conditional-blocks/
+        # waits-for targets is not closed/pinned (gate or no gate) or it has a parent: one
+        # blocked only through the gate of a closed/pinned spawner is left out, though bd ready
+        # and bd stats count it as blocked (GetBlockedIssuesInTx; docs/bd.md)
+        unlisted = {tid for tid in blocked if tasks[tid].parent is None
+                    and not any(d.type in BLOCKING_EDGES | {WAITS_FOR} and d.depends_on_id in tasks
+                                and not graph.releases_dependents(tasks[d.depends_on_id])
+                                for d in tasks[tid].dependencies)}
         assert sorted(set(blocked) - unlisted) == sorted(set(bd_blocked) - unlisted) and \
             not unlisted & set(bd_blocked), \
             f"blocked: ours {blocked} != bd {bd_blocked}\n{explain()}"
