@@ -153,7 +153,8 @@ def _add_queue_commands(sub: Sub, common: _Parser) -> None:
     p.add_argument("-s", "--sort", choices=SORT_POLICIES, default="priority",
                    help="order (default: priority)")
     p.add_argument("-a", "--assignee", help="only tasks assigned to this actor")
-    p.add_argument("-u", "--unassigned", action="store_true", help="only unassigned tasks")
+    p.add_argument("-u", "--unassigned", action="store_true",
+                   help="only unassigned tasks (wins over --assignee, as in bd)")
     p.add_argument("-l", "--label", type=_csv, action="append", help="all of these labels")
     p.add_argument("--label-any", type=_csv, action="append", help="any of these labels")
     p.add_argument("-p", "--priority", type=_priority, help="only this priority (0-4 or P0-P4)")

@@ -75,6 +75,10 @@ def scenario(store: TaskStore) -> list[Any]:
     note(("ids", bug.id, gate.id))
     note(("ready", ids(store.ready())))
     note(("ready unassigned", ids(store.ready(ReadyFilter(unassigned=True)))))
+    # both: bd lets --unassigned win, and so does graph.py (not the empty list)
+    both = ids(store.ready(ReadyFilter(assignee="ada", unassigned=True)))
+    assert both and "t-bug" not in both
+    note(("ready assignee and unassigned", both))
     note(("ready bug", ids(store.ready(ReadyFilter(only_type="bug")))))
     note(("ready label", ids(store.ready(ReadyFilter(labels=("api",))))))
     note(("ready limit", ids(store.ready(limit=2))))

@@ -37,9 +37,11 @@ bd("close", task_id, "--reason", "done")
 '''
 
 
-def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: Any) -> None:
+def bd_repo(repo: Path, tmp_path: Path, monkeypatch: Any, records: list[dict[str, Any]],
+            agent_body: str) -> tuple[RealBd, Path]:
+    """`repo` with a bd database holding `records` and `.orchestrator.yml` for the bd store and
+    an agent running `agent_body`; returns the database and the agent's trace file."""
     binary = bd_binary()
-    repo = tmp_git_repo
     bin_dir = install_on_path(binary, tmp_path / "bin")
     trace = tmp_path / "trace.jsonl"
     env = {**BD_ENV, "AGENT_TRACE": str(trace),
@@ -51,12 +53,9 @@ def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: A
         monkeypatch.setenv(key, value)
 
     bd = RealBd(binary, repo).init("t")
-    # t-stuck sorts last (P3): the others drain before it is escalated and stops the run
-    records = [task_record("t-retry", priority=1), task_record("t-handoff", priority=1),
-               task_record("t-blocked", priority=1), task_record("t-stuck", priority=3)]
     bd.import_records(records)
     agent = tmp_path / "agent.py"
-    agent.write_text(AGENT)
+    agent.write_text(agent_body)
     command = [os.sys.executable, str(agent), "{task_id}", "{attempt}", "{budget}"]
     (repo / ".orchestrator.yml").write_text("\n".join([
         "store: bd", "bd:", f"  path: {bin_dir / 'bd'}", "  bootstrap: false", "  push: false",
@@ -66,6 +65,16 @@ def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: A
     (repo / ".gitignore").write_text("logs/\n.beads/\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "config")
+    return bd, trace
+
+
+def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    repo = tmp_git_repo
+    # t-stuck sorts last (P3): the others drain before it is escalated and stops the run
+    records = [task_record("t-retry", priority=1), task_record("t-handoff", priority=1),
+               task_record("t-blocked", priority=1), task_record("t-stuck", priority=3)]
+    bd, trace = bd_repo(repo, tmp_path, monkeypatch, records, AGENT)
+    binary = bd.binary
 
     done = run_cli(repo, "run", timeout=900)
     assert done.returncode == 3, done.stdout + done.stderr  # stopped for a human: t-stuck
@@ -90,3 +99,38 @@ def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: A
     assert "HANDOFF: first half done" in tasks["t-handoff"].notes
     order = [e["task"] for e in trace_of(trace) if e["event"] == "start"]
     assert order.index(new) < len(order) - 1 - order[::-1].index("t-blocked")
+
+
+# Idempotent work, as tests/test_recovery.py's: the file is the same on every attempt and only
+# committed when new, so "nothing lost" is each task closed with one commit of its work on main.
+WORK = AGENT_PRELUDE + '''
+with open(f"{task_id}.txt", "w") as f:
+    f.write(f"work of {task_id}\\n")
+if subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout:
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: its work"], check=True)
+task("close", task_id, "--reason", "done")
+'''
+
+
+def test_a_run_killed_after_a_bd_claim_loses_nothing(tmp_git_repo: Path, tmp_path: Path,
+                                                     monkeypatch: Any) -> None:
+    """SIGKILLed right after claiming its first task in bd (in_progress, assigned, no agent
+    started), the coordinator's next run releases that claim and drains the queue."""
+    repo = tmp_git_repo
+    ids = ["t-1", "t-2", "t-3"]
+    bd, trace = bd_repo(repo, tmp_path, monkeypatch, [task_record(t) for t in ids], WORK)
+    killed = run_cli(repo, "run", env={"ORCHESTRATOR_CRASH_AT": "claimed"}, timeout=900)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    claimed = [r["id"] for r in bd.export() if r["status"] == "in_progress"]
+    assert len(claimed) == 1  # the kill left a claim behind in bd
+
+    done = run_cli(repo, "run", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    exported = {r["id"]: r for r in bd.export()}
+    assert {t: exported[t]["status"] for t in ids} == {t: "closed" for t in ids}
+    for tid in ids:
+        assert len(git(repo, "log", "--format=%H", "main", "--", f"{tid}.txt").split()) == 1
+        assert git(repo, "show", f"main:{tid}.txt") == f"work of {tid}\n"
+    assert not git(repo, "branch", "--list", "orchestrator/*").strip()
+    assert [e["task"] for e in trace_of(trace) if e["event"] == "start"] == ids

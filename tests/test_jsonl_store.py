@@ -281,7 +281,7 @@ def test_dep_add_and_remove(shop: Path) -> None:
                         "created_at": NOW, "created_by": "ada", "metadata": "{}"}
     assert by_id(shop)["shop-4kx"]["dependent_count"] == 2
     s.dep_add("shop-t7w", "shop-m2d.2", dep_type="waits-for", actor="ada")
-    assert by_id(shop)["shop-t7w"]["dependencies"][-1]["metadata"] == '{"gate":"all-children"}'
+    assert by_id(shop)["shop-t7w"]["dependencies"][-1]["metadata"] == "{}"  # as bd dep add
     s.dep_remove("shop-m2d.2", "shop-4kx", actor="ada")
     assert [d["depends_on_id"] for d in by_id(shop)["shop-m2d.2"]["dependencies"]] == [
         "shop-m2d", "shop-m2d.1"]

@@ -1,10 +1,11 @@
 """Pure queue logic: readiness exactly as `bd ready` computes it, blocking, cycles, stats and
 critical paths. Everything here is linear in tasks + edges (see bench/bench_ready.py).
 
-Rules (beads reference §2, bd 1.0.5 `issueops/blocked_state.go`, `ready_work.go`):
+Rules (beads reference §2, bd 1.1.0 `issueops/blocked_state.go`, `ready_work.go`):
 - a task that is not closed/pinned is blocked when a `blocks`/`conditional-blocks` target is
-  not closed/pinned, when a `waits-for` spawner still has an unfinished child (or, with the
-  `any-children` gate, has children and none closed), or when a parent is blocked (transitive);
+  not closed/pinned, when a `waits-for` spawner still has an unfinished child (with the
+  `any-children` gate, or no gate at all, only while none is closed: `gate_holds`), or when a
+  parent is blocked (transitive);
   an open or in-progress parent does not block its children;
 - ready = status `open`, not pinned, not ephemeral, type not excluded, not deferred (itself or
   its parent), not blocked.
@@ -64,12 +65,25 @@ def _direct_blockers(task: Task, tasks: Tasks, kids: Mapping[str, list[str]]) ->
                 out.append(target.id)
         elif d.type == WAITS_FOR:
             children = [tasks[c] for c in kids.get(target.id, ()) if c in tasks]
-            done = [c for c in children if releases_dependents(c)]
-            waiting = (bool(children) and not done) if d.gate == "any-children" \
-                else len(done) < len(children)
-            if waiting:
+            if gate_holds(d.gate, children):
                 out.append(target.id)
     return out
+
+
+def gate_holds(gate: str | None, children: Sequence[Task]) -> bool:
+    """Whether a waits-for edge on a spawner with these children still holds its waiter back:
+    bd 1.1.0's `waitsForGateBlockedSQL` (internal/storage/issueops/blocked_state.go). A child
+    that is not closed/pinned holds the gate, unless the gate is any-children and some child
+    is *closed* (a pinned child releases all-children but does not open any-children). With
+    no gate in the metadata the SQL compares NULL, and three-valued logic makes the edge act as
+    any-children, although bd's Go helper (types.ParseWaitsForGateMetadata) calls it
+    all-children. Gateless edges are what `bd dep add --type waits-for` writes, and all that
+    `bd import` keeps: it drops every dependency's metadata (docs/bd.md)."""
+    if all(releases_dependents(c) for c in children):
+        return False
+    if gate is None or gate == "any-children":
+        return not any(c.status == Status.CLOSED for c in children)
+    return True
 
 
 def blocked_by(tasks: Tasks, *, kids: Mapping[str, list[str]] | None = None) -> dict[str, list[str]]:
@@ -178,9 +192,12 @@ def ready(tasks: Tasks, *, now: datetime | None = None, filter: ReadyFilter = Re
             continue
         if not filter.include_deferred and is_deferred(t, tasks, now):
             continue
-        if filter.assignee is not None and t.assignee != filter.assignee:
-            continue
-        if filter.unassigned and t.assignee:
+        # --unassigned wins over --assignee, as in bd 1.1.0 (cmd/bd/ready.go sets the assignee
+        # filter only `if assignee != "" && !unassigned`)
+        if filter.unassigned:
+            if t.assignee:
+                continue
+        elif filter.assignee is not None and t.assignee != filter.assignee:
             continue
         if filter.labels and not set(filter.labels) <= set(t.labels):
             continue

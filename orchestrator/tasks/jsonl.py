@@ -740,8 +740,9 @@ class JsonlStore:
             raise UserError(f"making {depends_on_id} the parent of {issue_id} would create a cycle: {cycle}")
         if cycle is not None:
             raise UserError(f"adding dependency {issue_id} -> {depends_on_id} would create a cycle: {cycle}")
-        meta = '{"gate":"all-children"}' if dep_type == "waits-for" else "{}"
-        dep = Dependency(issue_id, depends_on_id, dep_type, self._now(), actor, meta)
+        # no gate, even for waits-for: what `bd dep add --type waits-for` writes (bd 1.1.0), so
+        # both stores hold and decide the same edge (graph.gate_holds: gateless = any-children)
+        dep = Dependency(issue_id, depends_on_id, dep_type, self._now(), actor, "{}")
         self._put(state, replace(task, dependencies=(*task.dependencies, dep), updated_at=self._now()))
 
     def dep_remove(self, issue_id: str, depends_on_id: str, *, actor: str) -> None:

@@ -95,13 +95,18 @@ class Dependency:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def gate(self) -> str:
-        """The waits-for gate: all-children (default) or any-children."""
+    def gate(self) -> str | None:
+        """The waits-for gate as bd's SQL reads it (`JSON_UNQUOTE(JSON_EXTRACT(metadata,
+        '$.gate'))`): "all-children", "any-children", or None when the metadata names no gate,
+        which is not the same as all-children (graph.gate_holds says how)."""
         try:
             meta = json.loads(self.metadata or "{}")
         except (ValueError, RecursionError):  # the queue's text, not ours: never trusted
-            return "all-children"
-        return meta.get("gate", "all-children") if isinstance(meta, dict) else "all-children"
+            return None
+        if not isinstance(meta, dict) or "gate" not in meta:
+            return None
+        gate = meta["gate"]
+        return gate if isinstance(gate, str) else json.dumps(gate)
 
     def to_record(self) -> dict[str, Any]:
         out = dict(self.raw)

@@ -1,9 +1,9 @@
 """Hypothesis strategies for whole task queues in bd's export format, and for `ready` filters.
 
 A queue mixes every status, type and priority bd has, the dependency types that matter to
-readiness (blocks, parent-child with deep chains, conditional-blocks; waits-for is left out for
-now, see BLOCKING) and two that must not (related, discovered-from), deferred and pinned tasks, assignees and
-labels. Timestamps come from a handful of values so that bd's tie-breaks (created_at DESC, then
+readiness (blocks, parent-child with deep chains, conditional-blocks, waits-for without a gate,
+see BLOCKING) and two that must not (related, discovered-from), deferred and pinned tasks,
+assignees and labels. Timestamps come from a handful of values so that bd's tie-breaks (created_at DESC, then
 id) are exercised. Blocking and parent edges point at earlier tasks, so there is no cycle (bd
 refuses those when edges are written); at most one edge per ordered pair, as bd's primary key.
 """
@@ -23,16 +23,16 @@ LABELS = ("api", "ui", "db")
 TIMES = ("2026-05-29T08:00:00Z", "2026-05-29T08:00:01Z", "2026-05-29T09:30:00Z",
          "2026-05-30T10:00:00Z")
 PAST, FUTURE = "2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z"
-# waits-for is left out for now: on about 5% of generated queues bd 1.1.0 and graph.py
-# disagree about a waits-for gate and the cause is not found yet (docs/bd.md, "Open")
-BLOCKING = ("blocks", "blocks", "conditional-blocks")
+# waits-for edges carry no gate here: `bd import` (bd 1.1.0) drops every dependency's metadata,
+# so a gate written into the queue would not reach bd (docs/bd.md). Gated edges are compared
+# with bd in test_bd_differential.py::test_waits_for_gates_match_bd, made with `bd create`.
+BLOCKING = ("blocks", "blocks", "conditional-blocks", "waits-for")
 LOOSE = ("related", "discovered-from")
 
 
-def _edge(tid: str, on: str, kind: str, at: str, gate: str = "all-children") -> dict[str, Any]:
-    meta = f'{{"gate":"{gate}"}}' if kind == "waits-for" else "{}"
+def _edge(tid: str, on: str, kind: str, at: str) -> dict[str, Any]:
     return {"issue_id": tid, "depends_on_id": on, "type": kind, "created_at": at,
-            "created_by": "planner", "metadata": meta}
+            "created_by": "planner", "metadata": "{}"}
 
 
 @st.composite
@@ -69,9 +69,7 @@ def queues(draw: st.DrawFn, max_tasks: int = 12) -> list[dict[str, Any]]:
         for on in draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else ():
             if any(d["depends_on_id"] == on for d in deps):
                 continue
-            kind = draw(st.sampled_from(BLOCKING))
-            gate = draw(st.sampled_from(("all-children", "any-children")))
-            deps.append(_edge(tid, on, kind, created, gate))
+            deps.append(_edge(tid, on, draw(st.sampled_from(BLOCKING)), created))
         others = [x for x in ids if x != tid]
         for on in draw(st.lists(st.sampled_from(others), unique=True, max_size=1)) if others else ():
             if not any(d["depends_on_id"] == on for d in deps):
@@ -89,6 +87,7 @@ FILTERS = st.one_of(
     st.just(()),
     st.sampled_from(ASSIGNEES[2:]).map(lambda a: ("--assignee", a)),
     st.just(("--unassigned",)),
+    st.sampled_from(ASSIGNEES[2:]).map(lambda a: ("--assignee", a, "--unassigned")),
     st.integers(0, 4).map(lambda p: ("--priority", str(p))),
     st.sampled_from(("task", "bug", "epic", "gate", "chore")).map(lambda t: ("--type", t)),
     st.lists(st.sampled_from(LABELS), min_size=1, max_size=2, unique=True).map(
