@@ -111,23 +111,10 @@ def feature_progress(tasks: Mapping[str, Task], *,
     for tid in kids:
         if tid not in tasks:
             continue
-        below = [tasks[d] for d in _descendants(kids, tid) if d in tasks]
+        below = [tasks[d] for d in graph.descendants(tasks, tid, kids=kids) if d in tasks]
         done = sum(1 for d in below if d.status == Status.CLOSED)
         out.append(Progress(f"{tid} {tasks[tid].title}", done, len(below)))
     return out
-
-
-def _descendants(kids: Mapping[str, list[str]], root: str) -> set[str]:
-    """graph.descendants over children already computed (it recomputes them per call, a pass
-    over every edge per container)."""
-    seen: set[str] = set()
-    stack = list(kids.get(root, ()))
-    while stack:
-        tid = stack.pop()
-        if tid not in seen:
-            seen.add(tid)
-            stack.extend(kids.get(tid, ()))
-    return seen
 
 
 def recent_attempts(tasks: Mapping[str, Task], limit: int = 10) -> list[tuple[str, AttemptRecord]]:

@@ -124,8 +124,10 @@ def is_deferred(task: Task, tasks: Tasks, now: datetime) -> bool:
                if d.type == PARENT_CHILD and d.depends_on_id in tasks)
 
 
-def descendants(tasks: Tasks, root: str) -> set[str]:
-    kids = children_of(tasks)
+def descendants(tasks: Tasks, root: str, *, kids: Mapping[str, list[str]] | None = None) -> set[str]:
+    """Every task below `root` through parent-child edges; `kids` when children_of is already
+    computed (a caller walking many containers would otherwise pass over every edge per call)."""
+    kids = children_of(tasks) if kids is None else kids
     seen: set[str] = set()
     stack = list(kids.get(root, ()))
     while stack:
