@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
+from support.binaries import pinned_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED_VERSION = (ROOT / ".ci" / "bd-version").read_text().strip()
@@ -35,19 +35,9 @@ _STRIP = ("BD_JSON_ENVELOPE", "BEADS_DIR", "BEADS_DB", "BD_DB", "BD_ACTOR", "CLA
 
 def bd_binary() -> Path:
     """The bd to test, or skip (Go unavailable) / fail (Go there but nothing built)."""
-    override = os.environ.get("ORCHESTRATOR_TEST_BD")
-    if override:
-        path = Path(override)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            pytest.fail(f"ORCHESTRATOR_TEST_BD={override} is not an executable file")
-        return path
-    if CI_BINARY.exists():
-        return CI_BINARY
-    if shutil.which("go") is None:
-        pytest.skip(f"Go is unavailable, so bd {PINNED_VERSION} could not be built "
-                    "(.ci/install-bd); set ORCHESTRATOR_TEST_BD to a bd binary to run this")
-    pytest.fail(f"Go is available but {CI_BINARY} is missing: run `bash .ci/install-bd` "
-                f"(builds github.com/steveyegge/beads/cmd/bd@{PINNED_VERSION})")
+    return pinned_binary(override_var="ORCHESTRATOR_TEST_BD", ci_binary=CI_BINARY, toolchain="go",
+                         install=".ci/install-bd",
+                         what=f"github.com/steveyegge/beads/cmd/bd@{PINNED_VERSION}")
 
 
 def bd_env(bin_dir: Path | None = None) -> dict[str, str]:

@@ -8,13 +8,12 @@ how to install it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
+from support.binaries import pinned_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED_VERSION = (ROOT / ".ci" / "claude-code-version").read_text().strip()
@@ -32,19 +31,9 @@ OFFLINE_ENV = {
 
 def claude_binary() -> Path:
     """The CLI to test, or skip (npm unavailable) / fail (npm there but nothing installed)."""
-    override = os.environ.get("ORCHESTRATOR_TEST_CLAUDE")
-    if override:
-        path = Path(override)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            pytest.fail(f"ORCHESTRATOR_TEST_CLAUDE={override} is not an executable file")
-        return path
-    if CI_BINARY.exists():
-        return CI_BINARY
-    if shutil.which("npm") is None:
-        pytest.skip("npm is unavailable, so @anthropic-ai/claude-code could not be installed "
-                    "(.ci/install-claude); set ORCHESTRATOR_TEST_CLAUDE to a claude binary to run this")
-    pytest.fail(f"npm is available but {CI_BINARY} is missing: run "
-                f"`bash .ci/install-claude` (installs @anthropic-ai/claude-code@{PINNED_VERSION})")
+    return pinned_binary(override_var="ORCHESTRATOR_TEST_CLAUDE", ci_binary=CI_BINARY,
+                         toolchain="npm", install=".ci/install-claude",
+                         what=f"@anthropic-ai/claude-code@{PINNED_VERSION}")
 
 
 def dummy_api_key() -> str:
