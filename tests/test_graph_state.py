@@ -14,15 +14,37 @@ from test_graph_property import EDGES, STATUSES, TIMES, queues
 
 from orchestrator.dispatch import graph_state
 from orchestrator.dispatch.graph_state import GraphState, changed_between
+from orchestrator.dispatch.queue_facts import QueueFacts
 from orchestrator.dispatch.scheduler import GraphInfo
-from orchestrator.tasks.model import Dependency, Task, task_from_record
+from orchestrator.tasks.history import AttemptRecord, render
+from orchestrator.tasks.model import Comment, Dependency, Task, task_from_record
 
 
 def _tasks(records: list[dict[str, Any]]) -> dict[str, Task]:
     return {r["id"]: task_from_record(r) for r in records}
 
 
-def assert_same(info: GraphInfo, want: GraphInfo) -> None:
+def assert_same_facts(facts: QueueFacts, tasks: dict[str, Task], want: QueueFacts) -> None:
+    """The facts kept by updates equal those counted afresh (`want`, built from the full
+    computation's blocked set)."""
+    assert facts.statuses == want.statuses
+    for name in ("busy", "candidates", "open_blocked"):
+        assert set(getattr(facts, name)) == set(getattr(want, name)), name
+    assert {k: set(v) for k, v in facts.labelled.items()} == \
+        {k: set(v) for k, v in want.labelled.items()}
+    assert facts.attempts == want.attempts
+    assert facts.phases == want.phases and facts.phase == want.phase
+    assert facts.containers == want.containers
+    assert facts.by_length == want.by_length
+    assert sorted(facts.order, key=facts.order.__getitem__) == list(tasks)
+    assert facts.recent_attempts() == want.recent_attempts()
+
+
+def assert_same(info: GraphInfo, want: GraphInfo, tasks: dict[str, Task] | None = None) -> None:
+    if tasks is not None:
+        assert info.facts is not None
+        assert_same_facts(info.facts, tasks, QueueFacts(tasks, want.blocked, want.kids,
+                                                        want.critical))
     assert info.critical == want.critical
     assert info.blocked == want.blocked
     assert info.containers == want.containers
@@ -35,7 +57,7 @@ def assert_same(info: GraphInfo, want: GraphInfo) -> None:
 # the file can still make): (kind, task index, other task index, value).
 CHANGES = st.tuples(
     st.sampled_from(["status", "status", "close", "reopen", "dep_add", "dep_remove", "create",
-                     "defer", "pin", "remove", "comment"]),
+                     "defer", "pin", "remove", "comment", "attempt", "label", "label"]),
     st.integers(0, 40), st.integers(0, 40), st.integers(0, 1000))
 
 
@@ -61,6 +83,16 @@ def apply(tasks: dict[str, Task], change: tuple[str, int, int, int]) -> dict[str
         new[tid] = dataclasses.replace(t, pinned=not t.pinned)
     elif kind == "comment" and t is not None:
         new[tid] = dataclasses.replace(t, notes=t.notes + "x")  # a new object, same graph
+    elif kind == "attempt" and t is not None:
+        rec = AttemptRecord(attempt=len(t.comments) + 1, kind="success", decision="done",
+                            at=TIMES[value % len(TIMES)])
+        new[tid] = dataclasses.replace(t, comments=(
+            *t.comments, Comment(f"c{value}", tid, "orchestrator", render(rec), TIMES[0])))
+    elif kind == "label" and t is not None:
+        label = ["phase:1", "phase:2", "needs-human", "x"][value % 4]
+        labels = tuple(x for x in t.labels if x != label) if label in t.labels \
+            else (*t.labels, label)
+        new[tid] = dataclasses.replace(t, labels=labels)
     elif kind == "dep_add" and t is not None:
         target = other if value % 7 else "ext-zzz"
         if all(d.depends_on_id != target for d in t.dependencies):
@@ -94,14 +126,14 @@ def test_incremental_state_equals_the_full_computation_after_every_change(
         records: list[dict[str, Any]], writes: list[list[tuple[str, int, int, int]]]) -> None:
     tasks = _tasks(records)
     state = GraphState(tasks)
-    assert_same(state.info(), GraphInfo.of(tasks))
+    assert_same(state.info(), GraphInfo.of(tasks), tasks)
     for write in writes:  # each write may change several tasks at once
         new = tasks
         for change in write:
             new = apply(new, change)
         changed, removed = changed_between(tasks, new)
         state.update(new, changed, removed)
-        assert_same(state.info(), GraphInfo.of(new))
+        assert_same(state.info(), GraphInfo.of(new), new)
         tasks = new
 
 
@@ -136,3 +168,24 @@ def test_a_change_that_reaches_most_of_the_queue_rebuilds() -> None:
     assert state.rebuilds == 2
     assert_same(state.info(), GraphInfo.of(new))
     assert graph_state.MIN_REACH < 2000
+
+
+def _child(tid: str, parent: str, **kw: Any) -> Task:
+    return Task(tid, tid, dependencies=(Dependency(tid, parent, "parent-child", TIMES[0]),), **kw)
+
+
+def test_moving_a_feature_to_another_epic_moves_its_whole_subtree() -> None:
+    tasks = {"e1": Task("e1", "e1", issue_type="epic", labels=("phase:1",)),
+             "e2": Task("e2", "e2", issue_type="epic", labels=("phase:2",)),
+             "x": _child("x", "e2", status="closed"),
+             "f": _child("f", "e1"), "t1": _child("t1", "f", status="closed"),
+             "t2": _child("t2", "f")}
+    state = GraphState(tasks)
+    new = dict(tasks)
+    new["f"] = dataclasses.replace(tasks["f"], dependencies=(
+        Dependency("f", "e2", "parent-child", TIMES[0]),))
+    state.update(new, *changed_between(tasks, new))
+    assert_same(state.info(), GraphInfo.of(new), new)
+    assert state.info().facts is not None
+    assert state.info().facts.containers == {"e2": [2, 4], "f": [1, 2]}
+    assert state.info().facts.phases == {"1": [0, 1], "2": [2, 5]}

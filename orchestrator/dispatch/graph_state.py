@@ -31,6 +31,7 @@ import itertools
 import operator
 from collections.abc import Collection, Iterable, Mapping
 
+from orchestrator.dispatch.queue_facts import QueueFacts
 from orchestrator.dispatch.scheduler import GraphInfo
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import BLOCKING_EDGES, PARENT_CHILD, WAITS_FOR, Task
@@ -77,11 +78,12 @@ class GraphState:
         self.blocked: dict[str, list[str]] = graph.blocked_by(tasks, kids=self.kids)
         self.critical: dict[str, int] = graph.critical_path(tasks)
         self.cyclic = not _waits_acyclic(tasks, self.kids)
+        self.facts = QueueFacts(tasks, self.blocked, self.kids, self.critical)
+        self._containers = frozenset(k for k, v in self.kids.items() if v)
 
     def info(self) -> GraphInfo:
-        return GraphInfo(critical=self.critical,
-                         containers=frozenset(k for k, v in self.kids.items() if v),
-                         kids=self.kids, blocked=self.blocked)
+        return GraphInfo(critical=self.critical, containers=self._containers, kids=self.kids,
+                         blocked=self.blocked, facts=self.facts)
 
     # -- the update -------------------------------------------------------------------------
     def update(self, tasks: Tasks, changed: Collection[str], removed: Collection[str]) -> None:
@@ -98,11 +100,21 @@ class GraphState:
             return
         self.updates += 1
         self.tasks = tasks
+        had_kids = {tid for tid in touched if self.kids.get(tid)}
+        was_container = {p: p in self._containers for tid in touched
+                         for p in (*self._parents(old.get(tid)), *self._parents(tasks.get(tid)))}
         for tid in touched:
             self._move_edges(tid, old.get(tid), tasks.get(tid))
-        if not (self._update_blocked(tasks, old, touched, reach)
-                and self._update_critical(tasks, old, touched, reach)):
+        reached = self._update_blocked(tasks, old, touched, reach)
+        lengths = None if reached is None else self._update_critical(tasks, old, touched, reach)
+        if reached is None or lengths is None:
             self._build(tasks)
+            return
+        now_container = {p: bool(self.kids.get(p)) for p in was_container}
+        if now_container != was_container:
+            self._containers = frozenset(k for k, v in self.kids.items() if v)
+        self.facts.update(old, tasks, touched, reached, self.kids, had_kids, lengths,
+                          self.critical, self.blocked)
 
     def _move_edges(self, tid: str, before: Task | None, after: Task | None) -> None:
         was = before.dependencies if before is not None else ()
@@ -136,7 +148,8 @@ class GraphState:
                                         if d.type == PARENT_CHILD]
 
     def _update_blocked(self, tasks: Tasks, old: Tasks, touched: Iterable[str],
-                        reach: int) -> bool:
+                        reach: int) -> list[str] | None:
+        """The tasks whose blocked state was recomputed; None: rebuild instead."""
         # whose own blockers may have changed: the touched tasks, their dependents, and the
         # dependents of their parents (a waits-for gate looks at the spawner's children)
         seeds: dict[str, None] = {}
@@ -146,7 +159,7 @@ class GraphState:
             for p in {*self._parents(old.get(tid)), *self._parents(tasks.get(tid))}:
                 seeds.update(self.rev.get(p, {}))
         if len(seeds) > reach:
-            return False
+            return None
         for tid in seeds:
             t = tasks.get(tid)
             if t is None or graph.releases_dependents(t):
@@ -162,7 +175,7 @@ class GraphState:
                     reached[child] = None
                     stack.append(child)
         if len(reached) > reach:
-            return False
+            return None
         self.visited += len(reached)
         # blocked(x) = x unreleased and (own blockers, or a blocked parent): parents first
         value: dict[str, bool] = {}
@@ -179,7 +192,7 @@ class GraphState:
                            if p in reached and p not in value]
                 if pending:
                     if any(p in on_path for p in pending):
-                        return False  # a parent-child cycle: the full fixpoint decides
+                        return None  # a parent-child cycle: the full fixpoint decides
                     stack2.extend(pending)
                     continue
                 stack2.pop()
@@ -193,7 +206,7 @@ class GraphState:
                 self.blocked[tid] = own + via
             else:
                 self.blocked.pop(tid, None)
-        return True
+        return list(reached)
 
     def _is_blocked(self, tid: str, value: Mapping[str, bool]) -> bool:
         return value[tid] if tid in value else tid in self.blocked
@@ -227,7 +240,8 @@ class GraphState:
         return out
 
     def _update_critical(self, tasks: Tasks, old: Tasks, touched: Iterable[str],
-                         reach: int) -> bool:
+                         reach: int) -> dict[str, int | None] | None:
+        """The recomputed tasks with their lengths before (None: had none); None: rebuild."""
         dirty: dict[str, None] = {}
         stack: list[str] = []
         for tid in touched:
@@ -243,10 +257,9 @@ class GraphState:
                     dirty[x] = None
                     stack.append(x)
             if len(dirty) > reach:
-                return False
+                return None
         self.visited += len(dirty)
-        for tid in dirty:
-            self.critical.pop(tid, None)
+        before = {tid: self.critical.pop(tid, None) for tid in dirty}
         for root in dirty:
             t = tasks.get(root)
             if t is None or graph.releases_dependents(t) or root in self.critical:
@@ -257,7 +270,7 @@ class GraphState:
                 tid, rest = frames[-1]
                 for w in rest:
                     if w in on_path:
-                        return False  # a cycle: the full walk decides
+                        return None  # a cycle: the full walk decides
                     if w not in self.critical:
                         frames.append((w, iter(self._waiters(w, tasks))))
                         on_path.add(w)
@@ -267,7 +280,7 @@ class GraphState:
                     on_path.discard(tid)
                     self.critical[tid] = 1 + max(
                         (self.critical[w] for w in self._waiters(tid, tasks)), default=0)
-        return True
+        return before
 
 
 def _waits_acyclic(tasks: Tasks, kids: Mapping[str, list[str]]) -> bool:
