@@ -16,6 +16,7 @@ from orchestrator.dispatch import graph_state
 from orchestrator.dispatch.graph_state import GraphState, changed_between
 from orchestrator.dispatch.queue_facts import QueueFacts
 from orchestrator.dispatch.scheduler import GraphInfo
+from orchestrator.forge.status import render_status
 from orchestrator.tasks.history import AttemptRecord, render
 from orchestrator.tasks.model import Comment, Dependency, Task, task_from_record
 
@@ -189,3 +190,23 @@ def test_moving_a_feature_to_another_epic_moves_its_whole_subtree() -> None:
     assert state.info().facts is not None
     assert state.info().facts.containers == {"e2": [2, 4], "f": [1, 2]}
     assert state.info().facts.phases == {"1": [0, 1], "2": [2, 5]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(queues(), st.lists(CHANGES, max_size=12), st.sampled_from([None, 0, 1, 3]),
+       st.sampled_from([0, 2, 40]))
+def test_the_status_report_from_the_kept_facts_is_the_report_from_a_pass_over_every_task(
+        records: list[dict[str, Any]], changes: list[tuple[str, int, int, int]],
+        max_rows: int | None, dag_limit: int) -> None:
+    """render_status reads the facts when the graph info carries them (a coordinator's):
+    the same Markdown as the passes over every task it makes otherwise. (After updates the
+    facts equal a fresh count, above, but for the order of rows a change appended.)"""
+    tasks = _tasks(records)
+    for change in changes:
+        tasks = apply(tasks, change)
+    events = ("one", "two")
+    info = GraphState(tasks).info()
+    assert info.facts is not None
+    assert render_status(tasks, max_rows=max_rows, dag_limit=dag_limit, info=info,
+                         events=events) == \
+        render_status(tasks, max_rows=max_rows, dag_limit=dag_limit, events=events)
