@@ -49,7 +49,8 @@ def changed_between(old: Tasks, new: Tasks) -> tuple[list[str], list[str]]:
     IDs that are gone. By identity, in C: a store hands out the same object for a task whose
     line did not change (tasks/jsonl.py), so this never compares task contents."""
     changed = list(itertools.compress(new, map(operator.is_not, map(old.get, new), new.values())))
-    removed = list(old.keys() - new.keys())
+    added = sum(1 for tid in changed if tid not in old)
+    removed = [] if len(old) + added == len(new) else list(old.keys() - new.keys())
     return changed, removed
 
 

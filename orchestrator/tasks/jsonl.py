@@ -188,6 +188,7 @@ def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
     texts, undecodable = _decoded_lines(path, data)
     before = previous.lines if previous is not None else []
     by_text: dict[str, _Line] | None = None  # when lines moved: the previous by text
+    misses = 0
     for lineno, text in enumerate(texts, start=1):
         if not text.strip(_ASCII_SPACE):
             continue
@@ -196,11 +197,13 @@ def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
         if before:  # the same line at the same place (a write keeps every line's place) ...
             i = len(lines)
             if i < len(before) and before[i].text == text:
-                same = before[i]
-            else:  # ... or anywhere
-                if by_text is None:
+                same, misses = before[i], 0
+            else:  # ... or, when lines moved (several in a row differ), anywhere
+                misses += 1
+                if by_text is None and misses > 3:
                     by_text = {x.text: x for x in before}
-                same = by_text.get(text)
+                if by_text is not None:
+                    same = by_text.get(text)
         if same is not None and previous is not None:
             if same.task_id is None:
                 lines.append(same)
@@ -710,7 +713,7 @@ class JsonlStore:
         already: list[str] = []
         with self._transaction() as state:
             now = self._now()
-            kids = graph.children_of(state.tasks)
+            kids: dict[str, builtins.list[str]] = {}  # computed for the first epic (a pass)
             for tid in ids:
                 task = state.tasks.get(tid)
                 if task is None:
@@ -742,6 +745,8 @@ class JsonlStore:
         if open_blockers:
             return f"blocked by open issues [{', '.join(open_blockers)}]"
         if task.issue_type == "epic":
+            if not kids:
+                kids.update(graph.children_of(state.tasks))
             open_kids = [c for c in kids.get(task.id, ()) if state.tasks[c].status != Status.CLOSED]
             if open_kids:
                 return f"epic has open children [{', '.join(open_kids)}]"
