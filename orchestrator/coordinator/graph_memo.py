@@ -34,10 +34,27 @@ class GraphMemo:
     def info(self, tasks: Mapping[str, Task]) -> GraphInfo:
         """`tasks`: a snapshot (`store.all()`) that nobody changes afterwards; it is kept as
         the version the next call is compared with."""
+        info = self._moved(tasks, rebuild=True)
+        assert info is not None
+        return info
+
+    def kept(self, tasks: Mapping[str, Task]) -> GraphInfo | None:
+        """info(tasks) when the state kept can be moved to it by an update; None when that
+        would take the full computation (no state yet, or a store that hands out new task
+        objects on every read, as the bd store does): then a caller that needs only a pass of
+        its own makes that pass instead."""
+        return self._moved(tasks, rebuild=False)
+
+    def _moved(self, tasks: Mapping[str, Task], *, rebuild: bool) -> GraphInfo | None:
         with self._lock:
             state = self._state
             if state is None:
+                if not rebuild:
+                    return None
                 state = self._state = GraphState(tasks)
             elif state.tasks is not tasks:
-                state.update(tasks, *changed_between(state.tasks, tasks))
+                changed, removed = changed_between(state.tasks, tasks)
+                if not rebuild and not state.updatable(tasks, changed, removed):
+                    return None
+                state.update(tasks, changed, removed)
             return state.info()

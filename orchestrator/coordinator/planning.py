@@ -48,7 +48,8 @@ def live_runs(ports: Ports, tasks: Mapping[str, Task], running: Collection[str] 
     e.g. another machine) until the lease time has passed since the claim."""
     live = set(running) | ports.leases.live()
     now = datetime.now(timezone.utc)
-    facts = ports.graphs.info(tasks).facts  # the tasks neither open nor closed, kept
+    kept = ports.graphs.kept(tasks)  # the tasks neither open nor closed, when kept
+    facts = kept.facts if kept is not None else None
     for t in tasks.values() if facts is None else map(tasks.__getitem__, facts.busy):
         if t.status != Status.IN_PROGRESS or t.assignee != ports.actor or t.id in live:
             continue

@@ -87,6 +87,10 @@ class GraphState:
                          blocked=self.blocked, facts=self.facts)
 
     # -- the update -------------------------------------------------------------------------
+    def updatable(self, tasks: Tasks, changed: Collection[str], removed: Collection[str]) -> bool:
+        """Would `update` start as an update rather than a rebuild?"""
+        return not self.cyclic and len(changed) + len(removed) <= _reach(tasks)
+
     def update(self, tasks: Tasks, changed: Collection[str], removed: Collection[str]) -> None:
         """Move the state to `tasks`, which differs from the last version in the tasks
         `changed` (added ones included) and `removed`."""
@@ -95,7 +99,7 @@ class GraphState:
         if not touched:
             self.tasks = tasks
             return
-        reach = max(MIN_REACH, len(tasks) // REBUILD_SHARE)
+        reach = _reach(tasks)
         if self.cyclic or len(touched) > reach:
             self._build(tasks)
             return
@@ -282,6 +286,10 @@ class GraphState:
                     self.critical[tid] = 1 + max(
                         (self.critical[w] for w in self._waiters(tid, tasks)), default=0)
         return before
+
+
+def _reach(tasks: Tasks) -> int:
+    return max(MIN_REACH, len(tasks) // REBUILD_SHARE)
 
 
 def _waits_acyclic(tasks: Tasks, kids: Mapping[str, list[str]]) -> bool:
