@@ -209,6 +209,7 @@ def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
                 lines.append(same)
                 continue
             task = previous.tasks[same.task_id]
+            line: _Line | None = same  # lines are never changed: shared between versions
         else:
             rec = _loads(path, lineno, text)
             if type(rec) is dict and rec.get("_type", "issue") != "issue":
@@ -219,11 +220,12 @@ def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
             except RecordError as e:
                 raise _fail(path, lineno, str(e)) from None
             fresh.append(task.id)
+            line = None
         if task.id in tasks:
             raise _fail(path, lineno, f"duplicate task ID {task.id} (first on line {line_of[task.id]})")
         tasks[task.id] = task
         line_of[task.id] = lineno
-        lines.append(_Line(text, task.id))
+        lines.append(line or _Line(text, task.id))
         pos[task.id] = len(lines)
     if undecodable is not None:
         raise undecodable
