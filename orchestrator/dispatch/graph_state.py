@@ -22,8 +22,9 @@ the order it walks in), the state is rebuilt with the full computation instead.
 
 Equal means equal as mappings: a key added by an update goes to the end of its dict and a
 child that gains a parent to the end of its parent's list, where a fresh computation would put
-it in queue order. Nothing reads meaning into that order (the status report's rows are sorted
-by the queue's order when it matters, see forge/status.py).
+it in queue order. So the local status file may list a task that became blocked, or a new
+container, last in its table; the plan's stale claims and escalations and the report's
+Running and escalated rows follow the queue's order (`QueueFacts.order`).
 """
 from __future__ import annotations
 
