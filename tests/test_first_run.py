@@ -153,7 +153,7 @@ def test_plan_and_dry_run_print_the_plan_with_launch_problems_as_warnings(
     assert (repo / ".beads" / "issues.jsonl").read_text() == before
 
 
-@pytest.mark.parametrize("case", ["placeholder", "not-executable"])
+@pytest.mark.parametrize("case", ["placeholder", "not-executable", "not-committed"])
 def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
         tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     repo = tmp_git_repo
@@ -162,11 +162,18 @@ def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
     if case == "placeholder":
         command = [*make_agent(tmp_path / "agent.py", SUCCEED)[:2], "{taskid}", "1", "low"]
         expect = "agent.command: unknown placeholder {taskid}"
-    else:
+    elif case == "not-executable":
         (repo / "agent.sh").write_text("#!/bin/sh\nexit 0\n")  # committed without the x bit
         command = ["./agent.sh", "{task_id}"]
         expect = "agent command not executable: ./agent.sh"
+    else:  # in the main tree, missing from the agents' checkouts
+        command = ["sh", "scripts/agent.sh"]
+        expect = ("agent.command runs scripts/agent.sh, which is not committed: agents run in a "
+                  "checkout of the last commit (git add scripts/agent.sh && git commit)")
     setup_repo(repo, [task_record("t-1")], command)
+    if case == "not-committed":
+        (repo / "scripts").mkdir()
+        (repo / "scripts" / "agent.sh").write_text("exit 0\n")
     before = (repo / ".beads" / "issues.jsonl").read_text()
     done = run_cli(repo, "plan")
     assert done.returncode == 0 and "claim and launch t-1" in done.stdout
