@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.coordinator.preflight import uncommitted_files
 from orchestrator.tasks.history import MARKER, AttemptRecord, render
 from support.dispatch import make_agent, run_cli, setup_repo
 from support.repo import task_record, write_queue
@@ -183,3 +184,14 @@ def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
     assert done.stderr.startswith(f"orchestrator: {expect}") and len(done.stderr.splitlines()) == 1
     assert (repo / ".beads" / "issues.jsonl").read_text() == before  # nothing claimed
     assert not trace.exists()  # no agent ran
+
+
+def test_uncommitted_files_are_this_repositorys_files_missing_from_the_last_commit(
+        tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "new.sh").write_text("exit 0\n")
+    (tmp_path / "outside.sh").write_text("exit 0\n")  # not the repository's to commit
+    command = ["sh", "README.md", "./scripts/new.sh", "../outside.sh", "--flag", "{prompt_file}",
+               "scripts/missing.sh", str(repo / "scripts" / "new.sh")]
+    assert uncommitted_files(repo, command) == ["./scripts/new.sh"]

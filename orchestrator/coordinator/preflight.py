@@ -60,7 +60,8 @@ def uncommitted_files(repo: Path, command: Sequence[str]) -> list[str]:
     """The files agent.command names by a relative path (`sh scripts/agent.sh`) that are here
     but not in the last commit: agents run in a checkout of it, where they are missing."""
     names = [arg for arg in command if arg and "{" not in arg and not arg.startswith("-")
-             and not os.path.isabs(arg) and Path(repo, arg).is_file()]
+             and not os.path.isabs(arg) and not os.path.normpath(arg).startswith("..")
+             and Path(repo, arg).is_file()]
     return [arg for arg in names
             if gitops.run_git(repo, "cat-file", "-e", f"HEAD:{os.path.normpath(arg)}",
                               check=False).status]
