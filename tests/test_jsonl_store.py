@@ -588,3 +588,17 @@ def test_snapshots_are_shared_read_only_and_say_what_changed(tmp_path: Path) -> 
         versions.append(new)
     assert told_any > len(steps)  # versions further back were told too
     assert "q-5" not in store.all() and store.all()["q-1"].status == "closed"
+
+
+def test_a_write_sees_an_edit_of_the_same_size_made_since_its_last_read(tmp_path: Path) -> None:
+    """The compare-and-swap compares every byte under the lock: an edit that keeps the file's
+    size (and may keep its mtime, which is coarse) is still seen and kept."""
+    path = write_queue(tmp_path, [task_record(f"q-{i}", title=f"Title {i}") for i in range(3)])
+    store = JsonlStore(path)
+    store.claim("q-0", actor="a")  # the store now holds the version it wrote
+    text = path.read_text()
+    path.write_text(text.replace('"Title 2"', '"Title X"'))  # in place, same size
+    store.claim("q-1", actor="a")
+    assert '"Title X"' in path.read_text()
+    assert store.show(["q-2"])[0].title == "Title X"
+    assert [t.status for t in store.show(["q-0", "q-1"])] == ["in_progress", "in_progress"]
