@@ -478,7 +478,6 @@ class JsonlStore:
         # (file key, its bytes, its parsed state), one tuple so agent threads reading the store
         # see them together; never mutated (a transaction works on a copy)
         self._cached: tuple[tuple[int, ...] | None, bytes, _State] | None = None
-        self._buffer = bytearray()  # what a write's read under the lock reads into (_read_if_changed)
 
     # -- reading -------------------------------------------------------------------------
     def _read_bytes(self) -> bytes:
@@ -488,30 +487,6 @@ class JsonlStore:
             return b""
         except IsADirectoryError:
             raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
-
-    def _read_if_changed(self, cached: bytes) -> bytes | None:
-        """The file's bytes, or None when they are `cached`'s: the compare-and-swap's read, every
-        byte compared. The file is read into a buffer the store keeps, so when it did not
-        change (a write after this store's own) its bytes cost a copy and a compare, not a
-        fresh allocation of the file's size (at 40 MB, twice as much in page faults)."""
-        try:
-            f = open(self.path, "rb", buffering=0)
-        except FileNotFoundError:
-            return None if cached == b"" else b""
-        except IsADirectoryError:
-            raise UserError(f"{self.path}: is a directory, expected the issues.jsonl file") from None
-        with f:
-            if os.fstat(f.fileno()).st_size != len(cached):
-                return f.readall()
-            if len(self._buffer) != len(cached):
-                self._buffer = bytearray(len(cached))
-            buf, got = memoryview(self._buffer), 0
-            while got < len(buf) and (n := f.readinto(buf[got:])):
-                got += n
-            rest = f.readall()  # b"" unless the file grew (a hand edit in place)
-            if got == len(buf) and not rest and self._buffer == cached:
-                return None
-            return bytes(buf[:got]) + rest
 
     def _file_key(self) -> tuple[int, ...] | None:
         """What identifies one version of the file: every write replaces it (a new inode; the
@@ -576,10 +551,9 @@ class JsonlStore:
             # the compare-and-swap reads the file under the lock, but parses it only when its
             # bytes differ from the version parsed last: a coordinator's claim, comment and
             # reopen after its own writes parse nothing
-            key, cached = self._file_key(), self._cached
-            data = self._read_bytes() if cached is None else self._read_if_changed(cached[1])
-            if data is None:
-                assert cached is not None
+            key, data = self._file_key(), self._read_bytes()
+            cached = self._cached
+            if cached is not None and cached[1] == data:
                 read = cached[2]
             else:
                 read = self._reread(key, data)
