@@ -54,6 +54,10 @@ def changed_between(old: Tasks, new: Tasks) -> tuple[list[str], list[str]]:
     told = getattr(new, "changes_since", None)
     if told is not None and (known := told(old)) is not None:
         return known
+    return _by_identity(old, new)
+
+
+def _by_identity(old: Tasks, new: Tasks) -> tuple[list[str], list[str]]:
     changed = list(itertools.compress(new, map(operator.is_not, map(old.get, new), new.values())))
     added = sum(1 for tid in changed if tid not in old)
     removed = [] if len(old) + added == len(new) else list(old.keys() - new.keys())
