@@ -514,6 +514,9 @@ def _add_github_commands(sub: Sub, common: _Parser) -> None:
                        help="act on an /orchestrator comment (issue_comment event)")
     p.add_argument("--token", help="GitHub token (default: $GITHUB_TOKEN)")
     p.add_argument("--event", help="event payload file (default: $GITHUB_EVENT_PATH)")
+    p.add_argument("--push", action="store_true",
+                   help="commit and push what the command changes to the branch "
+                        "($GITHUB_REF_NAME), as the workflow's jobs push")
     p.set_defaults(func=_command)
 
 
@@ -525,8 +528,9 @@ def _report(a: argparse.Namespace, c: Context) -> int:
 
 def _command(a: argparse.Namespace, c: Context) -> int:
     from orchestrator.commands.command import command
-    return command(c.repo, c.store, c.config, token=a.token,
-                   actor=c.actor_flag or c.config.bd.actor, event_path=a.event)
+    return command(c.repo, lambda: open_store(c.repo, c.config, c.store_kind), c.config,
+                   token=a.token, actor=c.actor_flag or c.config.bd.actor, event_path=a.event,
+                   push=a.push)
 
 
 def _add_setup_commands(sub: Sub, common: _Parser) -> None:

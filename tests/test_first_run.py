@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.coordinator.preflight import uncommitted_files
 from orchestrator.tasks.history import MARKER, AttemptRecord, render
 from support.dispatch import make_agent, run_cli, setup_repo
 from support.repo import task_record, write_queue
@@ -153,7 +154,7 @@ def test_plan_and_dry_run_print_the_plan_with_launch_problems_as_warnings(
     assert (repo / ".beads" / "issues.jsonl").read_text() == before
 
 
-@pytest.mark.parametrize("case", ["placeholder", "not-executable"])
+@pytest.mark.parametrize("case", ["placeholder", "not-executable", "not-committed"])
 def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
         tmp_git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     repo = tmp_git_repo
@@ -162,11 +163,18 @@ def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
     if case == "placeholder":
         command = [*make_agent(tmp_path / "agent.py", SUCCEED)[:2], "{taskid}", "1", "low"]
         expect = "agent.command: unknown placeholder {taskid}"
-    else:
+    elif case == "not-executable":
         (repo / "agent.sh").write_text("#!/bin/sh\nexit 0\n")  # committed without the x bit
         command = ["./agent.sh", "{task_id}"]
         expect = "agent command not executable: ./agent.sh"
+    else:  # in the main tree, missing from the agents' checkouts
+        command = ["sh", "scripts/agent.sh"]
+        expect = ("agent.command runs scripts/agent.sh, which is not committed: agents run in a "
+                  "checkout of the last commit (git add scripts/agent.sh && git commit)")
     setup_repo(repo, [task_record("t-1")], command)
+    if case == "not-committed":
+        (repo / "scripts").mkdir()
+        (repo / "scripts" / "agent.sh").write_text("exit 0\n")
     before = (repo / ".beads" / "issues.jsonl").read_text()
     done = run_cli(repo, "plan")
     assert done.returncode == 0 and "claim and launch t-1" in done.stdout
@@ -176,3 +184,14 @@ def test_bad_agent_command_warns_in_plan_and_is_refused_by_run(
     assert done.stderr.startswith(f"orchestrator: {expect}") and len(done.stderr.splitlines()) == 1
     assert (repo / ".beads" / "issues.jsonl").read_text() == before  # nothing claimed
     assert not trace.exists()  # no agent ran
+
+
+def test_uncommitted_files_are_this_repositorys_files_missing_from_the_last_commit(
+        tmp_git_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_git_repo
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "new.sh").write_text("exit 0\n")
+    (tmp_path / "outside.sh").write_text("exit 0\n")  # not the repository's to commit
+    command = ["sh", "README.md", "./scripts/new.sh", "../outside.sh", "--flag", "{prompt_file}",
+               "scripts/missing.sh", str(repo / "scripts" / "new.sh")]
+    assert uncommitted_files(repo, command) == ["./scripts/new.sh"]

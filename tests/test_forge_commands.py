@@ -33,7 +33,7 @@ def gh() -> Iterator[GitHubStandIn]:
 
 def run_command(gh: GitHubStandIn, repo: Path, body: str, *, author: str = "maintainer",
                 on_issue: int | None = None, user_type: str = "User",
-                action: str = "created", in_process: bool = True,
+                action: str = "created", in_process: bool = True, push: bool = False,
                 ) -> subprocess.CompletedProcess[str]:
     """The command as the workflow runs it; in-process by default (the same `main`, without
     an interpreter start per call), or as a real subprocess."""
@@ -53,16 +53,15 @@ def run_command(gh: GitHubStandIn, repo: Path, body: str, *, author: str = "main
            "GITHUB_WORKFLOW_REF": f"{gh.repo.full_name}/.github/workflows/orchestrator.yml@refs/heads/main",
            "GITHUB_SERVER_URL": "http://github.invalid"}
     env.pop("ORCHESTRATOR_PAUSED", None)
-    argv = ["--repo", str(repo), "command"]
+    argv = ["--repo", str(repo), "command", *(["--push"] if push else [])]
     if in_process:
         out, err = io.StringIO(), io.StringIO()
         with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(err):
             code = main(argv)
         return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", "--repo", str(repo),
-                           "command"], env=env, text=True, capture_output=True, timeout=120,
-                          cwd=repo)
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *argv], env=env, text=True,
+                          capture_output=True, timeout=120, cwd=repo)
 
 
 def reactions(gh: GitHubStandIn) -> list[str]:
@@ -170,6 +169,47 @@ def test_retry_with_reset_branch_reopens_and_sets_the_task_branch_aside(
     assert task["status"] == "open"
 
 
+def test_with_push_what_retry_and_status_change_reaches_the_branch(gh: GitHubStandIn,
+                                                                     tmp_path: Path) -> None:
+    """The workflow's `command --push`: the reopened queue and the status comment's cache are
+    committed and pushed to the branch (GITHUB_REF_NAME); stop, a label, pushes nothing, and
+    a refused retry pushes nothing."""
+    seed = init_git_repo(tmp_path / "seed")
+    queue(seed, [task_record("t-1"), escalated_record("bd-7")])
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "queue")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(origin)], check=True)
+    repo = tmp_path / "job"
+    subprocess.run(["git", "clone", "-q", str(origin), str(repo)], check=True)
+    for k, v in (("user.email", "bot@example.invalid"), ("user.name", "bot")):
+        git(repo, "config", k, v)
+
+    def tip() -> str:
+        return git(origin, "rev-parse", "main").strip()
+
+    def at_tip(path: str) -> str:
+        return git(origin, "show", f"main:{path}")
+
+    before = tip()
+    for body in ("/orchestrator stop", "/orchestrator retry t-1"):
+        done = run_command(gh, repo, body, push=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert tip() == before
+    done = run_command(gh, repo, "/orchestrator retry bd-7", push=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pushed the queue to origin/main" in done.stdout
+    assert git(origin, "rev-parse", "main~1").strip() == before
+    bd7 = next(json.loads(line) for line in at_tip(".beads/issues.jsonl").splitlines()
+               if json.loads(line)["id"] == "bd-7")
+    assert bd7["status"] == "open"
+    done = run_command(gh, repo, "/orchestrator status", push=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (status,) = [cid for cid, c in gh.repo.comments.items() if "orchestrator:status" in c["body"]]
+    assert json.loads(at_tip(".beads/orchestrator-github.json"))["comment_id"] == status
+    assert reactions(gh) == ["+1", "confused", "+1", "eyes"]
+
+
 def test_status_refreshes_the_comment_without_counting_a_cycle(gh: GitHubStandIn,
                                                                repo: Path) -> None:
     done = run_command(gh, repo, "/orchestrator status")
@@ -254,7 +294,8 @@ def test_faults_on_each_command_call_are_retried(gh: GitHubStandIn, repo: Path,
                  }.items():
         monkeypatch.setenv(k, v)
     gh.inject(operation, Fault.timeout(1.2) if fault == "timeout" else Fault.bad_gateway())
-    code = command(repo, queue(repo, [task_record("t-1")]), Config(), token=token(), actor="x",
+    store = queue(repo, [task_record("t-1")])
+    code = command(repo, lambda: store, Config(), token=token(), actor="x",
                    event_path=str(event), tuning=FAST)
     assert code == 0
     tries = gh.calls(operation)

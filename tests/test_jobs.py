@@ -212,3 +212,56 @@ def test_a_burst_of_rejections_is_outlasted_with_jittered_redos(tmp_path: Path) 
 
     with pytest.raises(UserError, match=f"after {tries} tries"):
         contended(tries)
+
+
+def test_a_retry_that_lost_the_race_to_a_report_is_made_again_on_the_new_tip(
+        tmp_path: Path) -> None:
+    """The comment job's `/orchestrator retry`: a report pushes between the job's sync and its
+    push. The push is rejected, the reopen is made again on the report's tip, and the branch
+    ends with both: the report's result and the reopened task, which the next plan launches."""
+    from orchestrator.forge.comment_commands import reopen_escalated
+    from orchestrator.tasks.model import Status
+    from orchestrator.tasks.store import TaskChanges
+    from support.github import escalated_record
+
+    origin, a = origin_and_clone(tmp_path, [task_record("t-1", status="in_progress",
+                                                        assignee=ACTOR),
+                                            escalated_record("bd-7")])
+    rival = clone(origin, tmp_path / "rival")
+    config = load_config(a / ".orchestrator.yml", required=True)
+    answers: list[str] = []
+
+    def a_report_lands_first() -> None:
+        JsonlStore(rival / ".beads" / "issues.jsonl").update(
+            ["t-1"], TaskChanges(status=Status.CLOSED), actor=ACTOR)
+        git(rival, "commit", "-qam", "t-1 done")
+        git(rival, "push", "-q", "origin", "HEAD:main")
+
+    def retry(store: JsonlStore) -> str:
+        if not answers:
+            a_report_lands_first()
+        answers.append(reopen_escalated(store, config, "bd-7", actor="maintainer"))
+        return answers[-1]
+
+    stores = lambda: JsonlStore(a / ".beads" / "issues.jsonl")  # noqa: E731
+    answer, pushed = jobs.edit_job(jobs.Branch(a, "main"), stores, config, LocalForge(None),
+                                   ACTOR, retry)
+    assert (answer, pushed) == ("", True) and answers == ["", ""]   # made twice, pushed once
+    final = clone(origin, tmp_path / "final")
+    assert git(final, "log", "-2", "--format=%s").splitlines() == ["orchestrator: queue state",
+                                                                   "t-1 done"]
+    tasks = tasks_of(final)
+    assert str(tasks["t-1"].status) == "closed"                   # the report's result is kept
+    assert str(tasks["bd-7"].status) == "open" and "needs-human" in tasks["bd-7"].labels
+    # the next plan launches it, and the claim drops the escalation label
+    plan = planner(final)()
+    assert [ln.task_id for ln in plan.claimed] == ["bd-7"]
+    assert "needs-human" not in tasks_of(clone(origin, tmp_path / "f2"))["bd-7"].labels
+
+    # a retry of a task that waits for nobody changes nothing and pushes nothing
+    tip = git(origin, "rev-parse", "main").strip()
+    answer, pushed = jobs.edit_job(jobs.Branch(a, "main"), stores, config, LocalForge(None),
+                                   ACTOR, lambda s: reopen_escalated(s, config, "t-1",
+                                                                     actor="maintainer"))
+    assert (answer, pushed) == ("it is not waiting for a human", False)
+    assert git(origin, "rev-parse", "main").strip() == tip

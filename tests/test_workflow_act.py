@@ -13,6 +13,7 @@ dispatches than it has legs, the last run sends none, and a run makes at most 8 
 The dispatches are run one after another here."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -257,3 +258,48 @@ def tasks_of_remote(box: ActSandbox, tmp_path: Path) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return tasks_of(path.parent.parent)
+
+
+def test_a_retry_comment_pushes_the_reopened_task_under_act(tmp_path: Path) -> None:
+    """`/orchestrator retry ID` by a collaborator, as GitHub delivers it (an issue_comment
+    event) to the comment workflow `init` writes: the job reopens the escalated task and pushes
+    the queue to the branch, so the next plan launches it again."""
+    user = user_repository(tmp_path / "user", ("stuck", "other"))
+    ids = {t.title.split()[0]: t.id for t in tasks_of(user).values()}
+    stuck = ids["stuck"]
+    # escalated, as the report leaves a task whose attempts ran out
+    orchestrator(user, "task", "update", stuck, "--status", "blocked", "--add-label",
+                 "needs-human")
+    git(user, "commit", "-qam", "stuck escalated")
+    box = ActSandbox(tmp_path / "box", slug=SLUG)
+    box.publish(user)
+    tip = git(box.remote, "rev-parse", "main").strip()
+
+    with GitHubStandIn(SLUG) as gh:
+        gh.repo.collaborators["maintainer"] = "maintain"
+        issue = gh.repo.add_issue("Orchestrator status")
+        body = f"/orchestrator retry {stuck}"
+        cid = gh.repo.add_comment(issue, body, user="maintainer")
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({
+            "action": "created", "issue": {"number": issue},
+            "comment": {"id": cid, "body": body, "author_association": "COLLABORATOR",
+                        "user": {"login": "maintainer", "type": "User"}},
+            "repository": {"full_name": SLUG}}))
+        run = box.act(box.clone(tmp_path / "run"), workflow=".github/workflows/"
+                      "orchestrator-command.yml", event="issue_comment", payload=event,
+                      secrets={"GITHUB_TOKEN": token()}, env={"GITHUB_API_URL": gh.url})
+        assert run.returncode == 0, run.output[-6000:]
+        assert f"command: reopened {stuck}" in run.output
+        assert [r["op"] for r in gh.requests] == ["repos/get-collaborator-permission-level",
+                                                  "reactions/create-for-issue-comment"]
+        assert gh.repo.reactions == [{"comment": cid, "content": "+1"}]
+        assert gh.violations == []
+
+    # one commit on top of what was there: the queue with the task reopened
+    assert git(box.remote, "rev-parse", "main~1").strip() == tip
+    final = box.clone(tmp_path / "final")
+    task = tasks_of(final)[stuck]
+    assert str(task.status) == "open"
+    assert "needs-human" in task.labels   # dropped when the next plan claims it
+    assert stuck in orchestrator(final, "ready")

@@ -23,9 +23,12 @@ from orchestrator.tasks.store import TaskStore
 if TYPE_CHECKING:
     from orchestrator.forge.actions import ActionsEnv
     from orchestrator.forge.report import CycleInfo
+    from orchestrator.forge.state import ForgeState
 
 
-def _branch(repo: Path) -> jobs.Branch:
+def branch_of(repo: Path) -> jobs.Branch:
+    """The branch the jobs write: the one the run is on (GITHUB_REF_NAME: the dispatched branch,
+    or the default branch for a comment), else the checkout's."""
     name = os.environ.get("GITHUB_REF_NAME", "")
     if not name:
         from orchestrator import gitops
@@ -41,7 +44,7 @@ def plan(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor: 
     from orchestrator.forge.state import load_state
 
     forge = LocalForge(None)
-    branch = _branch(repo)
+    branch = branch_of(repo)
     result = jobs.plan_job(branch, stores, config, forge, actor, dry_run=dry_run)
     for line in plan_lines(result.plan, dry_run=dry_run):
         print(line)
@@ -96,8 +99,8 @@ def agent(repo: Path, store: TaskStore, config: Config, *, task_id: str, attempt
     return 0  # a failed agent is a result like any other; the report job judges it
 
 
-def _claim(branch: jobs.Branch, config: Config, keys: Sequence[str], forge: LocalForge,
-           ) -> set[str]:
+def claim_escalations(branch: jobs.Branch, config: Config, keys: Sequence[str],
+                      forge: LocalForge) -> set[str]:
     """Record `keys` as announced in the branch's state file before announcing them, as a
     compare-and-swap: the keys already there were claimed by another leg's report (both legs
     of a run may see the same new escalation), and are left to it."""
@@ -129,9 +132,8 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
     from orchestrator.forge.actions import ActionsEnv
     from orchestrator.forge.github import GitHubApi
     from orchestrator.forge.report import comment_url, report_to_github
-    from orchestrator.forge.state import load_state, merge_text
 
-    branch = _branch(repo)
+    branch = branch_of(repo)
     forge = LocalForge(None)
     record = jobs.load_result(result_dir, task_id=task_id, attempt=attempt, agent_job=agent_job)
     applied = jobs.report_job(branch, stores, config, forge, actor, record)
@@ -144,14 +146,25 @@ def report(repo: Path, stores: Callable[[], TaskStore], config: Config, *, actor
     info = cycle_info(env, cycle=cycle, chain_id=chain_id or None, artifacts=(artifact,),
                       environ=os.environ)
     api = GitHubApi(env, token or env.token)
-    result = report_to_github(repo, stores(), config, env, api, info, dispatch=True,
-                              environ=os.environ,
-                              claim_escalations=lambda keys: _claim(branch, config, keys, forge))
-    path = repo / config.github.state_file
-    if path.is_file():  # the forge's cache travels with the branch, merged with what is there
-        ours = load_state(path)
-        jobs.commit_and_push(branch, {config.github.state_file: lambda tip: merge_text(ours, tip)},
-                             "orchestrator: status comment state", event=forge.event,
-                             tries=jobs.push_tries(config.dispatch.max_parallel))
+    result = report_to_github(
+        repo, stores(), config, env, api, info, dispatch=True, environ=os.environ,
+        claim_escalations=lambda keys: claim_escalations(branch, config, keys, forge))
+    ours = push_state(branch, config, forge)
+    if ours is not None:
         write_outputs({"comment-url": comment_url(env, ours), "cycle": str(cycle)})
     return result.exit_code
+
+
+def push_state(branch: jobs.Branch, config: Config, forge: LocalForge) -> ForgeState | None:
+    """Push the forge's cache (`github.state_file`) as the report left it in the checkout,
+    merged with the branch's copy at the tip (compare-and-swap); None when there is none."""
+    from orchestrator.forge.state import load_state, merge_text
+
+    path = branch.repo / config.github.state_file
+    if not path.is_file():
+        return None
+    ours = load_state(path)
+    jobs.commit_and_push(branch, {config.github.state_file: lambda tip: merge_text(ours, tip)},
+                         "orchestrator: status comment state", event=forge.event,
+                         tries=jobs.push_tries(config.dispatch.max_parallel))
+    return ours

@@ -6,6 +6,7 @@ nothing but the branch:
   (a git bundle) go to a directory the workflow uploads as the leg's artifact.
 - `report_job`: the single writer of one result: check it, apply it (`apply.apply_results`,
   the code `orchestrator run` uses), push.
+- `edit_job`: a person's edit from a comment command (`/orchestrator retry ID`), pushed.
 
 Runs overlap (a finished leg dispatches the next cycle at once, see docs/github.md), so every
 write to the branch is a compare-and-swap: start from the remote's tip, make the change, push;
@@ -274,6 +275,26 @@ def report_job(branch: Branch, stores: StoreFactory, config: Config, forge: Forg
         p = ports(branch.repo, store, config, forge, actor)
         applied = apply_results(p, [checked])
         return applied, gitops.head_commit(branch.repo) != tip
+
+    return compare_and_swap(branch, change, tries=push_tries(config.dispatch.max_parallel),
+                            event=forge.event)
+
+
+# -- a person's edit (the comment job) --------------------------------------------------------
+
+def edit_job(branch: Branch, stores: StoreFactory, config: Config, forge: Forge, actor: str,
+             edit: Callable[[TaskStore], T]) -> tuple[T, bool]:
+    """A person's edit of the queue (`/orchestrator retry ID`) made at the branch's tip and
+    committed as the plan commits its claims (`commit_queue_state`: the JSONL queue file),
+    pushed as compare-and-swap. When a report pushed first, the edit is made again on the new
+    tip, so neither the report's result nor the edit is lost; `edit` decides afresh each time
+    (the task may have changed meanwhile). Returns its last answer and whether a commit was
+    pushed (none when the edit changed nothing)."""
+    def change(tip: str) -> tuple[tuple[T, bool], bool]:
+        store = stores()
+        result = edit(store)
+        committed = bool(commit_queue_state(ports(branch.repo, store, config, forge, actor)))
+        return (result, committed), committed
 
     return compare_and_swap(branch, change, tries=push_tries(config.dispatch.max_parallel),
                             event=forge.event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator import gitops
@@ -56,6 +56,17 @@ def dirty_paths(repo: Path) -> list[str]:
     return [p for p in paths if not p.startswith((".beads/", "logs/"))]
 
 
+def uncommitted_files(repo: Path, command: Sequence[str]) -> list[str]:
+    """The files agent.command names by a relative path (`sh scripts/agent.sh`) that are here
+    but not in the last commit: agents run in a checkout of it, where they are missing."""
+    names = [arg for arg in command if arg and "{" not in arg and not arg.startswith("-")
+             and not os.path.isabs(arg) and not os.path.normpath(arg).startswith("..")
+             and Path(repo, arg).is_file()]
+    return [arg for arg in names
+            if gitops.run_git(repo, "cat-file", "-e", f"HEAD:{os.path.normpath(arg)}",
+                              check=False).status]
+
+
 def launch_problems(repo: Path, config: Config, *, git: bool) -> list[str]:
     """Why a launch would fail now, one line each (nothing here changes anything)."""
     problems = []
@@ -87,4 +98,8 @@ def launch_problems(repo: Path, config: Config, *, git: bool) -> list[str]:
                             "commit or stash them, agents work from the last commit")
         if gitops.run_git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False).status:
             problems.append(f"{repo}: the git repository has no commit yet")
+        elif config.agent.profile == "command":
+            problems += [f"agent.command runs {name}, which is not committed: agents run in a "
+                         f"checkout of the last commit (git add {name} && git commit)"
+                         for name in uncommitted_files(repo, config.agent.command or ())]
     return problems

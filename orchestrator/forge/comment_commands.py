@@ -6,7 +6,11 @@ Who may: a person with write, maintain or admin permission on the repository, as
 from a fork. Anyone else gets a 👎 reaction and nothing happens.
 
 The comment body is data: it is matched against fixed words (forge/comments.parse_command) and
-never reaches a shell, a workflow expression or a reply (replies are fixed text)."""
+never reaches a shell, a workflow expression or a reply (replies are fixed text).
+
+What a command changes in the queue goes through `edit_queue`, which the caller gives: in the
+workflow it makes the edit at the branch's tip and pushes it (coordinator/jobs.edit_job), so the
+change outlives the job; run by hand it edits the checkout."""
 from __future__ import annotations
 
 import json
@@ -27,6 +31,8 @@ from orchestrator.tasks.model import Status
 from orchestrator.tasks.store import TaskChanges, TaskStore
 
 WRITERS = frozenset({"admin", "maintain", "write"})
+# runs an edit of the queue where it lasts, and returns the edit's answer
+QueueEdit = Callable[[Callable[[TaskStore], str]], str]
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,10 @@ def _label_target(config: Config, repo: Path, event: CommentEvent) -> int:
     return load_state(repo / config.github.state_file).target or event.issue_number
 
 
-def handle_comment(repo: Path, store: TaskStore, config: Config, env: ActionsEnv,
+def handle_comment(repo: Path, config: Config, env: ActionsEnv,
                    api_factory: Callable[[], GitHubApi], event: CommentEvent, *, actor: str,
-                   refresh_status: Callable[[GitHubApi], int], out: TextIO) -> int:
+                   edit_queue: QueueEdit, refresh_status: Callable[[GitHubApi], int],
+                   out: TextIO) -> int:
     cmd = parse_command(event.body)
     if cmd is None or event.action != "created":
         print("command: no /orchestrator command in a new comment; nothing to do", file=out)
@@ -99,15 +106,15 @@ def handle_comment(repo: Path, store: TaskStore, config: Config, env: ActionsEnv
             api.react(event.issue_number, event.comment_id, "-1")
             print(f"command: refused: {why}", file=out)
             return 0
-        return _execute(repo, store, config, env, api, event, cmd, actor=actor,
+        return _execute(repo, config, env, api, event, cmd, actor=actor, edit_queue=edit_queue,
                         refresh_status=refresh_status, out=out)
     except ForgeError as e:
         actions.error(str(e), title="orchestrator command", out=out)
         return 1
 
 
-def _execute(repo: Path, store: TaskStore, config: Config, env: ActionsEnv, api: GitHubApi,
-             event: CommentEvent, cmd: Command, *, actor: str,
+def _execute(repo: Path, config: Config, env: ActionsEnv, api: GitHubApi, event: CommentEvent,
+             cmd: Command, *, actor: str, edit_queue: QueueEdit,
              refresh_status: Callable[[GitHubApi], int], out: TextIO) -> int:
     n, cid = event.issue_number, event.comment_id
     if cmd.verb == "unknown":
@@ -115,7 +122,7 @@ def _execute(repo: Path, store: TaskStore, config: Config, env: ActionsEnv, api:
         api.create_comment(n, f"@{event.author} that is not a command I know. {USAGE}")
         print("command: not a known command; replied with the usage", file=out)
         return 0
-    if cmd.verb == "stop":
+    if cmd.verb == "stop":  # a label on the issue: no file changes, nothing to push
         target = _label_target(config, repo, event)
         api.add_labels(target, [config.github.pause_label])
         api.react(n, cid, "+1")
@@ -135,26 +142,34 @@ def _execute(repo: Path, store: TaskStore, config: Config, env: ActionsEnv, api:
               file=out)
         return 0
     if cmd.verb == "retry":
-        return _retry(repo, store, config, api, event, cmd.task_id, actor=actor,
+        return _retry(repo, config, api, event, cmd.task_id, actor=actor, edit_queue=edit_queue,
                       reset_branch=cmd.reset_branch, out=out)
     api.react(n, cid, "eyes")
     return refresh_status(api)
 
 
-def _retry(repo: Path, store: TaskStore, config: Config, api: GitHubApi, event: CommentEvent,
-           task_id: str, *, actor: str, reset_branch: bool, out: TextIO) -> int:
-    n, cid = event.issue_number, event.comment_id
+def reopen_escalated(store: TaskStore, config: Config, task_id: str, *, actor: str) -> str:
+    """`orchestrator task update ID --status open` for a task that waits for a human: the next
+    launch drops the escalation label and the attempt count starts afresh after the escalated
+    record. Returns why not ('' when reopened)."""
     task = store.all().get(task_id)
-    if task is None or not (task.status == Status.BLOCKED
-                            or config.github.escalation_label in task.labels):
-        api.react(n, cid, "confused")
-        what = "no such task" if task is None else "it is not waiting for a human"
-        api.create_comment(n, f"@{event.author} cannot retry {task_id}: {what}.")
-        print(f"command: retry {task_id} refused: {what}", file=out)
-        return 0
-    # as `orchestrator task update ID --status open`: the next launch drops the escalation
-    # label and the attempt count starts afresh after the escalated record
+    if task is None:
+        return "no such task"
+    if not (task.status == Status.BLOCKED or config.github.escalation_label in task.labels):
+        return "it is not waiting for a human"
     store.update([task_id], TaskChanges(status=Status.OPEN), actor=actor)
+    return ""
+
+
+def _retry(repo: Path, config: Config, api: GitHubApi, event: CommentEvent, task_id: str, *,
+           actor: str, edit_queue: QueueEdit, reset_branch: bool, out: TextIO) -> int:
+    n, cid = event.issue_number, event.comment_id
+    why = edit_queue(lambda store: reopen_escalated(store, config, task_id, actor=actor))
+    if why:
+        api.react(n, cid, "confused")
+        api.create_comment(n, f"@{event.author} cannot retry {task_id}: {why}.")
+        print(f"command: retry {task_id} refused: {why}", file=out)
+        return 0
     if reset_branch:
         # the clean restart of `task update ID --status open --reset-branch`: the next attempt
         # starts from the working branch, not from the escalated work (kept, archived)
@@ -164,5 +179,5 @@ def _retry(repo: Path, store: TaskStore, config: Config, api: GitHubApi, event: 
               + (f"archived as {archived}" if archived else "absent: nothing to reset"),
               file=out)
     api.react(n, cid, "+1")
-    print(f"command: reopened {task_id}; commit the queue, then `/orchestrator run`", file=out)
+    print(f"command: reopened {task_id}; `/orchestrator run` starts a chain", file=out)
     return 0

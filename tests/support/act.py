@@ -166,8 +166,9 @@ class ActSandbox:
 
     def start(self, workdir: Path, *, workflow: str, inputs: Mapping[str, str] | None = None,
               secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              event: str = "workflow_dispatch") -> Running:
-        """Start one act run (a workflow run) in the background; `Running.wait()` ends it."""
+              event: str = "workflow_dispatch", payload: Path | None = None) -> Running:
+        """Start one act run (a workflow run) in the background; `Running.wait()` ends it.
+        `payload`: the event's JSON (act's -e), e.g. an issue_comment's comment and issue."""
         self._started += 1
         run_id = 1000 + self._started
         # act leaves GITHUB_WORKFLOW_REF unset; GitHub sets it (to the caller's workflow inside a
@@ -185,6 +186,8 @@ class ActSandbox:
             argv += ["-s", f"{k}={v}"]
         for k, v in (env or {}).items():
             argv += ["--env", f"{k}={v}"]
+        if payload is not None:
+            argv += ["-e", str(payload)]
         log = self.root / f"act-{run_id}.log"
         fh = open(log, "w")  # noqa: SIM115 - closed by Running.wait
         proc = subprocess.Popen(argv, cwd=workdir, env=self.process_env(), stdout=fh,
@@ -193,9 +196,10 @@ class ActSandbox:
 
     def act(self, workdir: Path, *, workflow: str, inputs: Mapping[str, str] | None = None,
             secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-            event: str = "workflow_dispatch", timeout: float = 600) -> ActRun:
+            event: str = "workflow_dispatch", payload: Path | None = None,
+            timeout: float = 600) -> ActRun:
         return self.start(workdir, workflow=workflow, inputs=inputs, secrets=secrets, env=env,
-                          event=event).wait(timeout)
+                          event=event, payload=payload).wait(timeout)
 
     def artifact_dir(self, run: ActRun) -> Path:
         return self.artifacts / str(run.run_id)
