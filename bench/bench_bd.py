@@ -13,7 +13,7 @@ every dependency row; bench/bd_edges/main.go says more): 576 s for 2,000 tasks, 
 import`), bench/bd_edges (built with Go, as .ci/install-bd builds bd) inserts those rows as bd
 import would, and `bd recompute-blocked` sets bd's blocked flags. `--check N` loads an N-task
 queue both ways and checks that `bd export`, `bd ready`, `bd blocked` and `bd stats` are
-byte-identical (done for 800 and 1,000 tasks; docs/performance.md).
+byte-identical (they are at 1,000 tasks; docs/performance.md).
 
     python bench/bench_bd.py                  # 10k tasks
     python bench/bench_bd.py --sizes 1000 10000 --repeats 5
