@@ -4,9 +4,14 @@ The real Coordinator and run loop (`orchestrator run`, max_parallel 1) over a JS
 tasks of which 20 are ready (all but one when n is smaller) (the rest wait on a deferred task), with a no-op agent that closes
 its task through its own store, as an agent in its own process does. Each cycle: plan, claim,
 launch, collect (the attempt comment), report. The agent's own work is timed apart and left out
-of the wall time, not of the CPU time. "beyond the parses" is the CPU per cycle less the cost of
-the full parses counted (each a parse of the same file, best of three, measured alongside):
-what the cycle costs apart from reading the queue, the part that should not grow with it.
+of the wall time, not of the CPU time. "in the parses" is the CPU the parses took (each
+thread's own, counted around every call of the parser; the coordinator's re-reads reuse the
+tasks of unchanged lines, so they cost less than "one full parse", measured alongside, best
+of three); "in the writes" the CPU of the store's writes (each writes the whole file); "beyond
+the parses" is the CPU per cycle less the parses: what the cycle costs apart from reading the
+queue, the part that should not grow with it. Every figure is per cycle in the steady state:
+from the second cycle's plan to the plan that finds nothing left, so the run's start-up (its
+first parse and graph work, once per run) is not spread over the cycles.
 With --git the repository is a git repository: every step also runs the crash and tamper
 guards (recovery.py, queue_guard.py) and each agent gets a worktree whose branch is landed.
 
@@ -40,15 +45,21 @@ from orchestrator.tasks.model import Dependency, Task, dumps, to_record  # noqa:
 READY = 20
 
 
+def _counts(dependencies: int, dependents: int) -> dict[str, int]:
+    return {"dependency_count": dependencies, "dependent_count": dependents, "comment_count": 0}
+
+
 def queue_text(n: int) -> str:
+    """The queue as bd exports it (every line carries its counts)."""
     at = "2026-01-01T00:00:00Z"
+    waiting = max(0, n - 1 - READY)
     lines = [dumps(to_record(Task("b-hold", "Held", status="deferred", created_at=at,
-                                  updated_at=at)))]
+                                  updated_at=at), _counts(0, waiting)))]
     for i in range(n - 1):
         deps = () if i < READY else (Dependency(f"b-{i}", "b-hold", "blocks", at),)
         lines.append(dumps(to_record(Task(f"b-{i}", f"Task {i}", created_at=at, updated_at=at,
                                           description="Some words about the task. " * 4,
-                                          dependencies=deps))))
+                                          dependencies=deps), _counts(len(deps), 0))))
     return "\n".join(lines) + "\n"
 
 
@@ -68,16 +79,29 @@ def _git(repo: Path, *args: str) -> None:
 
 
 def measure(n: int, *, git: bool = False) -> dict[str, float]:
-    parses = {"coordinator": 0, "agent": 0}
-    real_parse = jsonl.parse
+    """Per cycle, in the steady state: from the second cycle's plan to the plan that finds
+    nothing left (the run's start-up, its first parse and graph work, is left out)."""
+    acc = {"coordinator": 0.0, "agent": 0.0, "parse": 0.0, "write": 0.0}
+    real_parse, real_write = jsonl.parse, jsonl.JsonlStore._write
     agent_s = [0.0]
 
-    def counting_parse(path: Path, data: bytes) -> Any:
-        who = "agent" if ".." in path.parts else "coordinator"
-        parses[who] += 1
-        return real_parse(path, data)
+    def counting_parse(path: Path, data: bytes, *args: Any) -> Any:
+        acc["agent" if ".." in path.parts else "coordinator"] += 1
+        start = time.thread_time()  # the agent parses in its own thread
+        try:
+            return real_parse(path, data, *args)
+        finally:
+            acc["parse"] += time.thread_time() - start
+
+    def timed_write(self: jsonl.JsonlStore, state: Any) -> None:
+        start = time.thread_time()
+        try:
+            real_write(self, state)
+        finally:
+            acc["write"] += time.thread_time() - start
 
     jsonl.parse = counting_parse  # type: ignore[assignment]
+    jsonl.JsonlStore._write = timed_write  # type: ignore[method-assign]
     try:
         with tempfile.TemporaryDirectory() as d:
             repo = Path(d)
@@ -97,7 +121,13 @@ def measure(n: int, *, git: bool = False) -> dict[str, float]:
                 log_dir = runlog.new_log_dir(runlog.runs_root(repo), task_id)  # as a session does
                 # the same file (and lock) by another name, to tell the agent's parses apart
                 agent_path = path.parent / ".." / ".beads" / path.name
-                jsonl.JsonlStore(agent_path).close([task_id], reason="no-op", actor="agent")
+                store = jsonl.JsonlStore(agent_path)
+                store.close([task_id], reason="no-op", actor="agent")
+                # the agent's process ends here, freeing the queue it parsed: the parse's
+                # other half (here a thread, where it would show as the cycle's own cost)
+                start = time.thread_time()
+                del store
+                acc["parse"] += time.thread_time() - start
                 agent_s[0] += time.perf_counter() - t
                 return AgentRun(task_id, attempt, "noop", budget, log_dir, "", 0.0,
                                 Outcome("success"))
@@ -107,26 +137,42 @@ def measure(n: int, *, git: bool = False) -> dict[str, float]:
             coord = Coordinator(repo=repo, store=jsonl.JsonlStore(path), config=config,
                                 forge=LocalForge(None, echo=lambda line: None),
                                 actor="orchestrator", launcher=noop)
-            start_cpu, start = time.process_time(), time.perf_counter()
+            graphs = getattr(coord.ports, "graphs", None)
+            marks: list[dict[str, float]] = []
+            real_plan_cycle = coord.plan_cycle
+
+            def marking_plan_cycle(*args: Any, **kwargs: Any) -> Any:
+                marks.append({**acc, "cpu": time.process_time(), "wall": time.perf_counter(),
+                              "agent_s": agent_s[0],
+                              "graph": getattr(graphs, "computed", float("nan")),
+                              "visited": getattr(graphs, "visited", float("nan"))})
+                return real_plan_cycle(*args, **kwargs)
+
+            coord.plan_cycle = marking_plan_cycle  # type: ignore[method-assign]
             summary = run_loop(coord)
-            elapsed = time.perf_counter() - start
-            cpu = time.process_time() - start_cpu
             cycles = min(READY, n - 1)
             assert summary.attempts == cycles and summary.exit_code == 0, summary
             jsonl.parse = real_parse  # type: ignore[assignment]
             one_parse = parse_ms(path)
     finally:
         jsonl.parse = real_parse  # type: ignore[assignment]
-    per_cycle = 1000 * cpu / cycles
-    counted = (parses["coordinator"] + parses["agent"]) / cycles
-    return {"tasks": n, "ms_per_cycle": 1000 * (elapsed - agent_s[0]) / cycles,
-            "cpu_ms_per_cycle": per_cycle, "parse_ms": one_parse,
-            "beyond_parses_ms": per_cycle - counted * one_parse,
+        jsonl.JsonlStore._write = real_write  # type: ignore[method-assign]
+    first, last = marks[1], marks[-1]
+    steady = len(marks) - 2
+
+    def per(key: str, scale: float = 1000) -> float:
+        return scale * (last[key] - first[key]) / steady
+
+    cpu = per("cpu")
+    return {"tasks": n, "cycles": steady, "cpu_ms_per_cycle": cpu,
+            "ms_per_cycle": per("wall") - per("agent_s"),
+            "parse_ms": one_parse, "parses_cpu_ms": per("parse"), "writes_cpu_ms": per("write"),
+            "beyond_parses_ms": cpu - per("parse"),
+            "beyond_parses_and_writes_ms": cpu - per("parse") - per("write"),
             # (NaN on code from before the memo, for before/after runs)
-            "graph_per_cycle": getattr(getattr(coord.ports, "graphs", None), "computed",
-                                       float("nan")) / cycles,
-            "parses_per_cycle": parses["coordinator"] / cycles,
-            "agent_parses_per_cycle": parses["agent"] / cycles}
+            "graph_per_cycle": per("graph", 1), "visited_per_cycle": per("visited", 1),
+            "parses_per_cycle": per("coordinator", 1),
+            "agent_parses_per_cycle": per("agent", 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,16 +180,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 1_000, 10_000])
     p.add_argument("--git", action="store_true", help="in a git repository (guards, worktrees)")
     args = p.parse_args(argv)
-    print("| tasks | CPU per cycle (agent included) | one parse | beyond the parses | "
-          "coordinator per cycle (wall, agent's own work left out) | full parses per cycle, "
-          "coordinator | agent | graph work per cycle |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| tasks | CPU per cycle (agent included) | in the parses | in the writes | "
+          "beyond the parses | beyond the parses and writes | one full parse | "
+          "coordinator per cycle (wall, agent's own work left out) | parses per cycle, "
+          "coordinator | agent | full graph passes per cycle | tasks visited by graph "
+          "updates per cycle |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         m = measure(n, git=args.git)
-        print(f"| {n:,} | {m['cpu_ms_per_cycle']:.1f} ms | {m['parse_ms']:.1f} ms | "
-              f"{m['beyond_parses_ms']:.1f} ms | {m['ms_per_cycle']:.1f} ms | "
-              f"{m['parses_per_cycle']:.2f} | {m['agent_parses_per_cycle']:.2f} | "
-              f"{m['graph_per_cycle']:.2f} |", flush=True)
+        print(f"| {n:,} | {m['cpu_ms_per_cycle']:.1f} ms | {m['parses_cpu_ms']:.1f} ms | "
+              f"{m['writes_cpu_ms']:.1f} ms | {m['beyond_parses_ms']:.1f} ms | "
+              f"{m['beyond_parses_and_writes_ms']:.1f} ms | {m['parse_ms']:.1f} ms | "
+              f"{m['ms_per_cycle']:.1f} ms | {m['parses_per_cycle']:.2f} | "
+              f"{m['agent_parses_per_cycle']:.2f} | {m['graph_per_cycle']:.2f} | "
+              f"{m['visited_per_cycle']:.1f} |", flush=True)
     return 0
 
 

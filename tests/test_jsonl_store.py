@@ -394,7 +394,7 @@ def test_a_read_after_the_stores_own_write_does_not_parse_the_file_again(
     from orchestrator.tasks import jsonl
     parses: list[Path] = []
     real_parse = jsonl.parse
-    monkeypatch.setattr(jsonl, "parse", lambda path, data: parses.append(path) or real_parse(path, data))
+    monkeypatch.setattr(jsonl, "parse", lambda path, data, previous=None: parses.append(path) or real_parse(path, data, previous))
     s = store_at(shop)
     s.update(["shop-m2d"], TaskChanges(priority=0, add_labels=("x",)), actor="x")
     s.comment("shop-m2d", "hello", author="x")
@@ -438,24 +438,23 @@ def test_a_write_after_another_writers_change_builds_on_it(shop: Path) -> None:
 
 
 def test_a_write_reserialises_only_the_lines_it_must(tmp_path: Path) -> None:
-    """A write rewrites the changed task, the targets whose dependent_count it moved and any
-    line whose counts were already wrong; every other line keeps its bytes. Across several
-    writes of one store (each carrying the counts over from the last) the file's counts stay
-    what a full recount gives."""
+    """A write rewrites the changed task and the targets whose dependent_count it moved, from
+    the counts their lines carry (bd writes them right), counting no other edge; every other
+    line keeps its bytes. Across several writes of one store the file's counts stay what a
+    full recount gives."""
     from orchestrator.tasks import graph
     from orchestrator.tasks.jsonl import parse
 
     recs = [task_record(f"x-{i}", dependency_count=0, dependent_count=0, comment_count=0)
             for i in range(6)]
-    recs[2]["dependent_count"] = 7  # wrong in the file as read: the first write fixes it
     path = write_queue(tmp_path, recs)
     before = path.read_text().splitlines()
     s = store_at(path)
     s.dep_add("x-1", "x-0", actor="a")            # x-1 changed, x-0's dependent_count moved
     first = path.read_text().splitlines()
-    assert [i for i in range(6) if first[i] != before[i]] == [0, 1, 2]
+    assert [i for i in range(6) if first[i] != before[i]] == [0, 1]
     assert [json.loads(x).get("dependent_count") for x in first[:3]] == [1, 0, 0]
-    s.dep_add("x-3", "x-0", actor="a")            # from the carried-over counts
+    s.dep_add("x-3", "x-0", actor="a")            # from the counts the lines carry
     s.comment("x-4", "hello", author="a")
     s.dep_remove("x-1", "x-0", actor="a")
     s.create(NewTask(title="new", deps=("x-5",)), actor="a")  # a new task moves x-5's count
@@ -464,9 +463,45 @@ def test_a_write_reserialises_only_the_lines_it_must(tmp_path: Path) -> None:
     want = graph.dependency_counts(state.tasks)
     for line in after:
         rec = json.loads(line)
-        for key, value in want[rec["id"]].items():
-            assert rec.get(key, value) == value, (rec["id"], key)
+        assert {k: rec[k] for k in want[rec["id"]]} == want[rec["id"]], rec["id"]
     assert json.loads(after[0])["dependent_count"] == 1 and len(after) == 7
+
+
+@pytest.mark.parametrize("touched_line", [
+    {"dependency_count": 3},                      # its own edges say otherwise
+    {"comment_count": 2},                         # its own comments say otherwise
+    {"dependent_count": None},                    # carries none
+])
+def test_a_touched_line_with_counts_it_contradicts_makes_the_write_count_everything(
+        tmp_path: Path, touched_line: dict[str, object]) -> None:
+    """Counts a write cannot take from the lines it touches are counted over every edge, and
+    then every line whose counts are wrong is rewritten, untouched ones too."""
+    recs = [task_record(f"x-{i}", dependency_count=0, dependent_count=0, comment_count=0)
+            for i in range(4)]
+    recs[1].update(touched_line)
+    recs[1] = {k: v for k, v in recs[1].items() if v is not None}
+    recs[3]["dependent_count"] = 7                # wrong, on a line the write does not touch
+    path = write_queue(tmp_path, recs)
+    before = path.read_text().splitlines()
+    store_at(path).dep_add("x-1", "x-0", actor="a")
+    after = [json.loads(x) for x in path.read_text().splitlines()]
+    assert after[2] == json.loads(before[2])
+    assert [(r["dependency_count"], r["dependent_count"], r["comment_count"])
+            for r in after] == [(0, 1, 0), (1, 0, 0), (0, 0, 0), (0, 0, 0)]
+
+
+def test_a_write_trusts_the_dependent_count_of_the_lines_it_does_not_touch(
+        tmp_path: Path) -> None:
+    """A line's dependent_count cannot be checked without counting every edge: a wrong one
+    on a line the write leaves alone stays as bd (or a hand) wrote it."""
+    recs = [task_record(f"x-{i}", dependency_count=0, dependent_count=0, comment_count=0)
+            for i in range(3)]
+    recs[2]["dependent_count"] = 7
+    path = write_queue(tmp_path, recs)
+    before = path.read_text().splitlines()
+    store_at(path).comment("x-0", "hello", author="a")
+    after = path.read_text().splitlines()
+    assert after[1:] == before[1:] and after[0] != before[0]
 
 
 def test_lines_a_write_does_not_touch_keep_their_bytes(tmp_path: Path) -> None:

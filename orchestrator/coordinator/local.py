@@ -26,7 +26,7 @@ from orchestrator.dispatch import policy
 from orchestrator.dispatch.plan import Plan, attempt_history
 from orchestrator.errors import UserError
 from orchestrator.forge.local import Forge
-from orchestrator.forge.status import render_status
+from orchestrator.forge.status import LOCAL_MAX_ROWS, render_status
 from orchestrator.leases import Leases, lease_dir
 from orchestrator.tasks.model import Status, Task
 from orchestrator.tasks.store import TaskStore
@@ -224,7 +224,8 @@ class Coordinator:
         tasks = self.store.all()
         self.forge.report_status(render_status(
             tasks, escalation_label=self.config.github.escalation_label,
-            events=self.events[-30:], info=self.ports.graphs.info(tasks)))
+            events=self.events[-30:], info=self.ports.graphs.info(tasks),
+            max_rows=LOCAL_MAX_ROWS))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

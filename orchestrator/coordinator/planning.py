@@ -48,7 +48,9 @@ def live_runs(ports: Ports, tasks: Mapping[str, Task], running: Collection[str] 
     e.g. another machine) until the lease time has passed since the claim."""
     live = set(running) | ports.leases.live()
     now = datetime.now(timezone.utc)
-    for t in tasks.values():
+    kept = ports.graphs.kept(tasks)  # the tasks neither open nor closed, when kept
+    facts = kept.facts if kept is not None else None
+    for t in tasks.values() if facts is None else map(tasks.__getitem__, facts.busy):
         if t.status != Status.IN_PROGRESS or t.assignee != ports.actor or t.id in live:
             continue
         if ports.leases.read(t.id) is not None:
@@ -65,9 +67,9 @@ def decide_plan(ports: Ports, state: policy.LoopState, *, running: Collection[st
     """The plan for the queue as it is now; changes nothing. `known`: the queue and its live
     runs as the caller just read them (a pass over every task saved), used while the store
     still hands out that same queue."""
-    tasks = ports.store.all()
+    tasks: Mapping[str, Task] = ports.store.all()
     if known is not None and known[0] == tasks:  # the same task objects: C-speed identity checks
-        live = known[1]
+        tasks, live = known  # (the same map too: the graph memo holds it already)
     else:
         live = live_runs(ports, tasks, running)
     state = dataclasses.replace(state, cost_usd=state.cost_usd + cost_usd,

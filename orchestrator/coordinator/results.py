@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.outcome import Outcome, outcome_from_dict
+from orchestrator.dispatch.graph_state import changed_between
 from orchestrator.errors import UserError
 from orchestrator.tasks.model import Task, task_from_record, to_record
 
@@ -139,8 +140,11 @@ def task_effects(task_id: str, before: Mapping[str, Task],
     old = before.get(task_id)
     seen = {(c.author, c.text) for c in old.comments} if old is not None else set()
     deps = []
-    for tid, t in after.items():
-        prior = before.get(tid)
+    # only the tasks whose object changed can differ (a store hands out the same object for a
+    # task it did not change): no pass over every task's edges
+    changed, _ = changed_between(before, after)
+    for tid in changed:
+        t, prior = after[tid], before.get(tid)
         if prior is None:
             continue
         had = {(d.depends_on_id, d.type) for d in prior.dependencies}
@@ -151,5 +155,5 @@ def task_effects(task_id: str, before: Mapping[str, Task],
         notes=mine.notes if mine else "",
         comments=tuple(NewComment(c.author, c.text) for c in (mine.comments if mine else ())
                        if (c.author, c.text) not in seen),
-        created=tuple(t for tid, t in after.items() if tid not in before),
+        created=tuple(after[tid] for tid in changed if tid not in before),
         deps_added=tuple(deps))

@@ -3,7 +3,7 @@ number and budget, which containers to close, and whether a loop guard stops the
 `orchestrator plan` prints this; `orchestrator cycle` carries it out."""
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -82,8 +82,11 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
     it already (used unless a stale claim makes the plan's view differ from `tasks`)."""
     label = escalation_label or config.github.escalation_label
     state = state or policy.LoopState()
-    stale = [t for t in tasks.values() if t.status == Status.IN_PROGRESS and t.assignee == actor
-             and t.id not in live]
+    facts = info.facts if info is not None else None
+    # with the facts a long-lived coordinator keeps, no step below passes over every task
+    busy = tasks if facts is None else facts.sorted_ids(facts.busy)
+    stale = [t for t in map(tasks.__getitem__, busy) if t.status == Status.IN_PROGRESS
+             and t.assignee == actor and t.id not in live]
     reclaims = []
     view = dict(tasks)
     for t in stale:
@@ -95,10 +98,12 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
         view[t.id] = _with_record(view[t.id], rec)
     if info is None or stale:
         info = scheduler.GraphInfo.of(view)  # children_of once for all that follows
+        facts = None
     kids = info.kids
     close = tuple(scheduler.closable_containers(view, kids=kids))
     blocked_map = info.blocked
-    ready = graph.ready(view, now=now, filter=ReadyFilter(), blocked=blocked_map)
+    ready = graph.ready(view, now=now, filter=ReadyFilter(), blocked=blocked_map,
+                        among=None if facts is None else facts.candidates)
     ready = [t for t in ready if scheduler.dispatchable(t, info, config)]
     if only is not None:  # `cycle --task ID`: this task or nothing
         ready = [t for t in ready if t.id == only]
@@ -115,13 +120,39 @@ def make_plan(tasks: Mapping[str, Task], *, live: Collection[str], actor: str, c
             launches.append(Launch(t.id, t.title, task_kind(t, config), attempt,
                                    policy.budget_for(config, failures), _why(hist), t.priority,
                                    info.critical.get(t.id, 1)))
-    blocked = {tid: tuple(b) for tid, b in blocked_map.items()
-               if view[tid].status == Status.OPEN}
-    escalated = tuple(t.id for t in view.values() if label in t.labels
-                      and t.status not in (Status.CLOSED, Status.OPEN))
+    blocked: Mapping[str, tuple[str, ...]]
+    if facts is None:
+        blocked = {tid: tuple(b) for tid, b in blocked_map.items()
+                   if view[tid].status == Status.OPEN}
+        escalated = tuple(t.id for t in view.values() if label in t.labels
+                          and t.status not in (Status.CLOSED, Status.OPEN))
+    else:
+        blocked = OpenBlocked(facts.open_blocked, blocked_map)
+        escalated = tuple(tid for tid in facts.sorted_ids(facts.labelled.get(label, ()))
+                          if view[tid].status not in (Status.CLOSED, Status.OPEN))
     return Plan(ready=tuple(t.id for t in order), running=running, reclaim=tuple(reclaims),
                 launches=tuple(launches), close=close, blocked=blocked, escalated=escalated,
                 stop=stop)
+
+
+class OpenBlocked(Mapping[str, tuple[str, ...]]):
+    """Plan.blocked read from the blocked set a coordinator keeps, entry by entry when asked
+    (`plan --json` prints it; a cycle never reads most of it): the open blocked tasks and what
+    blocks each."""
+
+    def __init__(self, ids: Mapping[str, None], blocked: Mapping[str, list[str]]) -> None:
+        self._ids, self._blocked = ids, blocked
+
+    def __getitem__(self, tid: str) -> tuple[str, ...]:
+        if tid not in self._ids:
+            raise KeyError(tid)
+        return tuple(self._blocked[tid])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 def _with_record(task: Task, rec: AttemptRecord) -> Task:

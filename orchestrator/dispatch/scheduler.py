@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.config import Config
+from orchestrator.dispatch.queue_facts import QueueFacts
 from orchestrator.tasks import graph
 from orchestrator.tasks.model import BLOCKING_EDGES, Status, Task
 
@@ -26,6 +27,9 @@ class GraphInfo:
     containers: frozenset[str]         # tasks with children
     kids: Mapping[str, list[str]] = field(default_factory=dict)     # graph.children_of
     blocked: Mapping[str, list[str]] = field(default_factory=dict)  # graph.blocked_by
+    # kept by a long-lived coordinator (dispatch/graph_state.py): what would otherwise be a
+    # pass over every task per use; None: the users make those passes
+    facts: QueueFacts | None = None
 
     @classmethod
     def of(cls, tasks: Mapping[str, Task], *,

@@ -5,16 +5,21 @@ It is a view of the store (the store is the truth), rendered the same for a loca
 for a GitHub comment or job summary."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.dispatch.queue_facts import PHASE_PREFIX as PHASE_PREFIX
+from orchestrator.dispatch.queue_facts import QueueFacts, phase_of
 from orchestrator.dispatch.scheduler import GraphInfo
 from orchestrator.tasks import graph
 from orchestrator.tasks.history import AttemptRecord, read_history
 from orchestrator.tasks.model import Status, Task
 
-PHASE_PREFIX = "phase:"
 MAX_DAG_NODES = 40
+# The local status file's tables list at most this many rows (the GitHub comment fits its
+# size limit, render_fitting): rendering it stays bounded on a queue of any size.
+LOCAL_MAX_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,13 @@ def column_of(task: Task, *, waiting: bool, escalation_label: str) -> str:
 
 
 def status_columns(tasks: Mapping[str, Task], *, escalation_label: str = "needs-human",
-                   blocked: Mapping[str, object] | None = None) -> dict[str, int]:
+                   blocked: Mapping[str, object] | None = None,
+                   facts: QueueFacts | None = None) -> dict[str, int]:
     """Count per column (all of COLUMNS, zeros included); the values sum to len(tasks).
-    `blocked`: graph.blocked_by(tasks) when the caller has it already."""
+    `blocked`: graph.blocked_by(tasks) when the caller has it already; `facts`: the counts a
+    long-lived coordinator keeps (then no pass over every task)."""
+    if facts is not None:
+        return _columns_from(facts, tasks, escalation_label)
     waiting = graph.blocked_by(tasks) if blocked is None else blocked
     counts = dict.fromkeys(COLUMNS, 0)
     for t in tasks.values():
@@ -72,22 +81,31 @@ def status_columns(tasks: Mapping[str, Task], *, escalation_label: str = "needs-
     return counts
 
 
+def _columns_from(facts: QueueFacts, tasks: Mapping[str, Task],
+                  escalation_label: str) -> dict[str, int]:
+    """column_of summed from the tasks per status: an open task is waiting when blocked, and
+    an escalated one (labelled, not closed) leaves the column its status gives it."""
+    counts = dict.fromkeys(COLUMNS, 0)
+    for status, n in facts.statuses.items():
+        if status == Status.CLOSED:
+            counts["closed"] += n
+        elif status == Status.OPEN:
+            counts["ready"] += n
+        else:
+            counts[status if status in COLUMNS else "other"] += n
+    counts["ready"] -= len(facts.open_blocked)
+    counts["waiting"] += len(facts.open_blocked)
+    for tid in facts.labelled.get(escalation_label, ()):
+        t = tasks[tid]
+        if t.status != Status.CLOSED:
+            counts[column_of(t, waiting=tid in facts.open_blocked, escalation_label="")] -= 1
+            counts["escalated"] += 1
+    return counts
+
+
 def shown_columns(counts: Mapping[str, int]) -> list[str]:
     """The columns a table shows: the usual ones always, the rare ones when they hold a task."""
     return [c for c in COLUMNS if c in ALWAYS_SHOWN or counts[c]]
-
-
-def phase_of(task: Task, tasks: Mapping[str, Task]) -> str:
-    """A task's phase: its own `phase:NAME` label, else its nearest ancestor's."""
-    seen: set[str] = set()
-    cur: Task | None = task
-    while cur is not None and cur.id not in seen:
-        seen.add(cur.id)
-        for label in cur.labels:
-            if label.startswith(PHASE_PREFIX):
-                return label[len(PHASE_PREFIX):]
-        cur = tasks.get(cur.parent) if cur.parent else None
-    return ""
 
 
 def phase_progress(tasks: Mapping[str, Task]) -> list[Progress]:
@@ -139,7 +157,10 @@ def mermaid(tasks: Mapping[str, Task], *, limit: int = MAX_DAG_NODES,
     `info`: GraphInfo.of(tasks) when the caller has it already."""
     info = GraphInfo.of(tasks) if info is None else info
     crit, blocked = info.critical, info.blocked
-    open_ids = sorted(crit, key=lambda t: (-crit[t], t))[:limit]
+    if info.facts is not None:
+        open_ids = info.facts.longest(limit)
+    else:
+        open_ids = sorted(crit, key=lambda t: (-crit[t], t))[:limit]
     keep = set(open_ids)
     lines = ["```mermaid", "flowchart LR"]
     for tid in open_ids:
@@ -163,11 +184,15 @@ def _node(tid: str) -> str:
     return "n_" + "".join(ch if ch.isalnum() else "_" for ch in tid)
 
 
-def _cap(rows: list[str], limit: int | None, what: str) -> list[str]:
-    """At most `limit` rows, and a line saying how many were left out."""
-    if limit is None or len(rows) <= limit:
-        return rows
-    return rows[:limit] + [f"_… and {len(rows) - limit} more {what} not shown._"]
+def _cap(rows: Iterable[str], limit: int | None, what: str, total: int | None = None) -> list[str]:
+    """At most `limit` rows, and a line saying how many were left out. `total`: how many
+    `rows` would give, when they are made only as far as they are shown."""
+    if total is None:
+        rows = list(rows)
+        total = len(rows)
+    if limit is None or total <= limit:
+        return list(rows)
+    return [*itertools.islice(rows, limit), f"_… and {total - limit} more {what} not shown._"]
 
 
 def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator status",
@@ -178,25 +203,37 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
     `max_rows`: cap every table and list (None: all rows, as the local status file has);
     `info`: GraphInfo.of(tasks) when the caller has it already (the plan computed it)."""
     info = GraphInfo.of(tasks) if info is None else info
-    blocked = info.blocked
-    counts = status_columns(tasks, escalation_label=escalation_label, blocked=blocked)
+    blocked, facts = info.blocked, info.facts
+    counts = status_columns(tasks, escalation_label=escalation_label, blocked=blocked,
+                            facts=facts)
     shown = shown_columns(counts)
     out = [f"## {title}", "", *header, *([""] if header else []),
            "| Total | " + " | ".join(COLUMNS[c] for c in shown) + " |",
            "|---|" + "---|" * len(shown),
            f"| {len(tasks)} | " + " | ".join(str(counts[c]) for c in shown) + " |", ""]
-    phases = phase_progress(tasks)
-    features = feature_progress(tasks, kids=info.kids)
-    if phases or features:
+    if facts is None:
+        phases = phase_progress(tasks)
+        features = feature_progress(tasks, kids=info.kids)
+        progress_rows = len(phases) + len(features)
+    else:  # only the rows shown are made
+        phases = [Progress(n, c[0], c[1]) for n, c in facts.phases.items()]
+        features = [Progress(f"{tid} {tasks[tid].title}", c[0], c[1])
+                    for tid, c in itertools.islice(facts.containers.items(), max_rows)]
+        progress_rows = len(phases) + len(facts.containers)
+    if progress_rows:
         out += ["### Progress", "", "| | Done | |", "|---|---|---|"]
         rows = [f"| phase {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |"
                 for p in phases]
         rows += [f"| {_esc(p.name)} | {p.closed}/{p.total} | {_bar(p)} {p.percent}% |"
                  for p in features]
-        out += _cap(rows, max_rows, "rows")
+        out += _cap(rows, max_rows, "rows", progress_rows)
         out.append("")
-    escalated = [t for t in tasks.values() if escalation_label in t.labels
-                 and t.status != Status.CLOSED]
+    if facts is None:
+        escalated = [t for t in tasks.values() if escalation_label in t.labels
+                     and t.status != Status.CLOSED]
+    else:
+        escalated = [tasks[tid] for tid in facts.sorted_ids(facts.labelled.get(escalation_label, ()))
+                     if tasks[tid].status != Status.CLOSED]
     if escalated:
         out += ["### ⚠ Waiting for a human", ""]
         rows = []
@@ -209,19 +246,25 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
             rows.append(f"- **{t.id}** {_esc(t.title)}{why}{logs}. {hint}")
         out += _cap(rows, max_rows, "tasks")
         out.append("")
-    running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
+    if facts is None:
+        running = [t for t in tasks.values() if t.status == Status.IN_PROGRESS]
+    else:
+        running = [tasks[tid] for tid in facts.sorted_ids(facts.busy)
+                   if tasks[tid].status == Status.IN_PROGRESS]
     if running:
         out += ["### Running", "", "| Task | Title | Assignee |", "|---|---|---|"]
         out += _cap([f"| {t.id} | {_esc(t.title)} | {t.assignee} |" for t in running],
                     max_rows, "tasks")
         out.append("")
-    waiting = {k: v for k, v in blocked.items() if tasks[k].status != Status.CLOSED}
+    # blocked_by leaves closed tasks out: every blocked task is waiting
+    waiting = blocked if facts is not None else \
+        {k: v for k, v in blocked.items() if tasks[k].status != Status.CLOSED}
     if waiting:
         out += ["### Blocked", "", "| Task | Waiting on | Title |", "|---|---|---|"]
-        out += _cap([f"| {k} | {', '.join(v)} | {_esc(tasks[k].title)} |"
-                     for k, v in waiting.items()], max_rows, "tasks")
+        out += _cap((f"| {k} | {', '.join(v)} | {_esc(tasks[k].title)} |"
+                     for k, v in waiting.items()), max_rows, "tasks", len(waiting))
         out.append("")
-    attempts = recent_attempts(tasks)
+    attempts = recent_attempts(tasks) if facts is None else facts.recent_attempts()
     if attempts:
         costs = any(r.cost_usd is not None for _, r in attempts)
         out += ["### Recent attempts", "",
@@ -232,7 +275,9 @@ def render_status(tasks: Mapping[str, Task], *, title: str = "Orchestrator statu
             cost = (f" ${r.cost_usd:.2f} |" if r.cost_usd is not None else " |") if costs else ""
             out.append(f"| {tid} | {r.attempt} | {what} | {r.budget} | {r.decision} |{cost}")
         out.append("")
-    if dag_limit > 0 and any(t.status != Status.CLOSED for t in tasks.values()):
+    unfinished = any(t.status != Status.CLOSED for t in tasks.values()) if facts is None else \
+        len(tasks) > facts.statuses.get(Status.CLOSED, 0)
+    if dag_limit > 0 and unfinished:
         out += ["### Open work", "", mermaid(tasks, limit=dag_limit, info=info), ""]
     if events:
         out += ["### This run", ""] + _cap([f"- {_esc(e)}" for e in events], max_rows, "events")

@@ -175,14 +175,17 @@ def sort_tasks(items: Iterable[Task], policy: str = "priority",
 
 def ready(tasks: Tasks, *, now: datetime | None = None, filter: ReadyFilter = ReadyFilter(),
           sort: str = "priority", limit: int = 0,
-          blocked: Mapping[str, Sequence[str]] | None = None) -> list[Task]:
-    """`bd ready`: open, unblocked, undeferred work in bd's order. limit 0 means all."""
+          blocked: Mapping[str, Sequence[str]] | None = None,
+          among: Iterable[str] | None = None) -> list[Task]:
+    """`bd ready`: open, unblocked, undeferred work in bd's order. limit 0 means all.
+    `among`: the IDs of every task that may be ready (at least the open, unblocked ones),
+    when the caller keeps them (dispatch/queue_facts.py); only those are looked at."""
     now = now or datetime.now(timezone.utc)
     blocked = blocked_by(tasks) if blocked is None else blocked
     scope = descendants(tasks, filter.parent) if filter.parent else None
     excluded = READY_EXCLUDED_TYPES | filter.exclude_types
     out = []
-    for t in tasks.values():
+    for t in tasks.values() if among is None else map(tasks.__getitem__, among):
         if t.status != Status.OPEN or t.pinned or t.id in blocked:
             continue
         if t.ephemeral and not filter.include_ephemeral:

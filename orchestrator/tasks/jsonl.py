@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import hashlib
 import json
+import operator
 import os
 import re
 import secrets
@@ -62,8 +63,11 @@ _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 @dataclass
 class _Line:
-    text: str | None              # the line as read (without newline); None once changed
+    text: str                     # the line as read or written (without newline)
     task_id: str | None = None    # None for non-issue lines (memories), kept verbatim
+
+
+_TEXT = operator.attrgetter("text")
 
 
 @dataclass
@@ -76,10 +80,6 @@ class _State:
     # that order, as they were put in `tasks`)
     changed: dict[str, None] = field(default_factory=dict)
     base: _State | None = None    # a transaction's: the state it started from
-    # bd's export counts of every task, and the tasks whose line disagrees with them: computed
-    # once per parsed version by its first write, then carried over from write to write
-    counts: dict[str, dict[str, int]] | None = None
-    stale: set[str] | None = None
 
 
 def _fail(path: Path, lineno: int | None, message: str) -> UserError:
@@ -87,20 +87,17 @@ def _fail(path: Path, lineno: int | None, message: str) -> UserError:
     return UserError(f"{where}: {message}")
 
 
-def parse(path: Path, data: bytes) -> _State:
-    """Parse and validate a whole file; any defect is a UserError naming file, line and task."""
+def parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
+    """Parse and validate a whole file; any defect is a UserError naming file, line and task.
+    `previous`: the version this store read or wrote last. A line whose text is the same as
+    one of its lines is the same task: its Task object is reused, not parsed again (the
+    coordinator's graph state tells what changed by identity, dispatch/graph_state.py)."""
     with gc_paused():
-        return _parse(path, data)
+        return _parse(path, data, previous)
 
 
-def _counts(state: _State) -> tuple[dict[str, dict[str, int]], set[str]]:
-    """bd's export counts of a read state's tasks and the tasks whose line disagrees with them,
-    computed on first use (a pass over every task and edge) unless carried over."""
-    if state.counts is None or state.stale is None:
-        counts = graph.dependency_counts(state.tasks)
-        stale = {tid for tid, t in state.tasks.items() if _disagrees(t, counts[tid])}
-        state.counts, state.stale = counts, stale
-    return state.counts, state.stale
+def _blocks(task: Task) -> int:
+    return sum(1 for d in task.dependencies if d.type == BLOCKS)
 
 
 def _disagrees(task: Task, want: dict[str, int]) -> bool:
@@ -109,53 +106,56 @@ def _disagrees(task: Task, want: dict[str, int]) -> bool:
     return any(raw.get(k, want[k]) != want[k] for k in COUNT_KEYS)
 
 
-def _moved(counts: dict[str, dict[str, int]], changed: Iterable[str], before: dict[str, Task],
-           after: dict[str, Task]) -> tuple[dict[str, dict[str, int]], dict[str, None]]:
-    """The counts after `changed` tasks went from `before` to `after` (new ones have no
-    `before`), and the tasks whose counts may have moved: the changed ones and the targets of
-    the `blocks` edges they gained or lost. `counts` is not changed."""
-    counts = dict(counts)
-    moved = dict.fromkeys(changed)
-    for tid in moved:  # own counts first: a new task's dependents come below
-        task = after[tid]
-        was = counts.get(tid)
-        counts[tid] = {"dependency_count": sum(1 for d in task.dependencies if d.type == BLOCKS),
-                       "dependent_count": was["dependent_count"] if was else 0,
-                       "comment_count": len(task.comments)}
-    for tid in list(moved):
+def _line_counts(task: Task) -> dict[str, int] | None:
+    """bd's export counts as a task's line carries them, if it carries all three and the two
+    a line can be checked against by itself (its own `blocks` edges, its comments) agree."""
+    raw = task.raw
+    got = {k: raw.get(k) for k in COUNT_KEYS}
+    if any(type(v) is not int for v in got.values()) or \
+            got["dependency_count"] != _blocks(task) or got["comment_count"] != len(task.comments):
+        return None
+    return got  # type: ignore[return-value]
+
+
+def _dependents_moved(changed: Iterable[str], before: dict[str, Task],
+                      after: dict[str, Task]) -> dict[str, int]:
+    """How the `blocks` edges the changed tasks gained or lost move each target's
+    dependent_count (targets still in the queue, moved by something)."""
+    delta: dict[str, int] = {}
+    for tid in changed:
         old = before.get(tid)
-        delta: dict[str, int] = {}
         for d in after[tid].dependencies:
             if d.type == BLOCKS:
                 delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) + 1
         for d in old.dependencies if old is not None else ():
             if d.type == BLOCKS:
                 delta[d.depends_on_id] = delta.get(d.depends_on_id, 0) - 1
-        for target, n in delta.items():
-            if n and target in counts and target in after:
-                counts[target] = {**counts[target],
-                                  "dependent_count": counts[target]["dependent_count"] + n}
-                moved[target] = None
-    return counts, moved
+    return {t: n for t, n in delta.items() if n and t in after}
 
 
-def _carry_counts(old: _State, new: _State) -> None:
-    """Give a freshly parsed state the counts of the version parsed or written before it,
-    moved by what changed in between (another process's write: an agent's `task close`), so a
-    writer does not recount every edge after each write of another. A line whose text is the
-    same is the same task; only the others are looked at."""
-    if old.counts is None or old.stale is None:
-        return
-    old_pos, old_lines, new_lines = old.pos, old.lines, new.lines
-    changed = [tid for tid, p in new.pos.items()
-               if (q := old_pos.get(tid)) is None or old_lines[q - 1].text != new_lines[p - 1].text]
-    added = sum(1 for tid in changed if tid not in old_pos)
-    if len(new.tasks) - added != len(old.tasks):
-        return  # a task was removed: counted afresh when needed
-    counts, moved = _moved(old.counts, changed, old.tasks, new.tasks)
-    new.counts = counts
-    new.stale = {tid for tid in old.stale if tid not in moved} | \
-        {tid for tid in moved if _disagrees(new.tasks[tid], counts[tid])}
+def _touched_counts(changed: Iterable[str], moved: dict[str, int], before: dict[str, Task],
+                    after: dict[str, Task]) -> dict[str, dict[str, int]] | None:
+    """The counts of the lines a write rewrites (the changed tasks and the targets whose
+    dependent_count moved): the counts those lines carry, moved by the write's edges. A line
+    that bd exported carries them right; None when one of these lines carries none, or ones
+    it disagrees with by itself: then the caller counts every edge."""
+    out = {}
+    for tid in dict.fromkeys([*changed, *moved]):
+        was = before.get(tid)
+        if was is None:
+            dependents = 0  # a new task: only this write's edges point at it
+        else:
+            carried = _line_counts(was)
+            if carried is None:
+                return None
+            dependents = carried["dependent_count"]
+        dependents += moved.get(tid, 0)
+        if dependents < 0:
+            return None
+        task = after[tid]
+        out[tid] = {"dependency_count": _blocks(task), "dependent_count": dependents,
+                    "comment_count": len(task.comments)}
+    return out
 
 
 def _decoded_lines(path: Path, data: bytes) -> tuple[list[str], UserError | None]:
@@ -179,37 +179,83 @@ def _decoded_lines(path: Path, data: bytes) -> tuple[list[str], UserError | None
 _ASCII_SPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips; str.strip() strips more
 
 
-def _parse(path: Path, data: bytes) -> _State:
+def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
     lines: list[_Line] = []
     tasks: dict[str, Task] = {}
     line_of: dict[str, int] = {}
     pos: dict[str, int] = {}
+    fresh: list[str] = []         # tasks parsed from their line, not reused
     texts, undecodable = _decoded_lines(path, data)
+    before = previous.lines if previous is not None else []
+    by_text: dict[str, _Line] | None = None  # when lines moved: the previous by text
+    misses = 0
     for lineno, text in enumerate(texts, start=1):
         if not text.strip(_ASCII_SPACE):
             continue
         text = text.rstrip("\r")
-        rec = _loads(path, lineno, text)
-        if type(rec) is dict and rec.get("_type", "issue") != "issue":
-            lines.append(_Line(text))  # memories and other record kinds pass through
-            continue
-        try:
-            task = task_from_record(rec, owned=True)
-        except RecordError as e:
-            raise _fail(path, lineno, str(e)) from None
+        same: _Line | None = None
+        if before:  # the same line at the same place (a write keeps every line's place) ...
+            i = len(lines)
+            if i < len(before) and before[i].text == text:
+                same, misses = before[i], 0
+            else:  # ... or, when lines moved (several in a row differ), anywhere
+                misses += 1
+                if by_text is None and misses > 3:
+                    by_text = {x.text: x for x in before}
+                if by_text is not None:
+                    same = by_text.get(text)
+        if same is not None and previous is not None:
+            if same.task_id is None:
+                lines.append(same)
+                continue
+            task = previous.tasks[same.task_id]
+            line: _Line | None = same  # lines are never changed: shared between versions
+        else:
+            rec = _loads(path, lineno, text)
+            if type(rec) is dict and rec.get("_type", "issue") != "issue":
+                lines.append(_Line(text))  # memories and other record kinds pass through
+                continue
+            try:
+                task = task_from_record(rec, owned=True)
+            except RecordError as e:
+                raise _fail(path, lineno, str(e)) from None
+            fresh.append(task.id)
+            line = None
         if task.id in tasks:
             raise _fail(path, lineno, f"duplicate task ID {task.id} (first on line {line_of[task.id]})")
         tasks[task.id] = task
         line_of[task.id] = lineno
-        lines.append(_Line(text, task.id))
+        lines.append(line or _Line(text, task.id))
         pos[task.id] = len(lines)
     if undecodable is not None:
         raise undecodable
-    for tid, task in tasks.items():
-        for dep in task.dependencies:
+    # A reused task was checked when its version was read: only what changed can break the
+    # rules, unless a task went away (what depended on it now points at nothing)
+    whole = previous is None or len(tasks) - len(fresh) + \
+        sum(1 for tid in fresh if tid in previous.tasks) != len(previous.tasks)
+    for tid in tasks if whole else fresh:
+        for dep in tasks[tid].dependencies:
             target = dep.depends_on_id
             if target not in tasks and not target.startswith("external:"):
                 raise _fail(path, line_of[tid], f"task {tid} depends on missing task {target}")
+    if whole or _gained_edges(fresh, tasks, previous):
+        _check_cycles(path, tasks, line_of)
+    return _State(lines, tasks, line_of, pos)
+
+
+def _gained_edges(fresh: Iterable[str], tasks: dict[str, Task], previous: _State | None) -> bool:
+    """Has a changed or new task an edge through which a cycle could close that its previous
+    version did not have? Without one, a version whose reused tasks were acyclic stays so."""
+    for tid in fresh:
+        was = previous.tasks.get(tid) if previous is not None else None
+        old = set() if was is None else {(d.depends_on_id, d.type) for d in was.dependencies}
+        if any(d.type in graph.DEADLOCK_EDGES and (d.depends_on_id, d.type) not in old
+               for d in tasks[tid].dependencies):
+            return True
+    return False
+
+
+def _check_cycles(path: Path, tasks: dict[str, Task], line_of: dict[str, int]) -> None:
     # One pass settles the usual case: no cycle over both kinds of edge together means none
     # over either kind alone (a big queue spends a fifth of its parse on these checks).
     if graph.find_cycles(tasks, BLOCKING_EDGES | {PARENT_CHILD}):
@@ -220,7 +266,6 @@ def _parse(path: Path, data: bytes) -> _State:
         for cycle in graph.find_cycles(tasks, frozenset({PARENT_CHILD})):
             first = min(cycle, key=line_of.__getitem__)
             raise _fail(path, line_of[first], f"parent-child cycle: {' -> '.join(cycle)}")
-    return _State(lines, tasks, line_of, pos)
 
 
 MAX_LINE_CHARS = 16 * 1024 * 1024  # one record; bd's own are a few kB
@@ -402,9 +447,7 @@ class JsonlStore:
         if key is not None and cached is not None and cached[0] == key:
             return cached[2]
         data = self._read_bytes()
-        state = parse(self.path, data)
-        if cached is not None:
-            _carry_counts(cached[2], state)
+        state = parse(self.path, data, cached[2] if cached is not None else None)
         self._cached = (key, data, state)
         return state
 
@@ -445,9 +488,7 @@ class JsonlStore:
             if cached is not None and cached[1] == data:
                 read = cached[2]
             else:
-                read = parse(self.path, data)
-                if cached is not None:
-                    _carry_counts(cached[2], read)
+                read = parse(self.path, data, cached[2] if cached is not None else None)
                 self._cached = (key, data, read)
             state = _State(read.lines, dict(read.tasks), read.line_of, read.pos, base=read)
             yield state
@@ -459,16 +500,24 @@ class JsonlStore:
         so the next read does not parse the file again. A rewritten line's task is taken from
         the line itself (as a re-read would see it), not from the in-memory change.
 
-        Only the lines that must change are serialised: the changed tasks, the tasks whose
+        Only the lines that must change are serialised: the changed tasks and the tasks whose
         counts the change moved (a `blocks` edge added or removed changes its target's
-        dependent_count) and any line whose counts were already wrong; every other line is
-        written back byte for byte from the text it was read as (docs/performance.md, "The
-        coordinator's cycle")."""
+        dependent_count); every other line is written back byte for byte from the text it was
+        read as (docs/performance.md, "The coordinator's cycle"). Their counts are the ones
+        their lines carry, moved by the edges the write adds or removes, so a write counts no
+        other edge; when one of those lines carries no counts, or ones its own edges and
+        comments contradict, every edge is counted and every line whose counts are wrong is
+        rewritten too."""
         base = state.base
         assert base is not None, "a write starts from a read state"
-        counts, stale = _counts(base)
-        counts, moved = _moved(counts, state.changed, base.tasks, state.tasks)
-        redo = {**dict.fromkeys(stale), **moved}
+        moved = _dependents_moved(state.changed, base.tasks, state.tasks)
+        touched = _touched_counts(state.changed, moved, base.tasks, state.tasks)
+        if touched is not None:
+            counts, redo = touched, list(touched)
+        else:
+            counts = graph.dependency_counts(state.tasks)
+            redo = [*state.changed, *moved, *(tid for tid, t in state.tasks.items()
+                                              if _disagrees(t, counts[tid]))]
         out = list(state.lines)
         pos = state.pos
         written = dict(state.tasks)
@@ -479,23 +528,20 @@ class JsonlStore:
             return _Line(text, tid)
 
         added = [tid for tid in state.changed if tid not in pos]
-        for tid in redo:
-            if tid not in pos:
-                continue
-            if tid in state.changed or _disagrees(state.tasks[tid], counts[tid]) \
-                    or out[pos[tid] - 1].text is None:
+        for tid in dict.fromkeys(redo):
+            if tid in pos:
                 out[pos[tid] - 1] = rewrite(tid)
         if added:
             pos = dict(pos)
             for tid in added:  # new tasks go at the end
                 out.append(rewrite(tid))
                 pos[tid] = len(out)
-        text = "\n".join([x.text or "" for x in out]) + "\n"
+        text = "\n".join(map(_TEXT, out)) + "\n"  # in C: this runs over every line
         write_atomic(self.path, text)
         # still under the lock: no other writer can have replaced the file since; the file
         # now has no blank lines, so a task's line number is its place in `out`
         self._cached = (self._file_key(), text.encode("utf-8"),
-                        _State(out, written, pos, pos, counts=counts, stale=set()))
+                        _State(out, written, pos, pos))
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())
@@ -669,7 +715,7 @@ class JsonlStore:
         already: list[str] = []
         with self._transaction() as state:
             now = self._now()
-            kids = graph.children_of(state.tasks)
+            kids: dict[str, builtins.list[str]] = {}  # computed for the first epic (a pass)
             for tid in ids:
                 task = state.tasks.get(tid)
                 if task is None:
@@ -701,6 +747,8 @@ class JsonlStore:
         if open_blockers:
             return f"blocked by open issues [{', '.join(open_blockers)}]"
         if task.issue_type == "epic":
+            if not kids:
+                kids.update(graph.children_of(state.tasks))
             open_kids = [c for c in kids.get(task.id, ()) if state.tasks[c].status != Status.CLOSED]
             if open_kids:
                 return f"epic has open children [{', '.join(open_kids)}]"
