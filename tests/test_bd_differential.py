@@ -6,7 +6,7 @@ counts equal `bd stats --json` (the keys docs/bd.md lists as bd's own approximat
 
 Each example gets its own bd database: a copy of one `bd init`ed per module (init takes
 seconds, a copy milliseconds). The number of queues is ORCHESTRATOR_BD_EXAMPLES (default
-120; each costs five bd processes, about 0.2 s each on an idle machine); with
+250; each costs five bd processes, about 0.2 s each on an idle machine); with
 ORCHESTRATOR_BD_TALLY=<file> each queue that agreed is one line of that file.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from support.bd import RealBd, bd_binary
 from support.queues import FILTERS, PREFIX, queues
 from support.repo import task_record, write_queue
 
-EXAMPLES = int(os.environ.get("ORCHESTRATOR_BD_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("ORCHESTRATOR_BD_EXAMPLES", "250"))
 # long runs by hand: one line per queue that agreed with bd, so a run stopped early still counts
 TALLY = os.environ.get("ORCHESTRATOR_BD_TALLY")
 # bd stats keys that are not counts of the queue (see docs/bd.md)

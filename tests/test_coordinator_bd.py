@@ -1,15 +1,22 @@
 """The coordinator on a real bd database (bd built by .ci/install-bd): `orchestrator run` with a
 scripted agent that updates its task through `bd` itself. One run covers a retry, a handoff,
 a discovered blocker and an escalation; every attempt is recorded on its task (`bd show`
-lists the comments) and no claim is left behind."""
+lists the comments) and no claim is left behind. And tests/test_recovery.py's crash points on
+a bd database: killed at any of them, the next run loses nothing (one point in CI, all five with
+ORCHESTRATOR_BD_CRASH_POINTS=all)."""
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.config import BdConfig
+from orchestrator.coordinator import crashpoints
+from orchestrator.leases import lease_dir
 from orchestrator.tasks.bd import BdStore
 from orchestrator.tasks.history import read_history
 from support.bd import BD_ENV, RealBd, bd_binary, install_on_path
@@ -103,27 +110,69 @@ def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: A
 
 # Idempotent work, as tests/test_recovery.py's: the file is the same on every attempt and only
 # committed when new, so "nothing lost" is each task closed with one commit of its work on main.
+# KILL_AT=launch / closed: t-2's agent SIGKILLs the coordinator as it starts / after it closed
+# its task in bd (the two crash points an agent reaches; the others are ORCHESTRATOR_CRASH_AT).
 WORK = AGENT_PRELUDE + '''
+if os.environ.get("KILL_AT") == "launch" and task_id == os.environ.get("KILL_TASK"):
+    os.kill(os.getppid(), signal.SIGKILL)
+    sys.exit(0)
 with open(f"{task_id}.txt", "w") as f:
     f.write(f"work of {task_id}\\n")
 if subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout:
     subprocess.run(["git", "add", "-A"], check=True)
     subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: its work"], check=True)
 task("close", task_id, "--reason", "done")
+if os.environ.get("KILL_AT") == "closed" and task_id == os.environ.get("KILL_TASK"):
+    os.kill(os.getppid(), signal.SIGKILL)
 '''
 
+# tests/test_recovery.py's five points. Each costs two runs over a bd database (about a minute
+# on the shared 2-core CI machine), so CI runs one; ORCHESTRATOR_BD_CRASH_POINTS=all (or a
+# comma-separated list) runs more.
+CRASH_POINTS = ("claimed", "launch", "closed", "landed", "queue-committed")
+_WANTED = os.environ.get("ORCHESTRATOR_BD_CRASH_POINTS", "claimed")
+WANTED = CRASH_POINTS if _WANTED == "all" else tuple(_WANTED.split(","))
 
-def test_a_run_killed_after_a_bd_claim_loses_nothing(tmp_git_repo: Path, tmp_path: Path,
-                                                     monkeypatch: Any) -> None:
-    """SIGKILLed right after claiming its first task in bd (in_progress, assigned, no agent
-    started), the coordinator's next run releases that claim and drains the queue."""
+
+def _orphans_done(trace: Path) -> None:
+    """The killed run's agents finish by themselves (their task command needs no
+    coordinator); wait for them so the rerun sees what they did."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = [e["event"] for e in trace_of(trace)]
+        if events.count("start") == events.count("end"):
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("point", [
+    pytest.param(p, marks=() if p in WANTED else pytest.mark.skip(
+        reason=f"crash point {p} on bd: set ORCHESTRATOR_BD_CRASH_POINTS=all"))
+    for p in CRASH_POINTS])
+def test_a_run_killed_at_any_step_on_bd_loses_nothing(tmp_git_repo: Path, tmp_path: Path,
+                                                       monkeypatch: Any, point: str) -> None:
+    """SIGKILLed at each of the coordinator's crash points over a bd database, the next run
+    releases what the killed one held (a claim in bd, a lease, a worktree), lands a task its
+    agent closed without running it again, and drains the queue: each task closed in bd with
+    its work on main exactly once."""
     repo = tmp_git_repo
     ids = ["t-1", "t-2", "t-3"]
     bd, trace = bd_repo(repo, tmp_path, monkeypatch, [task_record(t) for t in ids], WORK)
-    killed = run_cli(repo, "run", env={"ORCHESTRATOR_CRASH_AT": "claimed"}, timeout=900)
-    assert killed.returncode == -9, killed.stdout + killed.stderr
-    claimed = [r["id"] for r in bd.export() if r["status"] == "in_progress"]
-    assert len(claimed) == 1  # the kill left a claim behind in bd
+    kill = {"ORCHESTRATOR_CRASH_AT": point} if point in crashpoints.POINTS \
+        else {"KILL_AT": point, "KILL_TASK": "t-2"}
+    killed = run_cli(repo, "run", env=kill, timeout=900)
+    if point == "queue-committed":
+        # bd keeps the queue in its own database: there is no queue-state commit to die after
+        # (queue_state.commit_queue_state is the JSONL store's), so the run is never killed
+        assert killed.returncode == 0, killed.stdout + killed.stderr
+    else:
+        assert killed.returncode == -9, killed.stdout + killed.stderr
+    if point == "claimed":
+        assert [r["id"] for r in bd.export() if r["status"] == "in_progress"] == ["t-1"]
+    if point == "closed":  # the agent closed t-2 in bd; its work is on its branch only
+        assert {r["id"]: r["status"] for r in bd.export()}["t-2"] == "closed"
+        assert not git(repo, "log", "--format=%H", "main", "--", "t-2.txt").strip()
+    _orphans_done(trace)
 
     done = run_cli(repo, "run", timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -133,4 +182,10 @@ def test_a_run_killed_after_a_bd_claim_loses_nothing(tmp_git_repo: Path, tmp_pat
         assert len(git(repo, "log", "--format=%H", "main", "--", f"{tid}.txt").split()) == 1
         assert git(repo, "show", f"main:{tid}.txt") == f"work of {tid}\n"
     assert not git(repo, "branch", "--list", "orchestrator/*").strip()
-    assert [e["task"] for e in trace_of(trace) if e["event"] == "start"] == ids
+    assert not list(lease_dir(repo).glob("*.json"))
+    starts = [e["task"] for e in trace_of(trace) if e["event"] == "start"]
+    if point == "closed":  # its agent closed it: the next run lands its work without an agent
+        assert starts.count("t-2") == 1
+        assert "recover t-2" in done.stdout
+    elif point in ("claimed", "queue-committed"):  # no agent had started when it died
+        assert starts == ids
