@@ -539,3 +539,66 @@ def test_counts_carried_over_another_writers_change_stay_right(tmp_path: Path) -
         rec = json.loads(line)
         assert {k: rec[k] for k in want[rec["id"]]} == want[rec["id"]], rec["id"]
     assert want["x-1"]["dependent_count"] == 2
+
+
+def test_snapshots_are_shared_read_only_and_say_what_changed(tmp_path: Path) -> None:
+    """`all()` hands out one read-only map per version of the file, and the newest version
+    tells what changed since the few before it exactly as comparing every task would
+    (graph_state.changed_between on a plain copy, which cannot tell), through the store's own
+    writes, another process's writes re-read, and a task removed by hand."""
+    from orchestrator.dispatch.graph_state import changed_between
+    path = write_queue(tmp_path, [task_record(f"q-{i}", blocks_on=["q-0"] if i > 2 else ())
+                                  for i in range(6)])
+    store, other = JsonlStore(path), JsonlStore(path)
+    first = store.all()
+    assert store.all() is first
+    with pytest.raises(TypeError):
+        first["q-1"] = first["q-0"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del first["q-1"]  # type: ignore[attr-defined]
+    copy = dict(first)
+    copy["q-1"] = first["q-0"]  # a copy is the caller's own
+    assert store.all()["q-1"].id == "q-1"
+
+    def drop_q5() -> None:
+        path.write_text("".join(x for x in path.read_text().splitlines(True) if '"q-5"' not in x))
+
+    steps = [lambda: store.claim("q-1", actor="a"),
+             lambda: other.comment("q-1", "hi", author="b"),  # another process's write
+             lambda: store.create(NewTask(title="new"), actor="a"),  # a re-read, then a write
+             lambda: store.update(["q-2", "q-3"], TaskChanges(priority=0), actor="a"),
+             drop_q5,
+             lambda: other.close(["q-1"], actor="b")]
+    versions = [first]
+    told_any = 0
+    for step in steps:
+        step()
+        new = store.all()
+        assert new is not versions[-1]
+        for old in versions:
+            told = new.changes_since(old)  # type: ignore[attr-defined]
+            changed, removed = changed_between(old, dict(new))  # by identity
+            if old is versions[-1]:
+                assert told is not None  # the version just before is always told
+            if told is not None:
+                told_any += 1
+                assert told == (changed, sorted(removed)), (step, versions.index(old))
+        # only the newest version holds older ones (no chain keeping every version alive)
+        assert len(versions) < 2 or versions[-1].changes_since(versions[-2]) is None  # type: ignore[attr-defined]
+        versions.append(new)
+    assert told_any > len(steps)  # versions further back were told too
+    assert "q-5" not in store.all() and store.all()["q-1"].status == "closed"
+
+
+def test_a_write_sees_an_edit_of_the_same_size_made_since_its_last_read(tmp_path: Path) -> None:
+    """The compare-and-swap compares every byte under the lock: an edit that keeps the file's
+    size (and may keep its mtime, which is coarse) is still seen and kept."""
+    path = write_queue(tmp_path, [task_record(f"q-{i}", title=f"Title {i}") for i in range(3)])
+    store = JsonlStore(path)
+    store.claim("q-0", actor="a")  # the store now holds the version it wrote
+    text = path.read_text()
+    path.write_text(text.replace('"Title 2"', '"Title X"'))  # in place, same size
+    store.claim("q-1", actor="a")
+    assert '"Title X"' in path.read_text()
+    assert store.show(["q-2"])[0].title == "Title X"
+    assert [t.status for t in store.show(["q-0", "q-1"])] == ["in_progress", "in_progress"]

@@ -94,9 +94,10 @@ def _steady_counts(n: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     import bench_cycle
 
     from orchestrator.coordinator.local import Coordinator
+    from orchestrator.dispatch import graph_state
     from orchestrator.tasks import jsonl
 
-    counts: dict[str, int] = {"full passes": 0, "lines serialised": 0}
+    counts: dict[str, int] = {"full passes": 0, "lines serialised": 0, "map comparisons": 0}
     steady = [False]
 
     def counting(fn: Callable[..., object], key: str) -> Callable[..., object]:
@@ -110,6 +111,9 @@ def _steady_counts(n: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
         for name in names:
             monkeypatch.setattr(owner, name, counting(getattr(owner, name), "full passes"))
     monkeypatch.setattr(jsonl, "to_record", counting(jsonl.to_record, "lines serialised"))
+    # two versions' task maps compared task by task (the store's snapshots say what changed)
+    monkeypatch.setattr(graph_state, "_by_identity",
+                        counting(graph_state._by_identity, "map comparisons"))
     plans = [0]
     real_plan_cycle = Coordinator.plan_cycle
 
@@ -123,13 +127,15 @@ def _steady_counts(n: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     cycles = plans[0] - 1  # the steady state's, the last plan's included
     return {"full passes": counts["full passes"] / cycles,
             "lines serialised": counts["lines serialised"] / cycles,
+            "map comparisons": counts["map comparisons"] / cycles,
             "tasks visited": m["visited_per_cycle"], "graph rebuilds": m["graph_per_cycle"]}
 
 
 def test_a_cycle_beyond_the_parse_does_the_same_work_at_any_queue_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Flat, counted in operations rather than time: at 300 and at 3,000 tasks a cycle of the
-    steady state makes no pass over every task (graph work, counts, the report's tables), its
+    steady state makes no pass over every task (graph work, counts, the report's tables, a
+    comparison of two versions' task maps), its
     graph updates look at the same few tasks, and its writes serialise the same few lines
     (the other lines are written back as read). The one parse per version, and the write of
     the whole file, remain: docs/performance.md."""
@@ -137,5 +143,6 @@ def test_a_cycle_beyond_the_parse_does_the_same_work_at_any_queue_size(
     large = _steady_counts(3000, monkeypatch)
     assert small["full passes"] == large["full passes"] == 0, (small, large)
     assert small["graph rebuilds"] == large["graph rebuilds"] == 0, (small, large)
+    assert small["map comparisons"] == large["map comparisons"] == 0, (small, large)
     assert large["tasks visited"] <= small["tasks visited"] + 1 < 5, (small, large)
     assert large["lines serialised"] <= small["lines serialised"] + 1 < 8, (small, large)

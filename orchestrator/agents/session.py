@@ -143,7 +143,7 @@ def agent_env(*, base: Mapping[str, str], launch_env: Mapping[str, str], task_id
     return env
 
 
-def _read_after(store: TaskStore) -> dict[str, Task] | None:
+def _read_after(store: TaskStore) -> Mapping[str, Task] | None:
     try:
         return store.all()
     except UserError:

@@ -47,7 +47,7 @@ def relative(path: Path | str | None, repo: Path) -> str:
     return str(p)
 
 
-def _snapshot(store: TaskStore) -> dict[str, Task] | None:
+def _snapshot(store: TaskStore) -> Mapping[str, Task] | None:
     try:
         return store.all()
     except UserError:

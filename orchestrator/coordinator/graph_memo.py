@@ -14,8 +14,9 @@ from orchestrator.tasks.model import Task
 
 class GraphMemo:
     """The GraphInfo of the last queue snapshot asked about, moved to the next one. What
-    changed between two snapshots is told by identity (a store hands out the same task object
-    until its line changes), never by comparing task contents."""
+    changed between two snapshots is told by the jsonl store's snapshot itself (it saw which
+    lines changed), else by identity (a store hands out the same task object until its line
+    changes), never by comparing task contents (graph_state.changed_between)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

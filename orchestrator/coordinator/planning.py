@@ -68,7 +68,8 @@ def decide_plan(ports: Ports, state: policy.LoopState, *, running: Collection[st
     runs as the caller just read them (a pass over every task saved), used while the store
     still hands out that same queue."""
     tasks: Mapping[str, Task] = ports.store.all()
-    if known is not None and known[0] == tasks:  # the same task objects: C-speed identity checks
+    # the same version (the jsonl store hands out the same view) or the same task objects
+    if known is not None and (known[0] is tasks or known[0] == tasks):
         tasks, live = known  # (the same map too: the graph memo holds it already)
     else:
         live = live_runs(ports, tasks, running)

@@ -47,8 +47,17 @@ MIN_REACH = 256
 
 def changed_between(old: Tasks, new: Tasks) -> tuple[list[str], list[str]]:
     """The IDs whose task object differs between two versions (added ones included) and the
-    IDs that are gone. By identity, in C: a store hands out the same object for a task whose
-    line did not change (tasks/jsonl.py), so this never compares task contents."""
+    IDs that are gone. The jsonl store's snapshots say it themselves (`changes_since`: the
+    store saw which lines changed) when `old` is one of the few versions before `new`;
+    otherwise by identity, in C: a store hands out the same object for a task whose line did
+    not change (tasks/jsonl.py), so this never compares task contents."""
+    told = getattr(new, "changes_since", None)
+    if told is not None and (known := told(old)) is not None:
+        return known
+    return _by_identity(old, new)
+
+
+def _by_identity(old: Tasks, new: Tasks) -> tuple[list[str], list[str]]:
     changed = list(itertools.compress(new, map(operator.is_not, map(old.get, new), new.values())))
     added = sum(1 for tid in changed if tid not in old)
     removed = [] if len(old) + added == len(new) else list(old.keys() - new.keys())

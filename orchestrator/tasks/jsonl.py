@@ -17,11 +17,11 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -68,18 +68,73 @@ class _Line:
 
 
 _TEXT = operator.attrgetter("text")
+LINEAGE = 4  # how many versions back a snapshot can tell what changed (a cycle makes three)
+
+
+class _Tasks(dict[str, Task]):
+    """One version of the queue's tasks as the store hands it out (`all()`): shared between
+    reads, not copied, so it refuses changes (a caller that wants to change it copies it:
+    `dict(tasks)`); and able to say which tasks changed since the few versions before it, as
+    the store saw them change, so the coordinator's graph state need not compare every task
+    of two versions to find out (dispatch/graph_state.changed_between)."""
+    __slots__ = ("_pos", "_since")
+
+    def __init__(self, tasks: Mapping[str, Task], pos: dict[str, int]) -> None:
+        super().__init__(tasks)
+        self._pos = pos  # the tasks' order in the file: the order changes are told in
+        # (an older version, the IDs whose task differs since it, the IDs gone since it)
+        self._since: tuple[tuple[_Tasks, set[str], set[str]], ...] = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a queue snapshot is shared and read-only: copy it (dict(tasks)) to change it")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles are plain dicts
+        return dict, (dict(self),)
+
+    def changes_since(self, old: Mapping[str, Task]) -> tuple[list[str], list[str]] | None:
+        """What `graph_state.changed_between(old, self)` finds by comparing every task: the IDs
+        whose task object differs (in the file's order) and the IDs gone; None when `old` is
+        not one of the versions just before this one."""
+        for was, changed, removed in self._since:
+            if was is old:
+                return sorted(changed, key=self._pos.__getitem__), sorted(removed)
+        return None
+
+    def _follows(self, prev: _Tasks, changed: Iterable[str], removed: Iterable[str]) -> None:
+        """Record that this version is `prev` with `changed` and `removed`. Only the newest
+        version holds the older ones (a chain would keep every version alive)."""
+        cs, rs = set(changed), set(removed)
+        since = [(prev, cs, rs)]
+        for old, ch, rm in prev._since[:LINEAGE - 1]:
+            since.append((old, (ch | cs) - rs, (rm - cs) | {r for r in rs if r in old}))
+        self._since = tuple(since)
+        prev._since = ()
+
+
+def _mutable(tasks: _Tasks) -> _Tasks:
+    """A transaction's own copy, the next version once written (changed with `_set`)."""
+    return _Tasks(tasks, tasks._pos)
+
+
+_set = dict.__setitem__  # a transaction's changes to its own copy
 
 
 @dataclass
 class _State:
     lines: list[_Line]
-    tasks: dict[str, Task]
+    tasks: _Tasks
     line_of: dict[str, int]       # task id -> 1-based line number in the file as read
     pos: dict[str, int]           # task id -> 1-based index into `lines` (line_of minus blanks)
     # task ids changed by a transaction, in the order first changed (new tasks are appended in
     # that order, as they were put in `tasks`)
     changed: dict[str, None] = field(default_factory=dict)
     base: _State | None = None    # a transaction's: the state it started from
+    # a re-read's: the IDs parsed afresh (their task objects are new) and the IDs gone, since
+    # the version passed as `previous`
+    step: tuple[list[str], list[str]] | None = None
 
 
 def _fail(path: Path, lineno: int | None, message: str) -> UserError:
@@ -240,7 +295,11 @@ def _parse(path: Path, data: bytes, previous: _State | None = None) -> _State:
                 raise _fail(path, line_of[tid], f"task {tid} depends on missing task {target}")
     if whole or _gained_edges(fresh, tasks, previous):
         _check_cycles(path, tasks, line_of)
-    return _State(lines, tasks, line_of, pos)
+    step = None
+    if previous is not None:
+        kept = len(tasks) - sum(1 for tid in fresh if tid not in previous.tasks)
+        step = fresh, [] if kept == len(previous.tasks) else list(previous.tasks.keys() - tasks.keys())
+    return _State(lines, _Tasks(tasks, pos), line_of, pos, step=step)
 
 
 def _gained_edges(fresh: Iterable[str], tasks: dict[str, Task], previous: _State | None) -> bool:
@@ -438,6 +497,16 @@ class JsonlStore:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
+    def _reread(self, key: tuple[int, ...] | None, data: bytes) -> _State:
+        """Parse the file's new bytes against the version read last, and keep the result."""
+        cached = self._cached
+        previous = cached[2] if cached is not None else None
+        state = parse(self.path, data, previous)
+        if previous is not None and state.step is not None:
+            state.tasks._follows(previous.tasks, *state.step)
+        self._cached = (key, data, state)
+        return state
+
     def _parsed(self) -> _State:
         """The parsed file, re-read only when it changed: `ready --json` reads it once, not
         twice, and a read or a write right after this store's own write parses nothing
@@ -446,16 +515,15 @@ class JsonlStore:
         cached = self._cached
         if key is not None and cached is not None and cached[0] == key:
             return cached[2]
-        data = self._read_bytes()
-        state = parse(self.path, data, cached[2] if cached is not None else None)
-        self._cached = (key, data, state)
-        return state
+        return self._reread(key, self._read_bytes())
 
-    def _snapshot(self) -> dict[str, Task]:
+    def _snapshot(self) -> _Tasks:
         return self._parsed().tasks
 
-    def all(self) -> dict[str, Task]:
-        return dict(self._snapshot())
+    def all(self) -> Mapping[str, Task]:
+        """The queue as last read: read-only, the same object until the file changes (a
+        caller that changes what it gets copies it first)."""
+        return self._snapshot()
 
     def list(self, *, statuses: Sequence[str] = (), assignee: str | None = None,
              labels: Sequence[str] = (), issue_type: str | None = None,
@@ -488,9 +556,8 @@ class JsonlStore:
             if cached is not None and cached[1] == data:
                 read = cached[2]
             else:
-                read = parse(self.path, data, cached[2] if cached is not None else None)
-                self._cached = (key, data, read)
-            state = _State(read.lines, dict(read.tasks), read.line_of, read.pos, base=read)
+                read = self._reread(key, data)
+            state = _State(read.lines, _mutable(read.tasks), read.line_of, read.pos, base=read)
             yield state
             if state.changed:
                 self._write(state)
@@ -520,11 +587,11 @@ class JsonlStore:
                                               if _disagrees(t, counts[tid]))]
         out = list(state.lines)
         pos = state.pos
-        written = dict(state.tasks)
+        reread: dict[str, Task] = {}
 
         def rewrite(tid: str) -> _Line:
             text = dumps(to_record(state.tasks[tid], counts[tid]))
-            written[tid] = task_from_record(json.loads(text), owned=True)
+            reread[tid] = task_from_record(json.loads(text), owned=True)
             return _Line(text, tid)
 
         added = [tid for tid in state.changed if tid not in pos]
@@ -536,12 +603,17 @@ class JsonlStore:
             for tid in added:  # new tasks go at the end
                 out.append(rewrite(tid))
                 pos[tid] = len(out)
-        text = "\n".join(map(_TEXT, out)) + "\n"  # in C: this runs over every line
-        write_atomic(self.path, text)
+        data = ("\n".join(map(_TEXT, out)) + "\n").encode("utf-8")  # in C: runs over every line
+        write_atomic(self.path, data)
+        # the transaction's own copy becomes the new version (no other copy of the map)
+        written = state.tasks
+        for tid, task in reread.items():
+            _set(written, tid, task)
+        written._pos = pos
+        written._follows(base.tasks, reread, ())
         # still under the lock: no other writer can have replaced the file since; the file
         # now has no blank lines, so a task's line number is its place in `out`
-        self._cached = (self._file_key(), text.encode("utf-8"),
-                        _State(out, written, pos, pos))
+        self._cached = (self._file_key(), data, _State(out, written, pos, pos))
 
     def _now(self) -> str:
         return now_rfc3339(self._clock())
@@ -554,7 +626,7 @@ class JsonlStore:
             raise UserError(f"no task {task_id}") from None
 
     def _put(self, state: _State, task: Task) -> None:
-        state.tasks[task.id] = task
+        _set(state.tasks, task.id, task)
         state.changed[task.id] = None
 
     # -- bd's vocabulary, checked on every write (custom values from .beads/config.yaml) ------
@@ -611,7 +683,7 @@ class JsonlStore:
     def _uses_type_key(state: _State) -> bool:
         return not state.tasks or any("_type" in t.raw for t in state.tasks.values())
 
-    def prefix(self, tasks: dict[str, Task] | None = None) -> str:
+    def prefix(self, tasks: Mapping[str, Task] | None = None) -> str:
         if self._prefix:
             return self._prefix
         tasks = self.all() if tasks is None else tasks

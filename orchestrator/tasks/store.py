@@ -7,7 +7,7 @@ Two adapters implement it: `jsonl.JsonlStore` (the embedded default, `.beads/iss
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,7 +65,7 @@ class TaskStore(Protocol):
     kind: str  # "jsonl" or "bd"
     task_cmd: str  # how an agent updates tasks: "bd" or "orchestrator task"
 
-    def all(self) -> dict[str, Task]: ...
+    def all(self) -> Mapping[str, Task]: ...  # read-only: the jsonl store shares it between reads
     def list(self, *, statuses: Sequence[str] = ..., assignee: str | None = ...,
              labels: Sequence[str] = ..., issue_type: str | None = ...,
              parent: str | None = ...) -> builtins.list[Task]: ...
