@@ -20,7 +20,13 @@ from orchestrator.leases import lease_dir
 from orchestrator.tasks.bd import BdStore
 from orchestrator.tasks.history import read_history
 from support.bd import BD_ENV, RealBd, bd_binary, install_on_path
-from support.dispatch import AGENT_PRELUDE, assert_never_twice_at_once, run_cli, trace_of
+from support.dispatch import (
+    AGENT_PRELUDE,
+    IDEMPOTENT_WORK,
+    assert_never_twice_at_once,
+    run_cli,
+    trace_of,
+)
 from support.repo import git, task_record
 
 AGENT = AGENT_PRELUDE + '''
@@ -108,23 +114,8 @@ def test_run_on_a_bd_database(tmp_git_repo: Path, tmp_path: Path, monkeypatch: A
     assert order.index(new) < len(order) - 1 - order[::-1].index("t-blocked")
 
 
-# Idempotent work, as tests/test_recovery.py's: the file is the same on every attempt and only
-# committed when new, so "nothing lost" is each task closed with one commit of its work on main.
-# KILL_AT=launch / closed: t-2's agent SIGKILLs the coordinator as it starts / after it closed
-# its task in bd (the two crash points an agent reaches; the others are ORCHESTRATOR_CRASH_AT).
-WORK = AGENT_PRELUDE + '''
-if os.environ.get("KILL_AT") == "launch" and task_id == os.environ.get("KILL_TASK"):
-    os.kill(os.getppid(), signal.SIGKILL)
-    sys.exit(0)
-with open(f"{task_id}.txt", "w") as f:
-    f.write(f"work of {task_id}\\n")
-if subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout:
-    subprocess.run(["git", "add", "-A"], check=True)
-    subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: its work"], check=True)
-task("close", task_id, "--reason", "done")
-if os.environ.get("KILL_AT") == "closed" and task_id == os.environ.get("KILL_TASK"):
-    os.kill(os.getppid(), signal.SIGKILL)
-'''
+# tests/test_recovery.py's idempotent agent (support.dispatch.IDEMPOTENT_WORK), over bd.
+WORK = AGENT_PRELUDE + IDEMPOTENT_WORK
 
 # tests/test_recovery.py's five points. Each costs two runs over a bd database (about a minute
 # on the shared 2-core CI machine), so CI runs one; ORCHESTRATOR_BD_CRASH_POINTS=all (or a

@@ -10,25 +10,9 @@ from typing import Any
 import pytest
 
 from orchestrator.leases import lease_dir
+from support.dispatch import IDEMPOTENT_WORK as WORK
 from support.dispatch import make_agent, run_cli, setup_repo, tasks_of, trace_of
 from support.repo import git, task_record
-
-# Idempotent work: the file is the same on every attempt and only committed when it is new, so
-# "exactly once" is one commit touching it on the working branch, whatever was retried.
-WORK = '''
-if os.environ.get("KILL_AT") == "launch" and task_id == os.environ.get("KILL_TASK"):
-    os.kill(os.getppid(), signal.SIGKILL)
-    sys.exit(0)
-time.sleep(float(os.environ.get("AGENT_SLEEP", "0")))
-with open(f"{task_id}.txt", "w") as f:
-    f.write(f"work of {task_id}\\n")
-if subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout:
-    subprocess.run(["git", "add", "-A"], check=True)
-    subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: its work"], check=True)
-task("close", task_id, "--reason", "done")
-if os.environ.get("KILL_AT") == "closed" and task_id == os.environ.get("KILL_TASK"):
-    os.kill(os.getppid(), signal.SIGKILL)
-'''
 
 
 @pytest.fixture
@@ -107,17 +91,23 @@ def test_twenty_tasks_four_at_once_killed_mid_run(env: dict[str, Any]) -> None:
     assert not closed_by_agent_then_run
 
 
+def _work_on_branch(repo: Path, path: str, text: str, message: str) -> None:
+    """A commit on t-1's branch that main does not have: work an agent left unlanded."""
+    git(repo, "checkout", "-q", "-b", "orchestrator/t-1")
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+    git(repo, "add", path)
+    git(repo, "commit", "-q", "-m", message)
+    git(repo, "checkout", "-q", "main")
+
+
 def test_the_invariant_is_checked_by_every_plan(env: dict[str, Any]) -> None:
     """A closed task whose branch was never landed (made by hand here) is landed by the next
     planning step, before anything is launched; `plan` only reports, as it changes nothing."""
     repo = env["repo"]
     setup_repo(repo, [task_record("t-1", status="closed"), task_record("t-2")],
                make_agent(env["dir"] / "agent.py", WORK))
-    git(repo, "checkout", "-q", "-b", "orchestrator/t-1")
-    (repo / "t-1.txt").write_text("work of t-1\n")
-    git(repo, "add", "t-1.txt")
-    git(repo, "commit", "-q", "-m", "t-1: its work")
-    git(repo, "checkout", "-q", "main")
+    _work_on_branch(repo, "t-1.txt", "work of t-1\n", "t-1: its work")
     done = run_cli(repo, "cycle")
     assert done.returncode == 0, done.stdout + done.stderr
     assert git(repo, "show", "main:t-1.txt") == "work of t-1\n"
@@ -128,12 +118,7 @@ def test_unlanded_work_that_may_not_land_goes_to_a_human(env: dict[str, Any]) ->
     repo = env["repo"]
     setup_repo(repo, [task_record("t-1", status="closed")],
                make_agent(env["dir"] / "agent.py", WORK))
-    git(repo, "checkout", "-q", "-b", "orchestrator/t-1")
-    (repo / ".github" / "workflows").mkdir(parents=True)
-    (repo / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "t-1: a workflow")
-    git(repo, "checkout", "-q", "main")
+    _work_on_branch(repo, ".github/workflows/ci.yml", "on: push\n", "t-1: a workflow")
     done = run_cli(repo, "run")
     assert done.returncode == 3, done.stdout + done.stderr
     assert tasks_of(repo)["t-1"].status == "blocked"
@@ -154,12 +139,7 @@ def test_a_task_a_human_closed_after_its_escalation_keeps_its_branch_unlanded(
                                               digest="three failures")), author="orchestrator")
     store.close(["t-1"], reason="won't do", actor="human")
     git(repo, "commit", "-q", "-am", "a human closed t-1")
-    git(repo, "branch", "orchestrator/t-1")
-    git(repo, "checkout", "-q", "orchestrator/t-1")
-    (repo / "t-1.txt").write_text("half-done work\n")
-    git(repo, "add", "t-1.txt")
-    git(repo, "commit", "-q", "-m", "t-1: half done")
-    git(repo, "checkout", "-q", "main")
+    _work_on_branch(repo, "t-1.txt", "half-done work\n", "t-1: half done")
     done = run_cli(repo, "run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (repo / "t-1.txt").exists()

@@ -100,3 +100,23 @@ def assert_never_twice_at_once(trace: list[dict[str, Any]]) -> None:
         elif ev["event"] == "end":
             open_runs.pop(ev["task"], None)
 
+
+# An agent whose work is idempotent (tests/test_recovery.py, tests/test_coordinator_bd.py): the
+# file is the same on every attempt and committed only when new, so "exactly once" is one commit
+# touching it on the working branch, whatever was retried. KILL_AT=launch / closed: the agent
+# SIGKILLs the coordinator (its parent) as it starts / after it closed KILL_TASK, the two crash
+# points an agent reaches; AGENT_SLEEP holds it before it works.
+IDEMPOTENT_WORK = '''
+if os.environ.get("KILL_AT") == "launch" and task_id == os.environ.get("KILL_TASK"):
+    os.kill(os.getppid(), signal.SIGKILL)
+    sys.exit(0)
+time.sleep(float(os.environ.get("AGENT_SLEEP", "0")))
+with open(f"{task_id}.txt", "w") as f:
+    f.write(f"work of {task_id}\\n")
+if subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout:
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run(["git", "commit", "-q", "-m", f"{task_id}: its work"], check=True)
+task("close", task_id, "--reason", "done")
+if os.environ.get("KILL_AT") == "closed" and task_id == os.environ.get("KILL_TASK"):
+    os.kill(os.getppid(), signal.SIGKILL)
+'''
